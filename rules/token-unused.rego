@@ -1,0 +1,67 @@
+# METADATA
+# title: API token unused
+# description: The token has not been used for longer than the allowed idle period (or was never used since it was issued), so it is likely forgotten while its secret still grants access. Disable it, and delete it once nothing breaks.
+# related_resources:
+#   - https://developers.cloudflare.com/fundamentals/api/get-started/create-token/
+#   - https://developers.cloudflare.com/fundamentals/api/reference/permissions/
+# custom:
+#   id: token-unused
+#   severity: medium
+#   remediation: disable
+#   tags: [usage, lifecycle]
+package tokenwarden.rules.token_unused
+
+# Used at some point, but not recently.
+deny contains finding if {
+	input.facts.active == true
+	idle := input.facts.days_since_last_use
+	is_number(idle)
+	limit := data.tokenwarden.config.max_unused_days
+	idle > limit
+	finding := {
+		"msg": sprintf("token was last used %s days ago, more than the maximum of %s days without use", [fmt_days(idle), fmt_days(limit)]),
+		"evidence": {
+			"never_used": false,
+			"days_since_last_use": idle,
+			"last_used_on": object.get(input.token, "last_used_on", null),
+			"max_unused_days": limit,
+		},
+	}
+}
+
+# Never used, and issued longer ago than the idle limit.
+deny contains finding if {
+	input.facts.active == true
+	input.facts.never_used == true
+	not is_number(input.facts.days_since_last_use)
+	age := input.facts.age_days
+	is_number(age)
+	limit := data.tokenwarden.config.max_unused_days
+	age > limit
+	finding := {
+		"msg": sprintf("token has never been used and was issued %s days ago, more than the maximum of %s days without use", [fmt_days(age), fmt_days(limit)]),
+		"evidence": {
+			"never_used": true,
+			"age_days": age,
+			"issued_on": object.get(input.token, "issued_on", null),
+			"max_unused_days": limit,
+		},
+	}
+}
+
+# Days for messages: at most two decimals, trailing zeros dropped (365, 90.5, 90.01).
+fmt_days(x) := concat("", [minus(x, n), hundredths(n)]) if n := round(abs(x) * 100)
+
+minus(x, n) := "-" if {
+	x < 0
+	n > 0
+} else := ""
+
+hundredths(n) := sprintf("%d", [(n - (n % 100)) / 100]) if n % 100 == 0
+
+hundredths(n) := sprintf("%d.%d", [(n - (n % 100)) / 100, (n % 100) / 10]) if {
+	n % 100 != 0
+	n % 10 == 0
+}
+
+hundredths(n) := sprintf("%d.%02d", [(n - (n % 100)) / 100, n % 100]) if n % 10 != 0

@@ -1,0 +1,656 @@
+//! Running a parsed command line: wires collect → enrich → evaluate → govern → report
+//! and maps every failure to an exit code (DESIGN §2).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::cli::{
+    Cli, ColorChoice, Command, EvalArgs, ExplainArgs, FailOnArg, FormatArg, ListFormat,
+    PermissionGroupsArgs, RuleSourceArgs, RulesCommand, ScanArgs, ScopeArg, SnapshotArgs,
+    SourceArgs,
+};
+use crate::cloudflare::{self, ApiBase, Client, Credential, Scope};
+use crate::engine::{self, Evaluator, RuleSet, TestOutcome};
+use crate::finding::{self, FailOn};
+use crate::inventory::{Inventory, TokenRef};
+use crate::policy::GovernancePolicy;
+use crate::report::{self, Format};
+use crate::scan::{self, exit};
+use crate::secret::Secret;
+
+/// A failure with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: exit::USAGE,
+            message: message.into(),
+        }
+    }
+
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Failure {
+            code: exit::RUNTIME,
+            message: message.into(),
+        }
+    }
+}
+
+type Outcome = Result<u8, Failure>;
+
+/// stderr messages, filtered by -v/-q.
+#[derive(Debug, Clone, Copy)]
+pub struct Ui {
+    verbosity: i8,
+    pub color: bool,
+}
+
+impl Ui {
+    pub fn warn(&self, msg: &str) {
+        if self.verbosity >= 0 {
+            eprintln!("warning: {msg}");
+        }
+    }
+
+    pub fn info(&self, msg: &str) {
+        if self.verbosity >= 1 {
+            eprintln!("{msg}");
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Outcome {
+    let color = match cli.global.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    };
+    let ui = Ui {
+        verbosity: if cli.global.quiet {
+            -1
+        } else {
+            cli.global.verbose.min(3) as i8
+        },
+        color,
+    };
+    let g = &cli.global;
+    match cli.command {
+        Command::Scan(args) => scan_cmd(
+            &args,
+            g.api_base.as_deref(),
+            g.api_token_file.as_deref(),
+            ui,
+        ),
+        Command::Snapshot(args) => snapshot_cmd(
+            &args,
+            g.api_base.as_deref(),
+            g.api_token_file.as_deref(),
+            ui,
+        ),
+        Command::Rules(cmd) => rules_cmd(cmd, ui),
+        Command::Explain(args) => explain_cmd(
+            &args,
+            g.api_base.as_deref(),
+            g.api_token_file.as_deref(),
+            ui,
+        ),
+        Command::PermissionGroups(args) => {
+            permission_groups_cmd(&args, g.api_base.as_deref(), g.api_token_file.as_deref())
+        }
+    }
+}
+
+fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>, Failure> {
+    match now {
+        None => Ok(Utc::now()),
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                Failure::usage(format!(
+                    "--now {s:?} is not an RFC 3339 time (e.g. 2026-11-22T10:00:00Z): {e}"
+                ))
+            }),
+    }
+}
+
+fn scope_of(s: ScopeArg) -> Scope {
+    match s {
+        ScopeArg::User => Scope::User,
+        ScopeArg::Accounts => Scope::Accounts,
+        ScopeArg::All => Scope::All,
+    }
+}
+
+fn fail_on_of(f: FailOnArg) -> FailOn {
+    match f {
+        FailOnArg::Critical => FailOn::Critical,
+        FailOnArg::High => FailOn::High,
+        FailOnArg::Medium => FailOn::Medium,
+        FailOnArg::Low => FailOn::Low,
+        FailOnArg::Never => FailOn::Never,
+    }
+}
+
+fn format_of(f: FormatArg) -> Format {
+    match f {
+        FormatArg::Table => Format::Table,
+        FormatArg::Json => Format::Json,
+        FormatArg::Sarif => Format::Sarif,
+        FormatArg::Markdown => Format::Markdown,
+    }
+}
+
+/// The credential from `--api-token-file`, `CLOUDFLARE_API_TOKEN`, or
+/// `CLOUDFLARE_EMAIL` + `CLOUDFLARE_API_KEY`, in that order.
+fn credential(token_file: Option<&Path>) -> Result<Credential, Failure> {
+    if let Some(path) = token_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Failure::usage(format!(
+                "cannot read --api-token-file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let secret = Secret::new(text.trim());
+        if secret.is_empty() {
+            return Err(Failure::usage(format!(
+                "--api-token-file {} is empty",
+                path.display()
+            )));
+        }
+        return Ok(Credential::Token(secret));
+    }
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    if let Some(t) = var("CLOUDFLARE_API_TOKEN") {
+        return Ok(Credential::Token(Secret::new(t.trim())));
+    }
+    match (var("CLOUDFLARE_EMAIL"), var("CLOUDFLARE_API_KEY")) {
+        (Some(email), Some(key)) => Ok(Credential::Key {
+            email,
+            key: Secret::new(key.trim()),
+        }),
+        (Some(_), None) => Err(Failure::usage("CLOUDFLARE_EMAIL is set but CLOUDFLARE_API_KEY is not")),
+        (None, Some(_)) => Err(Failure::usage("CLOUDFLARE_API_KEY is set but CLOUDFLARE_EMAIL is not")),
+        (None, None) => Err(Failure::usage(
+            "no Cloudflare credential: set CLOUDFLARE_API_TOKEN (or CLOUDFLARE_EMAIL + CLOUDFLARE_API_KEY), use --api-token-file FILE, or scan a file with --snapshot FILE",
+        )),
+    }
+}
+
+fn client(
+    api_base: Option<&str>,
+    token_file: Option<&Path>,
+) -> Result<(Client, Credential), Failure> {
+    let base = ApiBase::parse(api_base.unwrap_or(cloudflare::client::DEFAULT_API_BASE))
+        .map_err(Failure::usage)?;
+    let cred = credential(token_file)?;
+    let client = Client::new(base, &cred).map_err(Failure::usage)?;
+    Ok((client, cred))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))
+}
+
+/// The inventory from a snapshot, or collected live.
+fn inventory(
+    source: &SourceArgs,
+    api_base: Option<&str>,
+    token_file: Option<&Path>,
+    now: DateTime<Utc>,
+    ui: Ui,
+) -> Result<Inventory, Failure> {
+    if let Some(path) = &source.snapshot {
+        let mut inv = Inventory::read(path).map_err(|e| Failure::usage(e.to_string()))?;
+        narrow(&mut inv, scope_of(source.scope), &source.accounts);
+        return Ok(inv);
+    }
+    let (client, cred) = client(api_base, token_file)?;
+    ui.info(&format!(
+        "collecting from {} ({})",
+        client.base().as_str(),
+        cred.kind()
+    ));
+    let rt = runtime()?;
+    let (inv, warnings) = rt.block_on(cloudflare::collect(
+        &client,
+        &cred,
+        scope_of(source.scope),
+        &source.accounts,
+        now,
+    ));
+    for w in warnings {
+        ui.warn(&w);
+    }
+    Ok(inv)
+}
+
+/// Apply `--scope` and `--account` to a snapshot as a live scan would.
+fn narrow(inv: &mut Inventory, scope: Scope, accounts: &[String]) {
+    if scope == Scope::Accounts {
+        inv.user = None;
+        inv.not_evaluated.retain(|n| !n.scope.starts_with("user"));
+    }
+    if scope == Scope::User {
+        inv.accounts.clear();
+        inv.not_evaluated.retain(|n| n.scope.starts_with("user"));
+    }
+    if !accounts.is_empty() {
+        for wanted in accounts {
+            if scope != Scope::User && !inv.accounts.iter().any(|a| &a.id == wanted) {
+                inv.not_evaluated.push(crate::inventory::NotEvaluated {
+                    scope: format!("accounts/{wanted}/tokens"),
+                    reason: "account not in the snapshot".into(),
+                });
+            }
+        }
+        inv.accounts.retain(|a| accounts.contains(&a.id));
+        inv.not_evaluated.retain(|n| {
+            !n.scope.starts_with("accounts/")
+                || accounts
+                    .iter()
+                    .any(|a| n.scope.starts_with(&format!("accounts/{a}/")))
+        });
+    }
+}
+
+fn rule_set(extra: &[PathBuf], no_default: bool) -> Result<RuleSet, Failure> {
+    let mut set = if no_default {
+        RuleSet::default()
+    } else {
+        RuleSet::builtin().map_err(|e| Failure::usage(e.to_string()))?
+    };
+    for dir in extra {
+        set.add_dir(dir)
+            .map_err(|e| Failure::usage(e.to_string()))?;
+    }
+    if set.rules.is_empty() {
+        return Err(Failure::usage(
+            "no rules to evaluate (--no-default-rules without --rules DIR)",
+        ));
+    }
+    Ok(set)
+}
+
+/// Policy, rules and the prepared evaluator: everything that can fail with exit 2.
+fn prepare(eval: &EvalArgs) -> Result<(GovernancePolicy, Evaluator, DateTime<Utc>), Failure> {
+    let now = parse_now(eval.now.as_deref())?;
+    let policy = match &eval.policy {
+        Some(p) => GovernancePolicy::load(p),
+        None => GovernancePolicy::builtin(),
+    }
+    .map_err(|e| Failure::usage(e.to_string()))?;
+    let set = rule_set(&eval.rules, eval.no_default_rules)?;
+    policy
+        .check_rule_ids(&set.ids())
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let disabled: Vec<String> = policy
+        .rules
+        .disabled
+        .iter()
+        .map(|d| d.value.clone())
+        .collect();
+    let evaluator = Evaluator::new(&set, &policy.config_data(), &disabled)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    Ok((policy, evaluator, now))
+}
+
+/// Open `path` for writing, or stdout.
+fn sink(path: Option<&Path>) -> Result<Box<dyn Write>, Failure> {
+    match path {
+        Some(p) => std::fs::File::create(p)
+            .map(|f| Box::new(std::io::BufWriter::new(f)) as Box<dyn Write>)
+            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", p.display()))),
+        None => Ok(Box::new(std::io::stdout().lock())),
+    }
+}
+
+fn write_report(
+    format: Format,
+    report: &scan::Report,
+    path: Option<&Path>,
+    color: bool,
+) -> Result<(), Failure> {
+    let mut out = sink(path)?;
+    let where_ = path.map_or("stdout".to_string(), |p| p.display().to_string());
+    report::write(format, report, &mut out, color && path.is_none())
+        .and_then(|_| out.flush())
+        .map_err(|e| Failure::runtime(format!("cannot write the report to {where_}: {e}")))
+}
+
+fn scan_cmd(args: &ScanArgs, api_base: Option<&str>, token_file: Option<&Path>, ui: Ui) -> Outcome {
+    let (policy, evaluator, now) = prepare(&args.eval)?;
+    let fail_on = args.fail_on.map_or(policy.fail_on, fail_on_of);
+    let inv = inventory(&args.source, api_base, token_file, now, ui)?;
+    let report = scan::scan(
+        &inv,
+        &evaluator,
+        &policy,
+        fail_on,
+        now,
+        scope_of(args.source.scope).as_str(),
+    );
+    write_report(
+        format_of(args.format),
+        &report,
+        args.output.as_deref(),
+        ui.color,
+    )?;
+    if let Some(path) = &args.sarif {
+        write_report(Format::Sarif, &report, Some(path), false)?;
+    }
+    for n in &report.not_evaluated {
+        ui.warn(&format!("not evaluated: {}: {}", n.scope, n.reason));
+    }
+    Ok(report.exit_code())
+}
+
+fn snapshot_cmd(
+    args: &SnapshotArgs,
+    api_base: Option<&str>,
+    token_file: Option<&Path>,
+    ui: Ui,
+) -> Outcome {
+    let source = SourceArgs {
+        snapshot: None,
+        scope: args.scope,
+        accounts: args.accounts.clone(),
+    };
+    let inv = inventory(&source, api_base, token_file, Utc::now(), ui)?;
+    inv.write(&args.output)
+        .map_err(|e| Failure::runtime(e.to_string()))?;
+    ui.info(&format!(
+        "wrote {} tokens of {} owners to {}",
+        inv.token_count(),
+        inv.owners().len(),
+        args.output.display()
+    ));
+    for n in &inv.not_evaluated {
+        ui.warn(&format!("not collected: {}: {}", n.scope, n.reason));
+    }
+    Ok(if inv.not_evaluated.is_empty() {
+        exit::OK
+    } else {
+        exit::RUNTIME
+    })
+}
+
+fn rules_cmd(cmd: RulesCommand, ui: Ui) -> Outcome {
+    match cmd {
+        RulesCommand::List { rules, format } => {
+            let set = source_rules(&rules)?;
+            let metas = set.metas();
+            let mut out = std::io::stdout().lock();
+            let res = match format {
+                ListFormat::Json => {
+                    let v: Vec<Value> = metas
+                        .iter()
+                        .map(|m| {
+                            json!({"id": m.id, "title": m.title, "severity": m.severity, "remediation": m.remediation,
+                                   "tags": m.tags, "origin": m.origin.label(), "file": m.file, "description": m.description,
+                                   "related_resources": m.related_resources})
+                        })
+                        .collect();
+                    serde_json::to_writer_pretty(&mut out, &v)
+                        .map_err(std::io::Error::from)
+                        .and_then(|_| writeln!(out))
+                }
+                ListFormat::Table => {
+                    let w = metas.iter().map(|m| m.id.len()).max().unwrap_or(2).max(2);
+                    let mut r = writeln!(
+                        out,
+                        "{:<w$}  {:<8}  {:<7}  {:<8}  TITLE",
+                        "ID", "SEVERITY", "ACTION", "ORIGIN"
+                    );
+                    for m in &metas {
+                        r = r.and_then(|_| {
+                            writeln!(
+                                out,
+                                "{:<w$}  {:<8}  {:<7}  {:<8}  {}",
+                                m.id,
+                                m.severity.as_str(),
+                                m.remediation.as_str(),
+                                m.origin.label(),
+                                m.title
+                            )
+                        });
+                    }
+                    r
+                }
+            };
+            res.map_err(|e| Failure::runtime(format!("cannot write to stdout: {e}")))?;
+            Ok(exit::OK)
+        }
+        RulesCommand::Show { id, rules } => {
+            let set = source_rules(&rules)?;
+            let Some((m, file)) = set.get(&id) else {
+                return Err(Failure::usage(format!(
+                    "no rule {id:?}; `tokenwarden rules list` shows the ids"
+                )));
+            };
+            let mut s = format!(
+                "{}: {}\n\nseverity:    {}\nremediation: {}\ntags:        {}\norigin:      {}\nfile:        {}\n\n{}\n",
+                m.id,
+                m.title,
+                m.severity,
+                m.remediation.as_str(),
+                m.tags.join(", "),
+                m.origin.label(),
+                m.file,
+                m.description
+            );
+            for r in &m.related_resources {
+                s.push_str(&format!("see: {r}\n"));
+            }
+            s.push_str("\n---\n");
+            s.push_str(&file.text);
+            print!("{s}");
+            Ok(exit::OK)
+        }
+        RulesCommand::Test {
+            dirs,
+            no_default_rules,
+        } => {
+            let set = rule_set(&dirs, no_default_rules)?;
+            if set.tests.is_empty() {
+                return Err(Failure::usage("no *_test.rego files to run"));
+            }
+            let results = engine::run_tests(&set).map_err(|e| Failure::usage(e.to_string()))?;
+            let (mut passed, mut failed) = (0, 0);
+            for r in &results {
+                match &r.outcome {
+                    TestOutcome::Pass => {
+                        passed += 1;
+                        if ui.verbosity >= 0 {
+                            println!("PASS  {}: {}", r.file, r.name);
+                        }
+                    }
+                    TestOutcome::Fail => {
+                        failed += 1;
+                        println!("FAIL  {}: {}", r.file, r.name);
+                    }
+                    TestOutcome::Error(e) => {
+                        failed += 1;
+                        println!("ERROR {}: {}: {e}", r.file, r.name);
+                    }
+                }
+            }
+            println!("{passed} passed, {failed} failed");
+            Ok(if failed == 0 {
+                exit::OK
+            } else {
+                exit::FINDINGS
+            })
+        }
+    }
+}
+
+fn source_rules(r: &RuleSourceArgs) -> Result<RuleSet, Failure> {
+    rule_set(&r.rules, r.no_default_rules)
+}
+
+fn explain_cmd(
+    args: &ExplainArgs,
+    api_base: Option<&str>,
+    token_file: Option<&Path>,
+    ui: Ui,
+) -> Outcome {
+    let (policy, evaluator, now) = prepare(&args.eval)?;
+    let inv = inventory(&args.source, api_base, token_file, now, ui)?;
+    let owners = inv.owners();
+    let found = owners.iter().find_map(|o| {
+        o.tokens
+            .iter()
+            .find(|t| t.get("id").and_then(Value::as_str) == Some(args.token_id.as_str()))
+            .map(|t| TokenRef {
+                owner: &o.owner,
+                token: t,
+                catalogue: o.catalogue,
+            })
+    });
+    let Some(token) = found else {
+        let hint = if inv.not_evaluated.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} scope(s) could not be read)", inv.not_evaluated.len())
+        };
+        return Err(Failure::usage(format!(
+            "token {} not found in the inventory{hint}",
+            args.token_id
+        )));
+    };
+    let (input, raw, errors) =
+        scan::evaluate_token(token, &evaluator, now, inv.scanner_token_id.as_deref());
+    let findings = finding::govern(raw, &policy, now);
+    let doc = json!({
+        "input": input,
+        "data": {"tokenwarden": {"config": policy.config_data()}},
+        "findings": findings,
+        "errors": errors,
+    });
+    let text = match args.format {
+        ListFormat::Json => serde_json::to_string_pretty(&doc).unwrap_or_default(),
+        ListFormat::Table => {
+            let mut s = format!(
+                "token {} ({}) — {}\n\ninput document:\n{}\n\nfindings:\n",
+                token.id(),
+                token.name().unwrap_or("-"),
+                token.owner.label(),
+                serde_json::to_string_pretty(&doc["input"]).unwrap_or_default()
+            );
+            if findings.is_empty() {
+                s.push_str("  (none)\n");
+            }
+            for f in &findings {
+                s.push_str(&format!(
+                    "  {:<8} {}: {}",
+                    f.severity.as_str(),
+                    f.rule_id,
+                    f.message
+                ));
+                if let Some(e) = &f.exempted_by {
+                    s.push_str(&format!(" [exempted until {}: {}]", e.expires, e.reason));
+                }
+                s.push('\n');
+            }
+            for e in &errors {
+                s.push_str(&format!("  ERROR {}\n", e.reason));
+            }
+            s.trim_end().to_string()
+        }
+    };
+    println!("{text}");
+    Ok(if errors.is_empty() {
+        exit::OK
+    } else {
+        exit::RUNTIME
+    })
+}
+
+fn permission_groups_cmd(
+    args: &PermissionGroupsArgs,
+    api_base: Option<&str>,
+    token_file: Option<&Path>,
+) -> Outcome {
+    let groups: Vec<Value> = if let Some(path) = &args.snapshot {
+        let inv = Inventory::read(path).map_err(|e| Failure::usage(e.to_string()))?;
+        let cat = match &args.account {
+            Some(id) => inv
+                .accounts
+                .iter()
+                .find(|a| &a.id == id)
+                .ok_or_else(|| Failure::usage(format!("account {id} is not in the snapshot")))?
+                .permission_groups
+                .clone(),
+            None => inv.user.as_ref().and_then(|u| u.permission_groups.clone()),
+        };
+        cat.ok_or_else(|| {
+            Failure::usage("the snapshot has no permission-group catalogue for this owner")
+        })?
+    } else {
+        let (client, _) = client(api_base, token_file)?;
+        let path = match &args.account {
+            Some(id) => format!("/accounts/{id}/tokens/permission_groups"),
+            None => "/user/tokens/permission_groups".to_string(),
+        };
+        let rt = runtime()?;
+        let env = rt
+            .block_on(client.get(&path, &[]))
+            .map_err(|e| Failure::runtime(e.to_string()))?;
+        match env.result {
+            Value::Array(g) => g,
+            _ => {
+                return Err(Failure::runtime(format!(
+                    "GET {path}: `result` is not a list"
+                )))
+            }
+        }
+    };
+    let mut groups = groups;
+    groups.sort_by(|a, b| {
+        let k = |v: &Value| {
+            v.get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_lowercase()
+        };
+        k(a).cmp(&k(b))
+    });
+    match args.format {
+        ListFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&groups).unwrap_or_default()
+        ),
+        ListFormat::Table => {
+            for g in &groups {
+                let s = |k: &str| g.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                let scopes = g
+                    .get("scopes")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .unwrap_or_default();
+                println!("{:<32}  {:<45}  {}", s("id"), s("name"), scopes);
+            }
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,229 @@
+//! The command line (clap derive). CLI enums stay separate from core enums and are
+//! converted at the edge.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tokenwarden",
+    version,
+    about = "Govern Cloudflare API tokens: scan every token against Rego rules, report as SARIF, gate CI.",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Cloudflare API base URL (plain http:// only for loopback hosts).
+    #[arg(
+        long,
+        global = true,
+        env = "CLOUDFLARE_API_BASE_URL",
+        value_name = "URL",
+        help_heading = "Connection"
+    )]
+    pub api_base: Option<String>,
+    /// Read the API token from this file (instead of CLOUDFLARE_API_TOKEN). Secrets are never accepted as command-line values.
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Connection")]
+    pub api_token_file: Option<PathBuf>,
+    /// More detail on stderr (repeatable).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Output")]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Output"
+    )]
+    pub quiet: bool,
+    /// Colour in human output (honours NO_COLOR).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, help_heading = "Output")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan tokens (live or from a snapshot), report findings and gate on them.
+    Scan(ScanArgs),
+    /// Collect the inventory from the API and save it as a snapshot file.
+    Snapshot(SnapshotArgs),
+    /// List, show and test rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Show the exact Rego input document and the findings for one token.
+    Explain(ExplainArgs),
+    /// List the permission-group catalogue of the user or an account.
+    PermissionGroups(PermissionGroupsArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    User,
+    Accounts,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Json,
+    Sarif,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOnArg {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Never,
+}
+
+/// Where the inventory comes from.
+#[derive(Debug, Args, Clone)]
+pub struct SourceArgs {
+    /// Scan this snapshot file instead of the live API.
+    #[arg(long, value_name = "FILE", help_heading = "Inventory")]
+    pub snapshot: Option<PathBuf>,
+    /// Which owners to scan.
+    #[arg(long, value_enum, default_value_t = ScopeArg::All, help_heading = "Inventory")]
+    pub scope: ScopeArg,
+    /// Only this account (repeatable).
+    #[arg(long = "account", value_name = "ID", help_heading = "Inventory")]
+    pub accounts: Vec<String>,
+}
+
+/// Which rules and policy apply.
+#[derive(Debug, Args, Clone)]
+pub struct EvalArgs {
+    /// Governance policy file (default: the built-in policies/default.toml).
+    #[arg(long, value_name = "FILE", help_heading = "Rules and policy")]
+    pub policy: Option<PathBuf>,
+    /// Add the rules in this directory (repeatable).
+    #[arg(long = "rules", value_name = "DIR", help_heading = "Rules and policy")]
+    pub rules: Vec<PathBuf>,
+    /// Do not load the built-in rule pack.
+    #[arg(long, help_heading = "Rules and policy")]
+    pub no_default_rules: bool,
+    /// Evaluate as of this time (RFC 3339), for reproducible results.
+    #[arg(long, value_name = "RFC3339", help_heading = "Rules and policy")]
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table, help_heading = "Report")]
+    pub format: FormatArg,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE", help_heading = "Report")]
+    pub output: Option<PathBuf>,
+    /// Also write SARIF to this file.
+    #[arg(long, value_name = "FILE", help_heading = "Report")]
+    pub sarif: Option<PathBuf>,
+    /// Exit 1 when an unexempted finding is at or above this severity (default: the policy's gate.fail_on).
+    #[arg(long, value_enum, help_heading = "Report")]
+    pub fail_on: Option<FailOnArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Where to write the snapshot.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Which owners to collect.
+    #[arg(long, value_enum, default_value_t = ScopeArg::All)]
+    pub scope: ScopeArg,
+    /// Only this account (repeatable).
+    #[arg(long = "account", value_name = "ID")]
+    pub accounts: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules with their severity, default action and origin.
+    List {
+        #[command(flatten)]
+        rules: RuleSourceArgs,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Show one rule: metadata and source.
+    Show {
+        /// Rule id, e.g. token-no-expiry.
+        id: String,
+        #[command(flatten)]
+        rules: RuleSourceArgs,
+    },
+    /// Run the rule unit tests (`*_test.rego`): the built-in pack, plus each DIR.
+    Test {
+        /// Rule directories whose tests to run (with the built-in pack unless --no-default-rules).
+        dirs: Vec<PathBuf>,
+        /// Do not load the built-in rule pack.
+        #[arg(long)]
+        no_default_rules: bool,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RuleSourceArgs {
+    /// Add the rules in this directory (repeatable).
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Do not load the built-in rule pack.
+    #[arg(long)]
+    pub no_default_rules: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The token id.
+    pub token_id: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PermissionGroupsArgs {
+    /// An account's catalogue instead of the user's.
+    #[arg(long = "account", value_name = "ID")]
+    pub account: Option<String>,
+    /// Read the catalogue from this snapshot instead of the API.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}

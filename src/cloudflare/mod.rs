@@ -1,0 +1,8 @@
+//! The Cloudflare API: credentials, the HTTP client (envelope, pagination, errors) and
+//! collection of the token inventory (DESIGN §9).
+
+pub mod client;
+pub mod collect;
+
+pub use client::{ApiBase, ApiError, Client, Credential};
+pub use collect::{collect, Scope};

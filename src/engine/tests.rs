@@ -1,0 +1,217 @@
+//! Rule loading, metadata validation, evaluation and the rule-test runner.
+
+use super::*;
+use serde_json::json;
+
+fn file(path: &str, text: &str) -> RegoFile {
+    RegoFile {
+        path: path.into(),
+        text: text.into(),
+        origin: Origin::Dir(PathBuf::from("custom")),
+    }
+}
+
+const RULE: &str = r#"# METADATA
+# title: Names must be short
+# description: Long names are hard to read.
+# related_resources:
+#   - https://example.com/names
+# custom:
+#   id: short-name
+#   severity: low
+#   remediation: disable
+#   tags: [naming]
+package tokenwarden.rules.short_name
+
+deny contains finding if {
+	count(input.token.name) > data.tokenwarden.config.max_len
+	finding := {"msg": "name too long", "evidence": {"len": count(input.token.name)}}
+}
+
+deny contains finding if {
+	input.token.name == "boom"
+	finding := {"msg": "boom", "severity": "critical"}
+}
+"#;
+
+const TEST: &str = r#"package tokenwarden.rules.short_name_test
+
+import data.tokenwarden.rules.short_name
+
+test_long_name_fires if {
+	count(short_name.deny) == 1 with input as {"token": {"name": "abcdef"}}
+		with data.tokenwarden.config as {"max_len": 3}
+}
+
+test_short_name_clean if {
+	count(short_name.deny) == 0 with input as {"token": {"name": "ab"}}
+		with data.tokenwarden.config as {"max_len": 3}
+}
+
+test_wrong_on_purpose if {
+	count(short_name.deny) == 5 with input as {"token": {"name": "ab"}}
+		with data.tokenwarden.config as {"max_len": 3}
+}
+"#;
+
+fn set_of(files: Vec<RegoFile>) -> Result<RuleSet, RuleError> {
+    let mut s = RuleSet::default();
+    s.add_files(files)?;
+    Ok(s)
+}
+
+#[test]
+fn metadata_is_parsed() {
+    let m = parse_metadata(&file("r.rego", RULE)).unwrap();
+    assert_eq!(m.id, "short-name");
+    assert_eq!(m.severity, Severity::Low);
+    assert_eq!(m.remediation, Action::Disable);
+    assert_eq!(m.tags, vec!["naming"]);
+    assert_eq!(m.help_uri(), Some("https://example.com/names"));
+    assert_eq!(m.package, "tokenwarden.rules.short_name");
+}
+
+#[test]
+fn metadata_errors_name_file_and_line() {
+    let e = parse_metadata(&file(
+        "r.rego",
+        &RULE.replace("severity: low", "severity: urgent"),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("r.rego:2:") && e.contains("urgent"), "{e}");
+    let e = parse_metadata(&file(
+        "r.rego",
+        &RULE.replace("package tokenwarden.rules.short_name", "package x.y"),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("r.rego:11:") && e.contains("does not match rule id"),
+        "{e}"
+    );
+    let e = parse_metadata(&file("r.rego", "package a\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("METADATA"), "{e}");
+    let e = parse_metadata(&file(
+        "r.rego",
+        &RULE.replace("id: short-name", "id: Short_Name"),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("kebab-case"), "{e}");
+    let e = parse_metadata(&file(
+        "r.rego",
+        &RULE.replace("#   tags: [naming]", "#   tags: [naming"),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("not valid YAML"), "{e}");
+}
+
+#[test]
+fn duplicate_ids_are_rejected() {
+    let e = set_of(vec![file("a.rego", RULE), file("b.rego", RULE)])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("a.rego") && e.contains("b.rego") && e.contains("short-name"),
+        "{e}"
+    );
+}
+
+#[test]
+fn evaluate_returns_findings_with_severity_override() {
+    let set = set_of(vec![file("r.rego", RULE)]).unwrap();
+    let ev = Evaluator::new(&set, &json!({"max_len": 3}), &[]).unwrap();
+    let out = ev.evaluate(&json!({"token": {"name": "abcdef"}}));
+    let (meta, res) = &out[0];
+    assert_eq!(meta.id, "short-name");
+    let res = res.as_ref().unwrap();
+    assert_eq!(res.len(), 1);
+    assert_eq!(res[0].message, "name too long");
+    assert_eq!(res[0].evidence, json!({"len": 6}));
+    assert_eq!(res[0].severity, None);
+    let out = ev.evaluate(&json!({"token": {"name": "boom"}}));
+    assert_eq!(
+        out[0].1.as_ref().unwrap()[0].severity,
+        Some(Severity::Critical)
+    );
+    let out = ev.evaluate(&json!({"token": {"name": "ab"}}));
+    assert!(out[0].1.as_ref().unwrap().is_empty());
+}
+
+#[test]
+fn disabled_rules_are_not_evaluated() {
+    let set = set_of(vec![file("r.rego", RULE)]).unwrap();
+    let ev = Evaluator::new(&set, &json!({"max_len": 3}), &["short-name".into()]).unwrap();
+    assert_eq!(ev.rules().count(), 0);
+}
+
+#[test]
+fn a_rule_that_does_not_parse_is_an_error_naming_the_file() {
+    let broken = RULE.replace(
+        "deny contains finding if {\n\tcount",
+        "deny contains finding if {{\n\tcount",
+    );
+    let set = set_of(vec![file("custom/broken.rego", &broken)]).unwrap();
+    let e = Evaluator::new(&set, &json!({}), &[])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("custom/broken.rego"), "{e}");
+}
+
+#[test]
+fn a_rule_without_deny_is_an_error() {
+    let no_deny = RULE.split("deny contains").next().unwrap().to_string() + "allow := true\n";
+    let set = set_of(vec![file("r.rego", &no_deny)]).unwrap();
+    let e = Evaluator::new(&set, &json!({}), &[])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("deny"), "{e}");
+}
+
+#[test]
+fn malformed_finding_is_an_eval_error_for_that_rule() {
+    let bad = RULE.replace(
+        "finding := {\"msg\": \"boom\", \"severity\": \"critical\"}",
+        "finding := {\"message\": \"boom\"}",
+    );
+    let set = set_of(vec![file("r.rego", &bad)]).unwrap();
+    let ev = Evaluator::new(&set, &json!({"max_len": 3}), &[]).unwrap();
+    let out = ev.evaluate(&json!({"token": {"name": "boom"}}));
+    let e = out[0].1.as_ref().unwrap_err();
+    assert_eq!(e.rule_id, "short-name");
+    assert!(e.message.contains("msg"), "{e}");
+}
+
+#[test]
+fn rule_tests_pass_fail() {
+    let set = set_of(vec![file("r.rego", RULE), file("r_test.rego", TEST)]).unwrap();
+    let results = run_tests(&set).unwrap();
+    let by_name: BTreeMap<&str, &TestOutcome> = results
+        .iter()
+        .map(|r| (r.name.as_str(), &r.outcome))
+        .collect();
+    assert_eq!(results.len(), 3);
+    assert_eq!(by_name["test_long_name_fires"], &TestOutcome::Pass);
+    assert_eq!(by_name["test_short_name_clean"], &TestOutcome::Pass);
+    assert_eq!(by_name["test_wrong_on_purpose"], &TestOutcome::Fail);
+}
+
+#[test]
+fn add_dir_reads_rules_and_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("short-name.rego"), RULE).unwrap();
+    std::fs::write(dir.path().join("short-name_test.rego"), TEST).unwrap();
+    let mut set = RuleSet::default();
+    set.add_dir(dir.path()).unwrap();
+    assert_eq!(set.rules.len(), 1);
+    assert_eq!(set.tests.len(), 1);
+    assert!(matches!(set.rules[0].0.origin, Origin::Dir(_)));
+    let empty = tempfile::tempdir().unwrap();
+    assert!(RuleSet::default().add_dir(empty.path()).is_err());
+}

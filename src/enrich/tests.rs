@@ -1,0 +1,351 @@
+//! Boundary tests for every fact of the input document.
+
+use super::*;
+use serde_json::json;
+
+const NOW: &str = "2026-11-22T10:00:00Z";
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(NOW)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn facts_of(token: Value) -> Value {
+    facts_with(token, None)
+}
+
+fn facts_with(token: Value, catalogue: Option<&[Value]>) -> Value {
+    let owner = Owner::User { id: None };
+    let t = TokenRef {
+        owner: &owner,
+        token: &token,
+        catalogue,
+    };
+    input_document(t, now(), Some("scanner"))
+        .unwrap()
+        .get("facts")
+        .cloned()
+        .unwrap()
+}
+
+fn base() -> Value {
+    json!({"id": "t1", "name": "n", "status": "active", "issued_on": "2026-08-24T10:00:00Z",
+           "modified_on": "2026-08-24T10:00:00Z", "policies": []})
+}
+
+fn with(mut t: Value, k: &str, v: Value) -> Value {
+    t[k] = v;
+    t
+}
+
+#[test]
+fn days_are_exact_fractions() {
+    let f = facts_of(base());
+    assert_eq!(f["age_days"], json!(90.0));
+    assert_eq!(f["secret_age_days"], json!(90.0));
+    let f = facts_of(with(base(), "issued_on", json!("2026-08-24T09:59:59Z")));
+    assert!(f["age_days"].as_f64().unwrap() > 90.0);
+}
+
+#[test]
+fn lifetime_uses_not_before_else_issued_on() {
+    let t = with(base(), "expires_on", json!("2026-11-22T10:00:01Z"));
+    assert_eq!(
+        facts_of(t.clone())["lifetime_days"].as_f64().unwrap(),
+        90.0 + 1.0 / 86400.0
+    );
+    let t = with(t, "not_before", json!("2026-08-25T10:00:01Z"));
+    assert_eq!(facts_of(t)["lifetime_days"], json!(89.0));
+    assert_eq!(facts_of(base())["lifetime_days"], Value::Null);
+}
+
+#[test]
+fn expired_at_exactly_expires_on() {
+    let f = facts_of(with(base(), "expires_on", json!(NOW)));
+    assert_eq!(f["active"], json!(false));
+    assert_eq!(f["expired"], json!(true));
+    assert_eq!(f["days_until_expiry"], json!(0.0));
+    let f = facts_of(with(base(), "expires_on", json!("2026-11-22T10:00:01Z")));
+    assert_eq!(f["active"], json!(true));
+    assert_eq!(f["expired"], json!(false));
+}
+
+#[test]
+fn not_before_in_the_future_is_inactive_and_at_now_is_active() {
+    let f = facts_of(with(base(), "not_before", json!("2026-11-22T10:00:01Z")));
+    assert_eq!(f["active"], json!(false));
+    assert_eq!(f["not_yet_valid"], json!(true));
+    assert_eq!(f["inactive_days"], Value::Null);
+    let f = facts_of(with(base(), "not_before", json!(NOW)));
+    assert_eq!(f["active"], json!(true));
+}
+
+#[test]
+fn status_other_than_active_is_inactive() {
+    for s in ["disabled", "expired"] {
+        assert_eq!(
+            facts_of(with(base(), "status", json!(s)))["active"],
+            json!(false)
+        );
+    }
+    let mut t = base();
+    t.as_object_mut().unwrap().remove("status");
+    assert_eq!(facts_of(t)["active"], json!(false));
+}
+
+#[test]
+fn inactive_days_from_modified_on_or_expires_on_whichever_is_earlier() {
+    let disabled = with(base(), "status", json!("disabled"));
+    assert_eq!(facts_of(disabled.clone())["inactive_days"], json!(90.0));
+    let both = with(disabled, "expires_on", json!("2026-09-22T10:00:00Z"));
+    assert_eq!(facts_of(both.clone())["inactive_days"], json!(90.0));
+    let both = with(both, "modified_on", json!("2026-10-23T10:00:00Z"));
+    assert_eq!(facts_of(both)["inactive_days"], json!(61.0));
+    let expired = with(base(), "expires_on", json!("2026-10-23T10:00:00Z"));
+    assert_eq!(facts_of(expired)["inactive_days"], json!(30.0));
+    let expired_status_only = with(base(), "status", json!("expired"));
+    assert_eq!(facts_of(expired_status_only)["inactive_days"], json!(90.0));
+    assert_eq!(facts_of(base())["inactive_days"], Value::Null);
+}
+
+#[test]
+fn last_use() {
+    let f = facts_of(base());
+    assert_eq!(f["never_used"], json!(true));
+    assert_eq!(f["days_since_last_use"], Value::Null);
+    let f = facts_of(with(base(), "last_used_on", json!("2026-11-21T10:00:00Z")));
+    assert_eq!(f["never_used"], json!(false));
+    assert_eq!(f["days_since_last_use"], json!(1.0));
+    let f = facts_of(with(base(), "last_used_on", Value::Null));
+    assert_eq!(f["never_used"], json!(true));
+}
+
+#[test]
+fn secret_age_falls_back_to_issued_on() {
+    let mut t = base();
+    t.as_object_mut().unwrap().remove("modified_on");
+    assert_eq!(facts_of(t)["secret_age_days"], json!(90.0));
+}
+
+#[test]
+fn bad_dates_are_errors_naming_token_and_field() {
+    let owner = Owner::User { id: None };
+    let token = with(base(), "expires_on", json!("next tuesday"));
+    let e = input_document(
+        TokenRef {
+            owner: &owner,
+            token: &token,
+            catalogue: None,
+        },
+        now(),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "expires_on");
+    assert!(e.to_string().contains("t1") && e.to_string().contains("next tuesday"));
+    let token = with(base(), "issued_on", json!(12));
+    let e = input_document(
+        TokenRef {
+            owner: &owner,
+            token: &token,
+            catalogue: None,
+        },
+        now(),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "issued_on");
+}
+
+#[test]
+fn is_scanner() {
+    assert_eq!(facts_of(base())["is_scanner"], json!(false));
+    assert_eq!(
+        facts_of(with(base(), "id", json!("scanner")))["is_scanner"],
+        json!(true)
+    );
+}
+
+fn ip(cond: Value) -> Value {
+    facts_of(with(base(), "condition", cond))["ip"].clone()
+}
+
+#[test]
+fn cidr_parsing_follows_cloudflare() {
+    assert!(
+        parse_cidr("123.123.123.100/24").is_some(),
+        "host bits may be set"
+    );
+    assert_eq!(parse_cidr("203.0.113.7").unwrap().prefix_len(), 32);
+    assert_eq!(parse_cidr("2001:db8::1").unwrap().prefix_len(), 128);
+    assert_eq!(parse_cidr("2606:4700::/32").unwrap().prefix_len(), 32);
+    assert!(
+        parse_cidr("10.0.0.0/255.0.0.0").is_none(),
+        "netmask notation"
+    );
+    assert!(parse_cidr("300.1.1.1/8").is_none());
+    assert!(parse_cidr("10.0.0.0/33").is_none());
+    assert!(parse_cidr("").is_none());
+    assert!(parse_cidr(" 10.0.0.0/8").is_none());
+}
+
+#[test]
+fn ip_condition_both_spellings() {
+    for key in ["request_ip", "request.ip"] {
+        let f = ip(json!({ key: {"in": ["203.0.113.0/24"]}}));
+        assert_eq!(f["condition_key"], json!(key));
+        assert_eq!(f["has_allowlist"], json!(true));
+        assert_eq!(f["allow"][0]["prefix"], json!(24));
+        assert_eq!(f["allow"][0]["version"], json!(4));
+    }
+}
+
+#[test]
+fn no_condition_means_no_allowlist() {
+    let f = facts_of(base())["ip"].clone();
+    assert_eq!(f["has_allowlist"], json!(false));
+    assert_eq!(f["condition_key"], Value::Null);
+    let f = ip(json!({"request_ip": {"not_in": ["10.0.0.0/8"]}}));
+    assert_eq!(
+        f["has_allowlist"],
+        json!(false),
+        "a deny list alone is no allowlist"
+    );
+}
+
+#[test]
+fn only_invalid_entries_is_no_allowlist_and_listed_as_invalid() {
+    let f = ip(json!({"request_ip": {"in": ["10.0.0.0/255.0.0.0"], "not_in": ["bad", 7]}}));
+    assert_eq!(f["has_allowlist"], json!(false));
+    assert_eq!(f["invalid"], json!(["10.0.0.0/255.0.0.0", "bad", "7"]));
+    assert_eq!(f["allow"][0]["valid"], json!(false));
+}
+
+#[test]
+fn any_address_is_a_valid_allowlist_that_allows_any() {
+    for any in ["0.0.0.0/0", "::/0"] {
+        let f = ip(json!({"request_ip": {"in": [any]}}));
+        assert_eq!(f["has_allowlist"], json!(true));
+        assert_eq!(f["allows_any"], json!(true));
+        assert_eq!(f["allow"][0]["any"], json!(true));
+    }
+    let f = ip(json!({"request_ip": {"in": ["0.0.0.0/1"]}}));
+    assert_eq!(f["allows_any"], json!(false));
+}
+
+#[test]
+fn malformed_condition_is_an_error() {
+    let owner = Owner::User { id: None };
+    let token = with(
+        base(),
+        "condition",
+        json!({"request_ip": {"in": "10.0.0.0/8"}}),
+    );
+    let e = input_document(
+        TokenRef {
+            owner: &owner,
+            token: &token,
+            catalogue: None,
+        },
+        now(),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "condition.request_ip.in");
+}
+
+fn policy_token(policies: Value) -> Value {
+    with(base(), "policies", policies)
+}
+
+#[test]
+fn resources_top_level_and_nested() {
+    let t = policy_token(json!([
+        {"id": "p0", "effect": "allow", "permission_groups": [],
+         "resources": {"com.cloudflare.api.account.zone.*": "*"}},
+        {"id": "p1", "effect": "allow", "permission_groups": [],
+         "resources": {"com.cloudflare.api.account.abc": {"com.cloudflare.api.account.zone.*": "*"}}},
+        {"id": "p2", "effect": "deny", "permission_groups": [],
+         "resources": {"com.cloudflare.api.account.*": "*", "com.cloudflare.api.account.zone.z1": "*",
+                        "com.cloudflare.api.user.u1": "*"}}
+    ]));
+    let r = facts_of(t)["resources"].clone();
+    assert_eq!(r[0]["all_zones"], json!(true));
+    assert_eq!(r[0]["kind"], json!("zone"));
+    assert_eq!(r[0]["parent"], Value::Null);
+    assert_eq!(r[1]["all_zones"], json!(true));
+    assert_eq!(r[1]["parent"], json!("com.cloudflare.api.account.abc"));
+    assert_eq!(r[1]["account_id"], json!("abc"));
+    assert_eq!(r[1]["policy_index"], json!(1));
+    assert_eq!(r[2]["all_accounts"], json!(true));
+    assert_eq!(r[2]["all_zones"], json!(false));
+    assert_eq!(r[2]["effect"], json!("deny"));
+    assert_eq!(r[3]["zone_id"], json!("z1"));
+    assert_eq!(r[4]["kind"], json!("user"));
+}
+
+#[test]
+fn permission_groups_names_access_and_known() {
+    let catalogue = vec![
+        json!({"id": "g1", "name": "DNS Write", "scopes": ["com.cloudflare.api.account.zone"]}),
+        json!({"id": "g2", "name": "Zone Read", "scopes": ["com.cloudflare.api.account.zone"]}),
+    ];
+    let t = policy_token(json!([
+        {"id": "p0", "effect": "allow", "resources": {"com.cloudflare.api.account.zone.z": "*"},
+         "permission_groups": [{"id": "g1", "name": "DNS Edit"}, {"id": "g2"}, {"id": "g9", "name": "Mystery"}]}
+    ]));
+    let g = facts_with(t.clone(), Some(&catalogue))["permission_groups"].clone();
+    assert_eq!(g[0]["match_names"], json!(["dns write"]));
+    assert_eq!(g[0]["access"], json!("write"));
+    assert_eq!(g[0]["name"], json!("DNS Edit"));
+    assert_eq!(g[0]["catalogue_name"], json!("DNS Write"));
+    assert_eq!(g[0]["known"], json!(true));
+    assert_eq!(g[1]["name"], json!("Zone Read"));
+    assert_eq!(g[1]["access"], json!("read"));
+    assert_eq!(g[1]["scopes"], json!(["com.cloudflare.api.account.zone"]));
+    assert_eq!(g[2]["known"], json!(false));
+    assert_eq!(g[2]["access"], json!("other"));
+    let g = facts_with(t, None)["permission_groups"].clone();
+    assert_eq!(
+        g[0]["known"],
+        Value::Null,
+        "catalogue not read: unknown is not false"
+    );
+    assert_eq!(g[1]["name"], Value::Null);
+}
+
+#[test]
+fn normalize_group_names() {
+    assert_eq!(
+        normalize_group_name(" API Tokens Edit "),
+        "api tokens write"
+    );
+    assert_eq!(normalize_group_name("Billing Write"), "billing write");
+    assert_eq!(normalize_group_name("Edit Something"), "edit something");
+}
+
+#[test]
+fn input_document_carries_verbatim_token_and_owner() {
+    let owner = Owner::Account {
+        id: "a1".into(),
+        name: Some("Acme".into()),
+    };
+    let token = with(base(), "x_extra", json!({"kept": true}));
+    let doc = input_document(
+        TokenRef {
+            owner: &owner,
+            token: &token,
+            catalogue: None,
+        },
+        now(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(doc["now"], json!(NOW));
+    assert_eq!(
+        doc["owner"],
+        json!({"kind": "account", "id": "a1", "name": "Acme"})
+    );
+    assert_eq!(doc["token"], token);
+}

@@ -1,0 +1,363 @@
+//! Severity, findings, and the single choke point where the governance policy is applied
+//! (disabled rules, severity overrides, exemptions) and the gate decides the exit code.
+//! No rule and no report knows about the policy: they meet here.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::inventory::Owner;
+use crate::policy::{Exemption, GovernancePolicy};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL_DESC: [Severity; 4] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// GitHub code scanning's `security-severity` (DESIGN §7).
+    pub fn security_severity(self) -> &'static str {
+        match self {
+            Severity::Critical => "9.5",
+            Severity::High => "8.0",
+            Severity::Medium => "5.5",
+            Severity::Low => "2.0",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "low" => Ok(Severity::Low),
+            "medium" => Ok(Severity::Medium),
+            "high" => Ok(Severity::High),
+            "critical" => Ok(Severity::Critical),
+            other => Err(format!(
+                "unknown severity {other:?} (expected critical, high, medium or low)"
+            )),
+        }
+    }
+}
+
+/// The remediation a finding asks for (DESIGN §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    None,
+    Roll,
+    Replace,
+    Disable,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::Roll => "roll",
+            Action::Replace => "replace",
+            Action::Disable => "disable",
+        }
+    }
+}
+
+impl FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(Action::None),
+            "roll" => Ok(Action::Roll),
+            "replace" => Ok(Action::Replace),
+            "disable" => Ok(Action::Disable),
+            other => Err(format!(
+                "unknown action {other:?} (expected none, roll, replace or disable)"
+            )),
+        }
+    }
+}
+
+/// The `--fail-on` / `gate.fail_on` threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Never,
+}
+
+impl FailOn {
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::High => Some(Severity::High),
+            FailOn::Medium => Some(Severity::Medium),
+            FailOn::Low => Some(Severity::Low),
+            FailOn::Never => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::Critical => "critical",
+            FailOn::High => "high",
+            FailOn::Medium => "medium",
+            FailOn::Low => "low",
+            FailOn::Never => "never",
+        }
+    }
+}
+
+impl FromStr for FailOn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "never" => Ok(FailOn::Never),
+            other => other
+                .parse::<Severity>()
+                .map(|s| match s {
+                    Severity::Critical => FailOn::Critical,
+                    Severity::High => FailOn::High,
+                    Severity::Medium => FailOn::Medium,
+                    Severity::Low => FailOn::Low,
+                })
+                .map_err(|_| {
+                    format!(
+                        "unknown level {other:?} (expected critical, high, medium, low or never)"
+                    )
+                }),
+        }
+    }
+}
+
+/// What a rule returned for one token, before the policy is applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawFinding {
+    pub rule_id: String,
+    /// The rule's metadata severity, or the finding's own `severity` when it set one.
+    pub severity: Severity,
+    pub default_action: Action,
+    pub owner: Owner,
+    pub token_id: String,
+    pub token_name: Option<String>,
+    pub message: String,
+    pub evidence: Value,
+}
+
+/// The exemption that suppressed a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExemptedBy {
+    pub rule: String,
+    pub token: String,
+    pub reason: String,
+    pub owner: String,
+    pub expires: NaiveDate,
+}
+
+/// A finding after governance: final severity, action, exemption and fingerprint.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub rule_id: String,
+    pub severity: Severity,
+    pub token_id: String,
+    pub token_name: Option<String>,
+    pub owner: Owner,
+    pub message: String,
+    pub evidence: Value,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exempted_by: Option<ExemptedBy>,
+    pub fingerprint: String,
+}
+
+impl Finding {
+    pub fn is_exempted(&self) -> bool {
+        self.exempted_by.is_some()
+    }
+}
+
+/// Stable across runs and machines: rule id + owner + token id (DESIGN §7).
+pub fn fingerprint(rule_id: &str, owner: &Owner, token_id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"tokenwarden/v1\0");
+    h.update(rule_id.as_bytes());
+    h.update(b"\0");
+    h.update(owner.path().as_bytes());
+    h.update(b"\0");
+    h.update(token_id.as_bytes());
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The choke point: apply the policy to what the rules found, and sort.
+pub fn govern(raw: Vec<RawFinding>, policy: &GovernancePolicy, now: DateTime<Utc>) -> Vec<Finding> {
+    let mut out: Vec<Finding> = raw
+        .into_iter()
+        .filter(|f| !policy.rules.disabled.iter().any(|d| d.value == f.rule_id))
+        .map(|f| {
+            let severity = policy
+                .rules
+                .severity
+                .iter()
+                .find(|(id, _)| id.value == f.rule_id)
+                .map_or(f.severity, |(_, s)| *s);
+            let action = policy
+                .remediation
+                .actions
+                .iter()
+                .find(|(id, _)| id.value == f.rule_id)
+                .map_or(f.default_action, |(_, a)| *a);
+            let exempted_by = policy
+                .exemptions
+                .iter()
+                .find(|e| e.is_active(now) && e.matches(&f))
+                .map(Exemption::exempted_by);
+            Finding {
+                fingerprint: fingerprint(&f.rule_id, &f.owner, &f.token_id),
+                rule_id: f.rule_id,
+                severity,
+                token_id: f.token_id,
+                token_name: f.token_name,
+                owner: f.owner,
+                message: f.message,
+                evidence: f.evidence,
+                action,
+                exempted_by,
+            }
+        })
+        .collect();
+    sort_findings(&mut out);
+    out
+}
+
+/// Deterministic order: by owner, token, then most severe first, rule, message.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (
+            a.owner.path(),
+            &a.token_id,
+            std::cmp::Reverse(a.severity),
+            &a.rule_id,
+            &a.message,
+        )
+            .cmp(&(
+                b.owner.path(),
+                &b.token_id,
+                std::cmp::Reverse(b.severity),
+                &b.rule_id,
+                &b.message,
+            ))
+    });
+}
+
+/// True when an unexempted finding is at or above the threshold.
+pub fn gate_fails(findings: &[Finding], fail_on: FailOn) -> bool {
+    match fail_on.threshold() {
+        None => false,
+        Some(t) => findings.iter().any(|f| !f.is_exempted() && f.severity >= t),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_order_and_parse() {
+        assert!(Severity::Critical > Severity::High && Severity::Medium > Severity::Low);
+        assert_eq!("high".parse::<Severity>().unwrap(), Severity::High);
+        assert!("High".parse::<Severity>().is_err());
+        assert_eq!("never".parse::<FailOn>().unwrap(), FailOn::Never);
+        assert!("sometimes".parse::<FailOn>().is_err());
+    }
+
+    #[test]
+    fn fingerprint_is_stable_and_distinguishes_owner() {
+        let u = Owner::User {
+            id: Some("u".into()),
+        };
+        let a = Owner::Account {
+            id: "a".into(),
+            name: None,
+        };
+        assert_eq!(fingerprint("r", &u, "t"), fingerprint("r", &u, "t"));
+        assert_ne!(fingerprint("r", &u, "t"), fingerprint("r", &a, "t"));
+        assert_ne!(fingerprint("r", &u, "t"), fingerprint("s", &u, "t"));
+        // The user id is not part of it: the same user token keeps its fingerprint
+        // whether or not the scan could read the user id.
+        assert_eq!(
+            fingerprint("r", &u, "t"),
+            fingerprint("r", &Owner::User { id: None }, "t")
+        );
+        assert_eq!(fingerprint("r", &u, "t").len(), 32);
+    }
+
+    fn finding(sev: Severity, exempt: bool) -> Finding {
+        Finding {
+            rule_id: "r".into(),
+            severity: sev,
+            token_id: "t".into(),
+            token_name: None,
+            owner: Owner::User { id: None },
+            message: String::new(),
+            evidence: Value::Null,
+            action: Action::None,
+            exempted_by: exempt.then(|| ExemptedBy {
+                rule: "r".into(),
+                token: "t".into(),
+                reason: "x".into(),
+                owner: "o".into(),
+                expires: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+            }),
+            fingerprint: String::new(),
+        }
+    }
+
+    #[test]
+    fn gate_counts_only_unexempted_findings_at_or_above() {
+        let f = [finding(Severity::High, false)];
+        assert!(gate_fails(&f, FailOn::High));
+        assert!(gate_fails(&f, FailOn::Low));
+        assert!(!gate_fails(&f, FailOn::Critical));
+        assert!(!gate_fails(&f, FailOn::Never));
+        assert!(!gate_fails(
+            &[finding(Severity::Critical, true)],
+            FailOn::Low
+        ));
+    }
+}

@@ -1,0 +1,394 @@
+//! The collected inventory (owners, their tokens and permission-group catalogues, what
+//! could not be read) and the `tokenwarden-snapshot/v1` file that stores it (DESIGN §3).
+//!
+//! Token and permission-group objects stay verbatim Cloudflare API objects
+//! (`serde_json::Value`), so a snapshot can also be built with curl, and nothing the API
+//! sends is lost between collection and evaluation.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const SNAPSHOT_FORMAT: &str = "tokenwarden-snapshot/v1";
+
+/// Everything one scan looked at.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub format: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collected_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanner_token_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserInventory>,
+    #[serde(default)]
+    pub accounts: Vec<AccountInventory>,
+    #[serde(default)]
+    pub not_evaluated: Vec<NotEvaluated>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserInventory {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub tokens: Vec<Value>,
+    /// `None` when the catalogue was not read: then no group can be called unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_groups: Option<Vec<Value>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountInventory {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub tokens: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_groups: Option<Vec<Value>>,
+}
+
+/// A scope (or a single token) that could not be read or evaluated. Never clean.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct NotEvaluated {
+    pub scope: String,
+    pub reason: String,
+}
+
+/// Who owns a token.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Owner {
+    User {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    Account {
+        id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+}
+
+impl Owner {
+    /// `user` or `accounts/<id>`: the API path prefix of the owner's tokens, used in
+    /// scope names, SARIF locations and fingerprints.
+    pub fn path(&self) -> String {
+        match self {
+            Owner::User { .. } => "user".to_string(),
+            Owner::Account { id, .. } => format!("accounts/{id}"),
+        }
+    }
+
+    pub fn account_id(&self) -> Option<&str> {
+        match self {
+            Owner::User { .. } => None,
+            Owner::Account { id, .. } => Some(id),
+        }
+    }
+
+    /// A short human label: `user` or the account name (or id).
+    pub fn label(&self) -> String {
+        match self {
+            Owner::User { .. } => "user".to_string(),
+            Owner::Account { id, name } => match name {
+                Some(n) => format!("account {n} ({id})"),
+                None => format!("account {id}"),
+            },
+        }
+    }
+}
+
+/// One token with its owner and the owner's catalogue, borrowed from the inventory.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRef<'a> {
+    pub owner: &'a Owner,
+    pub token: &'a Value,
+    pub catalogue: Option<&'a [Value]>,
+}
+
+impl<'a> TokenRef<'a> {
+    pub fn id(&self) -> &'a str {
+        self.token.get("id").and_then(Value::as_str).unwrap_or("")
+    }
+
+    pub fn name(&self) -> Option<&'a str> {
+        self.token.get("name").and_then(Value::as_str)
+    }
+}
+
+/// An owner of tokens in the inventory, ready to iterate.
+#[derive(Debug, Clone)]
+pub struct OwnerTokens<'a> {
+    pub owner: Owner,
+    pub tokens: &'a [Value],
+    pub catalogue: Option<&'a [Value]>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("cannot read snapshot {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write snapshot {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("snapshot {path}: not valid JSON at line {line}, column {column}: {message}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("snapshot {path}: at {json_path}: {message}")]
+    Shape {
+        path: PathBuf,
+        json_path: String,
+        message: String,
+    },
+}
+
+impl Inventory {
+    pub fn new() -> Self {
+        Inventory {
+            format: SNAPSHOT_FORMAT.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Owners in a fixed order: the user first, then accounts as listed.
+    pub fn owners(&self) -> Vec<OwnerTokens<'_>> {
+        let mut out = Vec::with_capacity(self.accounts.len() + 1);
+        if let Some(user) = &self.user {
+            out.push(OwnerTokens {
+                owner: Owner::User {
+                    id: user.id.clone(),
+                },
+                tokens: &user.tokens,
+                catalogue: user.permission_groups.as_deref(),
+            });
+        }
+        for account in &self.accounts {
+            out.push(OwnerTokens {
+                owner: Owner::Account {
+                    id: account.id.clone(),
+                    name: account.name.clone(),
+                },
+                tokens: &account.tokens,
+                catalogue: account.permission_groups.as_deref(),
+            });
+        }
+        out
+    }
+
+    pub fn token_count(&self) -> usize {
+        self.user.as_ref().map_or(0, |u| u.tokens.len())
+            + self.accounts.iter().map(|a| a.tokens.len()).sum::<usize>()
+    }
+
+    /// Parse a snapshot document. `path` is only used in error messages.
+    pub fn from_json(text: &str, path: &Path) -> Result<Inventory, SnapshotError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| SnapshotError::Syntax {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        let shape = |json_path: String, message: String| SnapshotError::Shape {
+            path: path.to_path_buf(),
+            json_path,
+            message,
+        };
+        match value.get("format") {
+            Some(Value::String(f)) if f == SNAPSHOT_FORMAT => {}
+            Some(Value::String(f)) => {
+                return Err(shape(
+                    "format".into(),
+                    format!("unsupported format {f:?}, expected {SNAPSHOT_FORMAT:?}"),
+                ))
+            }
+            Some(_) => return Err(shape("format".into(), "expected a string".into())),
+            None => {
+                return Err(shape(
+                    "format".into(),
+                    format!("missing required key (expected {SNAPSHOT_FORMAT:?})"),
+                ))
+            }
+        }
+        let inventory: Inventory = serde_path_to_error::deserialize(&value).map_err(|e| {
+            let p = e.path().to_string();
+            shape(if p == "." { "$".into() } else { p }, e.inner().to_string())
+        })?;
+        inventory.validate().map_err(|(p, m)| shape(p, m))?;
+        Ok(inventory)
+    }
+
+    pub fn read(path: &Path) -> Result<Inventory, SnapshotError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_json(&text, path)
+    }
+
+    /// Write the snapshot atomically (temp file + rename) so a crash never leaves half
+    /// of the audit evidence.
+    pub fn write(&self, path: &Path) -> Result<(), SnapshotError> {
+        let err = |source| SnapshotError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| err(std::io::Error::other(e.to_string())))?;
+        text.push('\n');
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "snapshot.json".into());
+        let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+        std::fs::write(&tmp, text).map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            err(e)
+        })
+    }
+
+    /// Every token must be an object with a string `id`; permission groups likewise.
+    /// A token we cannot identify cannot be reported, so it is an error, never dropped.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let check_tokens = |prefix: &str, tokens: &[Value]| -> Result<(), (String, String)> {
+            for (i, t) in tokens.iter().enumerate() {
+                check_object_with_id(t, &format!("{prefix}.tokens[{i}]"))?;
+            }
+            Ok(())
+        };
+        let check_groups =
+            |prefix: &str, groups: &Option<Vec<Value>>| -> Result<(), (String, String)> {
+                for (i, g) in groups.iter().flatten().enumerate() {
+                    check_object_with_id(g, &format!("{prefix}.permission_groups[{i}]"))?;
+                }
+                Ok(())
+            };
+        if let Some(user) = &self.user {
+            check_tokens("user", &user.tokens)?;
+            check_groups("user", &user.permission_groups)?;
+        }
+        for (i, account) in self.accounts.iter().enumerate() {
+            let prefix = format!("accounts[{i}]");
+            if account.id.trim().is_empty() {
+                return Err((format!("{prefix}.id"), "must not be empty".into()));
+            }
+            check_tokens(&prefix, &account.tokens)?;
+            check_groups(&prefix, &account.permission_groups)?;
+        }
+        Ok(())
+    }
+}
+
+/// Shared by the snapshot reader and the API client: a token or group object we can name.
+pub fn check_object_with_id(value: &Value, json_path: &str) -> Result<(), (String, String)> {
+    let Some(obj) = value.as_object() else {
+        return Err((json_path.to_string(), "expected an object".into()));
+    };
+    match obj.get("id") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(()),
+        Some(Value::String(_)) => Err((format!("{json_path}.id"), "must not be empty".into())),
+        Some(_) => Err((format!("{json_path}.id"), "expected a string".into())),
+        None => Err((format!("{json_path}.id"), "missing required key".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Inventory, SnapshotError> {
+        Inventory::from_json(text, Path::new("snap.json"))
+    }
+
+    #[test]
+    fn minimal_snapshot_parses() {
+        let inv = parse(r#"{"format":"tokenwarden-snapshot/v1","accounts":[{"id":"a1","tokens":[{"id":"t1"}]}]}"#)
+            .unwrap();
+        assert_eq!(inv.token_count(), 1);
+        assert!(inv.accounts[0].permission_groups.is_none());
+    }
+
+    #[test]
+    fn missing_format_is_an_error_naming_the_key() {
+        let e = parse(r#"{"accounts":[]}"#).unwrap_err().to_string();
+        assert!(e.contains("snap.json") && e.contains("format"), "{e}");
+    }
+
+    #[test]
+    fn wrong_format_version_is_rejected() {
+        let e = parse(r#"{"format":"tokenwarden-snapshot/v9"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unsupported format"), "{e}");
+    }
+
+    #[test]
+    fn missing_token_list_names_the_json_path() {
+        let e = parse(r#"{"format":"tokenwarden-snapshot/v1","accounts":[{"id":"a1"}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("accounts[0]") && e.contains("tokens"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_json_path() {
+        let e = parse(r#"{"format":"tokenwarden-snapshot/v1","user":{"tokens":{}}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("user.tokens"), "{e}");
+    }
+
+    #[test]
+    fn token_without_id_is_an_error_not_a_dropped_token() {
+        let e = parse(
+            r#"{"format":"tokenwarden-snapshot/v1","user":{"tokens":[{"id":"x"},{"name":"n"}]}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("user.tokens[1].id"), "{e}");
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        let e = parse("{\n \"format\": }").unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_ignored() {
+        let inv =
+            parse(r#"{"format":"tokenwarden-snapshot/v1","extra":1,"user":{"tokens":[],"x":2}}"#)
+                .unwrap();
+        assert!(inv.user.is_some());
+    }
+
+    #[test]
+    fn write_then_read_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut inv = Inventory::new();
+        inv.accounts.push(AccountInventory {
+            id: "a".into(),
+            name: Some("A".into()),
+            tokens: vec![serde_json::json!({"id":"t","name":"n","policies":[]})],
+            permission_groups: Some(vec![]),
+        });
+        inv.write(&path).unwrap();
+        assert_eq!(Inventory::read(&path).unwrap(), inv);
+    }
+}

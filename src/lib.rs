@@ -1,0 +1,17 @@
+//! tokenwarden: govern Cloudflare API tokens.
+//!
+//! collect (API or snapshot) → enrich (facts in Rust) → evaluate (regorus, `rules/`) →
+//! govern (policy: exemptions, severity, gate) → report (table, JSON, SARIF, Markdown).
+//! See DESIGN.md for the contracts each module implements.
+
+pub mod app;
+pub mod cli;
+pub mod cloudflare;
+pub mod engine;
+pub mod enrich;
+pub mod finding;
+pub mod inventory;
+pub mod policy;
+pub mod report;
+pub mod scan;
+pub mod secret;

@@ -1,0 +1,804 @@
+//! Governance policy files (`policies/*.toml`, DESIGN §6): thresholds, lists, the gate,
+//! disabled rules, severity overrides, exemptions and the remediation map.
+//!
+//! The file is parsed with spans and then validated into [`GovernancePolicy`], collecting
+//! every problem with its line (as cargo-deny does) instead of stopping at the first.
+//! A policy file overrides the built-in default key by key: a file that only sets
+//! `[gate] fail_on` keeps every default threshold.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde_json::{json, Value};
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+use wildmatch::WildMatch;
+
+use crate::finding::{Action, ExemptedBy, FailOn, RawFinding, Severity};
+
+/// The built-in policy, compiled in (DESIGN §6).
+pub const DEFAULT_POLICY: &str = include_str!("../policies/default.toml");
+
+/// A value together with the line it was written on (1-based; 0 for built-ins).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<T> {
+    pub value: T,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thresholds {
+    pub max_lifetime_days: f64,
+    pub expiry_warning_days: f64,
+    pub max_secret_age_days: f64,
+    pub max_unused_days: f64,
+    pub min_ipv4_prefix: u8,
+    pub min_ipv6_prefix: u8,
+    pub max_permission_groups: u32,
+    pub lingering_days: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lists {
+    pub privilege_escalation_groups: Vec<String>,
+    pub sensitive_write_groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleSettings {
+    pub disabled: Vec<Located<String>>,
+    pub severity: Vec<(Located<String>, Severity)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemption {
+    pub rule: Located<String>,
+    pub token: String,
+    pub account: Option<String>,
+    pub reason: String,
+    pub owner: String,
+    pub expires: NaiveDate,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemediationSettings {
+    pub actions: Vec<(Located<String>, Action)>,
+    pub max_actions: u32,
+}
+
+/// A validated governance policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GovernancePolicy {
+    /// Where it came from: a file path, or "built-in default policy".
+    pub source: String,
+    pub thresholds: Thresholds,
+    pub lists: Lists,
+    pub fail_on: FailOn,
+    pub rules: RuleSettings,
+    pub exemptions: Vec<Exemption>,
+    pub remediation: RemediationSettings,
+}
+
+/// One problem in a policy file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyProblem {
+    pub line: usize,
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render_problems(.source_name, .problems))]
+    Invalid {
+        source_name: String,
+        problems: Vec<PolicyProblem>,
+    },
+}
+
+fn render_problems(source: &str, problems: &[PolicyProblem]) -> String {
+    let mut s = format!(
+        "invalid governance policy {source} ({} problem{}):",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        if p.key.is_empty() {
+            s.push_str(&format!("\n  {source}:{}: {}", p.line, p.message));
+        } else {
+            s.push_str(&format!(
+                "\n  {source}:{}: {}: {}",
+                p.line, p.key, p.message
+            ));
+        }
+    }
+    s
+}
+
+impl fmt::Display for Located<String> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.value)
+    }
+}
+
+impl Exemption {
+    /// Exemptions apply through the whole of their `expires` day (UTC).
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        match self.expires.checked_add_days(Days::new(1)) {
+            Some(end) => now.date_naive() < end,
+            None => true,
+        }
+    }
+
+    pub fn matches(&self, f: &RawFinding) -> bool {
+        if self.rule.value != "*" && self.rule.value != f.rule_id {
+            return false;
+        }
+        if let Some(account) = &self.account {
+            if f.owner.account_id() != Some(account.as_str()) {
+                return false;
+            }
+        }
+        self.token == f.token_id
+            || f.token_name
+                .as_deref()
+                .is_some_and(|name| WildMatch::new(&self.token).matches(name))
+    }
+
+    pub fn exempted_by(&self) -> ExemptedBy {
+        ExemptedBy {
+            rule: self.rule.value.clone(),
+            token: self.token.clone(),
+            reason: self.reason.clone(),
+            owner: self.owner.clone(),
+            expires: self.expires,
+        }
+    }
+}
+
+impl GovernancePolicy {
+    pub fn builtin() -> Result<Self, PolicyError> {
+        Self::parse(DEFAULT_POLICY, "built-in default policy", None)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = Self::builtin()?;
+        Self::parse(&text, &path.display().to_string(), Some(base))
+    }
+
+    /// Parse `text` over `base` (the built-in default), or as a complete policy when
+    /// `base` is `None` (the built-in itself must set every key).
+    pub fn parse(text: &str, source: &str, base: Option<Self>) -> Result<Self, PolicyError> {
+        let mut p = Parser {
+            text,
+            problems: Vec::new(),
+        };
+        let table = match DeTable::parse(text) {
+            Ok(t) => t,
+            Err(e) => {
+                let line = e.span().map_or(1, |s| p.line(&s));
+                return Err(PolicyError::Invalid {
+                    source_name: source.to_string(),
+                    problems: vec![PolicyProblem {
+                        line,
+                        key: String::new(),
+                        message: format!("not valid TOML: {}", e.message().trim()),
+                    }],
+                });
+            }
+        };
+        let complete = base.is_none();
+        let mut policy = base.unwrap_or_else(empty_policy);
+        policy.source = source.to_string();
+        p.policy(table.get_ref(), &mut policy, complete);
+        if p.problems.is_empty() {
+            Ok(policy)
+        } else {
+            p.problems.sort_by_key(|x| x.line);
+            Err(PolicyError::Invalid {
+                source_name: source.to_string(),
+                problems: p.problems,
+            })
+        }
+    }
+
+    /// Rule ids named by the policy must exist: a typo would silently do nothing.
+    pub fn check_rule_ids(&self, known: &BTreeSet<String>) -> Result<(), PolicyError> {
+        let mut problems = Vec::new();
+        let mut check = |id: &Located<String>, key: &str, wildcard_ok: bool| {
+            if !(known.contains(&id.value) || (wildcard_ok && id.value == "*")) {
+                problems.push(PolicyProblem {
+                    line: id.line,
+                    key: key.to_string(),
+                    message: format!("unknown rule id {:?}", id.value),
+                });
+            }
+        };
+        for d in &self.rules.disabled {
+            check(d, "rules.disabled", false);
+        }
+        for (id, _) in &self.rules.severity {
+            check(id, "rules.severity", false);
+        }
+        for (id, _) in &self.remediation.actions {
+            check(id, "remediation.actions", false);
+        }
+        for e in &self.exemptions {
+            check(&e.rule, "exemptions.rule", true);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(PolicyError::Invalid {
+                source_name: self.source.clone(),
+                problems,
+            })
+        }
+    }
+
+    /// `data.tokenwarden.config`: what rules read (DESIGN §4).
+    pub fn config_data(&self) -> Value {
+        let t = &self.thresholds;
+        json!({
+            "max_lifetime_days": num(t.max_lifetime_days),
+            "expiry_warning_days": num(t.expiry_warning_days),
+            "max_secret_age_days": num(t.max_secret_age_days),
+            "max_unused_days": num(t.max_unused_days),
+            "min_ipv4_prefix": t.min_ipv4_prefix,
+            "min_ipv6_prefix": t.min_ipv6_prefix,
+            "max_permission_groups": t.max_permission_groups,
+            "lingering_days": num(t.lingering_days),
+            "privilege_escalation_groups": self.lists.privilege_escalation_groups,
+            "sensitive_write_groups": self.lists.sensitive_write_groups,
+        })
+    }
+}
+
+/// Whole numbers print as integers, so `explain` shows `90`, not `90.0`.
+fn num(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
+}
+
+fn empty_policy() -> GovernancePolicy {
+    GovernancePolicy {
+        source: String::new(),
+        thresholds: Thresholds {
+            max_lifetime_days: 0.0,
+            expiry_warning_days: 0.0,
+            max_secret_age_days: 0.0,
+            max_unused_days: 0.0,
+            min_ipv4_prefix: 0,
+            min_ipv6_prefix: 0,
+            max_permission_groups: 0,
+            lingering_days: 0.0,
+        },
+        lists: Lists {
+            privilege_escalation_groups: Vec::new(),
+            sensitive_write_groups: Vec::new(),
+        },
+        fail_on: FailOn::High,
+        rules: RuleSettings {
+            disabled: Vec::new(),
+            severity: Vec::new(),
+        },
+        exemptions: Vec::new(),
+        remediation: RemediationSettings {
+            actions: Vec::new(),
+            max_actions: 0,
+        },
+    }
+}
+
+type Table<'i> = DeTable<'i>;
+type Item<'i> = Spanned<DeValue<'i>>;
+
+struct Parser<'t> {
+    text: &'t str,
+    problems: Vec<PolicyProblem>,
+}
+
+impl Parser<'_> {
+    fn line(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text[..end].bytes().filter(|b| *b == b'\n').count() + 1
+    }
+
+    fn problem(&mut self, span: &Range<usize>, key: &str, message: impl Into<String>) {
+        let line = self.line(span);
+        self.problems.push(PolicyProblem {
+            line,
+            key: key.to_string(),
+            message: message.into(),
+        });
+    }
+
+    /// Report keys of `table` that are not in `allowed`.
+    fn unknown_keys(&mut self, table: &Table<'_>, prefix: &str, allowed: &[&str]) {
+        for (k, _) in table.iter() {
+            if !allowed.contains(&k.get_ref().as_ref()) {
+                let key = join(prefix, k.get_ref());
+                self.problem(
+                    &k.span(),
+                    &key,
+                    format!("unknown key (expected one of: {})", allowed.join(", ")),
+                );
+            }
+        }
+    }
+
+    fn get<'a, 'i>(table: &'a Table<'i>, key: &str) -> Option<&'a Item<'i>> {
+        table
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == key)
+            .map(|(_, v)| v)
+    }
+
+    fn sub_table<'a, 'i>(&mut self, table: &'a Table<'i>, key: &str) -> Option<&'a Table<'i>> {
+        let item = Self::get(table, key)?;
+        match item.get_ref() {
+            DeValue::Table(t) => Some(t),
+            other => {
+                self.problem(
+                    &item.span(),
+                    key,
+                    format!("expected a table, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn policy(&mut self, root: &Table<'_>, policy: &mut GovernancePolicy, complete: bool) {
+        self.unknown_keys(
+            root,
+            "",
+            &[
+                "thresholds",
+                "lists",
+                "gate",
+                "rules",
+                "exemptions",
+                "remediation",
+            ],
+        );
+        if let Some(t) = self.sub_table(root, "thresholds") {
+            self.thresholds(t, &mut policy.thresholds, complete);
+        } else if complete {
+            self.missing(0..0, "thresholds");
+        }
+        if let Some(t) = self.sub_table(root, "lists") {
+            self.unknown_keys(
+                t,
+                "lists",
+                &["privilege_escalation_groups", "sensitive_write_groups"],
+            );
+            for (key, slot) in [
+                (
+                    "privilege_escalation_groups",
+                    &mut policy.lists.privilege_escalation_groups,
+                ),
+                (
+                    "sensitive_write_groups",
+                    &mut policy.lists.sensitive_write_groups,
+                ),
+            ] {
+                if let Some(item) = Self::get(t, key) {
+                    if let Some(list) = self.string_list(item, &format!("lists.{key}")) {
+                        *slot = list.into_iter().map(|l| l.value).collect();
+                    }
+                }
+            }
+        }
+        if let Some(t) = self.sub_table(root, "gate") {
+            self.unknown_keys(t, "gate", &["fail_on"]);
+            if let Some(item) = Self::get(t, "fail_on") {
+                if let Some(s) = self.string(item, "gate.fail_on") {
+                    match s.parse::<FailOn>() {
+                        Ok(f) => policy.fail_on = f,
+                        Err(e) => self.problem(&item.span(), "gate.fail_on", e),
+                    }
+                }
+            }
+        }
+        if let Some(t) = self.sub_table(root, "rules") {
+            self.rules(t, &mut policy.rules);
+        }
+        if let Some(item) = Self::get(root, "exemptions") {
+            self.exemptions(item, &mut policy.exemptions);
+        }
+        if let Some(t) = self.sub_table(root, "remediation") {
+            self.remediation(t, &mut policy.remediation);
+        }
+    }
+
+    fn missing(&mut self, span: Range<usize>, key: &str) {
+        self.problem(&span, key, "missing required key");
+    }
+
+    fn thresholds(&mut self, t: &Table<'_>, th: &mut Thresholds, complete: bool) {
+        const DAYS: [&str; 5] = [
+            "max_lifetime_days",
+            "expiry_warning_days",
+            "max_secret_age_days",
+            "max_unused_days",
+            "lingering_days",
+        ];
+        const ALL: [&str; 8] = [
+            "max_lifetime_days",
+            "expiry_warning_days",
+            "max_secret_age_days",
+            "max_unused_days",
+            "min_ipv4_prefix",
+            "min_ipv6_prefix",
+            "max_permission_groups",
+            "lingering_days",
+        ];
+        self.unknown_keys(t, "thresholds", &ALL);
+        for key in ALL {
+            let name = format!("thresholds.{key}");
+            let Some(item) = Self::get(t, key) else {
+                if complete {
+                    self.missing(0..0, &name);
+                }
+                continue;
+            };
+            if DAYS.contains(&key) {
+                let Some(x) = self.number(item, &name) else {
+                    continue;
+                };
+                if !(0.0..=36500.0).contains(&x) {
+                    self.problem(
+                        &item.span(),
+                        &name,
+                        format!("{x} is out of range (0 to 36500 days)"),
+                    );
+                    continue;
+                }
+                match key {
+                    "max_lifetime_days" => th.max_lifetime_days = x,
+                    "expiry_warning_days" => th.expiry_warning_days = x,
+                    "max_secret_age_days" => th.max_secret_age_days = x,
+                    "max_unused_days" => th.max_unused_days = x,
+                    _ => th.lingering_days = x,
+                }
+            } else {
+                let max = match key {
+                    "min_ipv4_prefix" => 32,
+                    "min_ipv6_prefix" => 128,
+                    _ => 10_000,
+                };
+                let Some(n) = self.integer(item, &name) else {
+                    continue;
+                };
+                if n < 0 || n > max {
+                    self.problem(
+                        &item.span(),
+                        &name,
+                        format!("{n} is out of range (0 to {max})"),
+                    );
+                    continue;
+                }
+                match key {
+                    "min_ipv4_prefix" => th.min_ipv4_prefix = n as u8,
+                    "min_ipv6_prefix" => th.min_ipv6_prefix = n as u8,
+                    _ => th.max_permission_groups = n as u32,
+                }
+            }
+        }
+    }
+
+    fn rules(&mut self, t: &Table<'_>, rules: &mut RuleSettings) {
+        self.unknown_keys(t, "rules", &["disabled", "severity"]);
+        if let Some(item) = Self::get(t, "disabled") {
+            if let Some(list) = self.string_list(item, "rules.disabled") {
+                rules.disabled = list;
+            }
+        }
+        if let Some(item) = Self::get(t, "severity") {
+            match item.get_ref() {
+                DeValue::Table(map) => {
+                    rules.severity.clear();
+                    for (k, v) in map.iter() {
+                        let key = format!("rules.severity.{}", k.get_ref());
+                        let Some(s) = self.string(v, &key) else {
+                            continue;
+                        };
+                        match s.parse::<Severity>() {
+                            Ok(sev) => rules.severity.push((
+                                Located {
+                                    value: k.get_ref().to_string(),
+                                    line: self.line(&k.span()),
+                                },
+                                sev,
+                            )),
+                            Err(e) => self.problem(&v.span(), &key, e),
+                        }
+                    }
+                }
+                other => self.problem(
+                    &item.span(),
+                    "rules.severity",
+                    format!(
+                        "expected a table of rule id = severity, found {}",
+                        other.type_str()
+                    ),
+                ),
+            }
+        }
+    }
+
+    fn remediation(&mut self, t: &Table<'_>, r: &mut RemediationSettings) {
+        self.unknown_keys(t, "remediation", &["actions", "max_actions"]);
+        if let Some(item) = Self::get(t, "max_actions") {
+            if let Some(n) = self.integer(item, "remediation.max_actions") {
+                if (0..=10_000).contains(&n) {
+                    r.max_actions = n as u32;
+                } else {
+                    self.problem(
+                        &item.span(),
+                        "remediation.max_actions",
+                        format!("{n} is out of range (0 to 10000)"),
+                    );
+                }
+            }
+        }
+        if let Some(item) = Self::get(t, "actions") {
+            match item.get_ref() {
+                DeValue::Table(map) => {
+                    r.actions.clear();
+                    for (k, v) in map.iter() {
+                        let key = format!("remediation.actions.{}", k.get_ref());
+                        let Some(s) = self.string(v, &key) else {
+                            continue;
+                        };
+                        match s.parse::<Action>() {
+                            Ok(a) => r.actions.push((
+                                Located {
+                                    value: k.get_ref().to_string(),
+                                    line: self.line(&k.span()),
+                                },
+                                a,
+                            )),
+                            Err(e) => self.problem(&v.span(), &key, e),
+                        }
+                    }
+                }
+                other => self.problem(
+                    &item.span(),
+                    "remediation.actions",
+                    format!(
+                        "expected a table of rule id = action, found {}",
+                        other.type_str()
+                    ),
+                ),
+            }
+        }
+    }
+
+    fn exemptions(&mut self, item: &Item<'_>, out: &mut Vec<Exemption>) {
+        let DeValue::Array(list) = item.get_ref() else {
+            self.problem(
+                &item.span(),
+                "exemptions",
+                "expected an array of tables ([[exemptions]])",
+            );
+            return;
+        };
+        out.clear();
+        for (i, entry) in list.iter().enumerate() {
+            let prefix = format!("exemptions[{i}]");
+            let DeValue::Table(t) = entry.get_ref() else {
+                self.problem(&entry.span(), &prefix, "expected a table");
+                continue;
+            };
+            self.unknown_keys(
+                t,
+                &prefix,
+                &["rule", "token", "account", "reason", "owner", "expires"],
+            );
+            let line = self.line(&entry.span());
+            let req = |p: &mut Self, key: &str| -> Option<(String, usize)> {
+                let name = format!("{prefix}.{key}");
+                match Self::get(t, key) {
+                    None => {
+                        p.problems.push(PolicyProblem {
+                            line,
+                            key: name,
+                            message: "missing required key".into(),
+                        });
+                        None
+                    }
+                    Some(v) => {
+                        let s = p.string(v, &name)?;
+                        if s.trim().is_empty() {
+                            p.problem(&v.span(), &name, "must not be empty");
+                            return None;
+                        }
+                        Some((s, p.line(&v.span())))
+                    }
+                }
+            };
+            let rule = req(self, "rule");
+            let token = req(self, "token");
+            let reason = req(self, "reason");
+            let owner = req(self, "owner");
+            let account =
+                Self::get(t, "account").and_then(|v| self.string(v, &format!("{prefix}.account")));
+            let expires = match Self::get(t, "expires") {
+                None => {
+                    self.problems.push(PolicyProblem {
+                        line,
+                        key: format!("{prefix}.expires"),
+                        message: "missing required key (every exemption must expire)".into(),
+                    });
+                    None
+                }
+                Some(v) => self.date(v, &format!("{prefix}.expires")),
+            };
+            if let (Some(rule), Some(token), Some(reason), Some(owner), Some(expires)) =
+                (rule, token, reason, owner, expires)
+            {
+                out.push(Exemption {
+                    rule: Located {
+                        value: rule.0,
+                        line: rule.1,
+                    },
+                    token: token.0,
+                    account,
+                    reason: reason.0,
+                    owner: owner.0,
+                    expires,
+                    line,
+                });
+            }
+        }
+    }
+
+    fn string(&mut self, item: &Item<'_>, key: &str) -> Option<String> {
+        match item.get_ref() {
+            DeValue::String(s) => Some(s.to_string()),
+            other => {
+                self.problem(
+                    &item.span(),
+                    key,
+                    format!("expected a string, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, item: &Item<'_>, key: &str) -> Option<Vec<Located<String>>> {
+        let DeValue::Array(a) = item.get_ref() else {
+            self.problem(
+                &item.span(),
+                key,
+                format!(
+                    "expected an array of strings, found {}",
+                    item.get_ref().type_str()
+                ),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for v in a.iter() {
+            match v.get_ref() {
+                DeValue::String(s) => out.push(Located {
+                    value: s.to_string(),
+                    line: self.line(&v.span()),
+                }),
+                other => {
+                    self.problem(
+                        &v.span(),
+                        key,
+                        format!("expected a string, found {}", other.type_str()),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn integer(&mut self, item: &Item<'_>, key: &str) -> Option<i64> {
+        match item.get_ref() {
+            DeValue::Integer(i) => {
+                match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
+                    Ok(n) => Some(n),
+                    Err(e) => {
+                        self.problem(&item.span(), key, format!("invalid integer: {e}"));
+                        None
+                    }
+                }
+            }
+            other => {
+                self.problem(
+                    &item.span(),
+                    key,
+                    format!("expected an integer, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, item: &Item<'_>, key: &str) -> Option<f64> {
+        match item.get_ref() {
+            DeValue::Integer(_) => self.integer(item, key).map(|n| n as f64),
+            DeValue::Float(f) => match f.as_str().replace('_', "").parse::<f64>() {
+                Ok(x) if x.is_finite() => Some(x),
+                _ => {
+                    self.problem(&item.span(), key, format!("invalid number {}", f.as_str()));
+                    None
+                }
+            },
+            other => {
+                self.problem(
+                    &item.span(),
+                    key,
+                    format!("expected a number, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A date: a TOML local date (`2027-01-31`) or a string of that form.
+    fn date(&mut self, item: &Item<'_>, key: &str) -> Option<NaiveDate> {
+        let text = match item.get_ref() {
+            DeValue::String(s) => s.to_string(),
+            DeValue::Datetime(d) if d.date.is_some() && d.time.is_none() => d.to_string(),
+            other => {
+                self.problem(
+                    &item.span(),
+                    key,
+                    format!(
+                        "expected a date like 2027-01-31, found {}",
+                        other.type_str()
+                    ),
+                );
+                return None;
+            }
+        };
+        match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.problem(
+                    &item.span(),
+                    key,
+                    format!("invalid date {text:?} (expected YYYY-MM-DD): {e}"),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+#[cfg(test)]
+mod tests;

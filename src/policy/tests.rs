@@ -1,0 +1,156 @@
+//! Policy parsing and validation: defaults, overrides, and errors with lines.
+
+use super::*;
+
+fn parse(text: &str) -> Result<GovernancePolicy, PolicyError> {
+    GovernancePolicy::parse(text, "p.toml", Some(GovernancePolicy::builtin().unwrap()))
+}
+
+fn problems(text: &str) -> Vec<PolicyProblem> {
+    match parse(text) {
+        Err(PolicyError::Invalid { problems, .. }) => problems,
+        other => panic!("expected invalid policy, got {other:?}"),
+    }
+}
+
+#[test]
+fn builtin_policy_has_design_defaults() {
+    let p = GovernancePolicy::builtin().unwrap();
+    assert_eq!(p.thresholds.max_lifetime_days, 90.0);
+    assert_eq!(p.thresholds.min_ipv4_prefix, 16);
+    assert_eq!(p.thresholds.min_ipv6_prefix, 48);
+    assert_eq!(p.thresholds.max_permission_groups, 10);
+    assert_eq!(p.thresholds.lingering_days, 30.0);
+    assert_eq!(p.fail_on, FailOn::High);
+    assert_eq!(p.remediation.max_actions, 5);
+    assert_eq!(p.lists.privilege_escalation_groups.len(), 3);
+    assert_eq!(p.lists.sensitive_write_groups.len(), 10);
+    assert_eq!(p.config_data()["max_lifetime_days"], serde_json::json!(90));
+}
+
+#[test]
+fn shipped_policies_parse() {
+    for (name, text) in [
+        ("strict.toml", include_str!("../../policies/strict.toml")),
+        ("example.toml", include_str!("../../policies/example.toml")),
+    ] {
+        let p = parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!p.source.is_empty());
+    }
+}
+
+#[test]
+fn a_file_overrides_key_by_key() {
+    let p = parse("[thresholds]\nmax_lifetime_days = 30.5\n").unwrap();
+    assert_eq!(p.thresholds.max_lifetime_days, 30.5);
+    assert_eq!(
+        p.thresholds.max_unused_days, 90.0,
+        "untouched keys keep the default"
+    );
+    assert_eq!(p.fail_on, FailOn::High);
+}
+
+#[test]
+fn unknown_keys_name_key_and_line() {
+    let ps = problems(
+        "[thresholds]\nmax_lifetime_days = 30\nmax_lifetim_days = 3\n\n[gat]\nfail_on = \"low\"\n",
+    );
+    assert_eq!(ps.len(), 2, "{ps:?}");
+    assert_eq!(ps[0].line, 3);
+    assert_eq!(ps[0].key, "thresholds.max_lifetim_days");
+    assert!(ps[0].message.contains("unknown key"));
+    assert_eq!(ps[1].line, 5);
+    assert_eq!(ps[1].key, "gat");
+}
+
+#[test]
+fn all_problems_are_collected_and_rendered_with_file_and_line() {
+    let text = "[gate]\nfail_on = \"sometimes\"\n[thresholds]\nmin_ipv4_prefix = 33\nmax_unused_days = \"ninety\"\n";
+    let err = parse(text).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("p.toml:2: gate.fail_on"), "{msg}");
+    assert!(
+        msg.contains("p.toml:4: thresholds.min_ipv4_prefix: 33 is out of range"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("p.toml:5: thresholds.max_unused_days: expected a number"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn toml_syntax_error_has_a_line() {
+    let ps = problems("[thresholds]\nmax_lifetime_days = = 3\n");
+    assert_eq!(ps[0].line, 2);
+    assert!(ps[0].message.contains("not valid TOML"));
+}
+
+#[test]
+fn negative_and_wrong_type_values() {
+    let ps = problems("[thresholds]\nmax_lifetime_days = -1\n[remediation]\nmax_actions = 1.5\n");
+    assert_eq!(ps.len(), 2, "{ps:?}");
+    assert!(ps[0].message.contains("out of range"));
+    assert!(ps[1].message.contains("expected an integer"));
+}
+
+#[test]
+fn severity_and_action_values_are_checked() {
+    let ps = problems("[rules]\nseverity = { \"token-unused\" = \"urgent\" }\n[remediation]\nactions = { \"token-unused\" = \"delete\" }\n");
+    assert_eq!(ps.len(), 2, "{ps:?}");
+    assert!(ps[0].message.contains("unknown severity"));
+    assert!(ps[1].message.contains("unknown action"));
+}
+
+const EXEMPTION: &str = "[[exemptions]]\nrule = \"token-no-ip-restriction\"\ntoken = \"ci-*\"\nreason = \"r\"\nowner = \"o@example.com\"\nexpires = 2027-01-31\n";
+
+#[test]
+fn exemption_parses_with_date_literal_or_string() {
+    let p = parse(EXEMPTION).unwrap();
+    assert_eq!(p.exemptions.len(), 1);
+    assert_eq!(
+        p.exemptions[0].expires,
+        NaiveDate::from_ymd_opt(2027, 1, 31).unwrap()
+    );
+    let p = parse(&EXEMPTION.replace("2027-01-31", "\"2027-01-31\"")).unwrap();
+    assert_eq!(
+        p.exemptions[0].expires,
+        NaiveDate::from_ymd_opt(2027, 1, 31).unwrap()
+    );
+}
+
+#[test]
+fn exemption_requires_expiry_reason_and_owner() {
+    let ps = problems("[[exemptions]]\nrule = \"*\"\ntoken = \"x\"\nreason = \"\"\n");
+    let keys: Vec<&str> = ps.iter().map(|p| p.key.as_str()).collect();
+    assert!(keys.contains(&"exemptions[0].reason"), "{keys:?}");
+    assert!(keys.contains(&"exemptions[0].owner"), "{keys:?}");
+    assert!(keys.contains(&"exemptions[0].expires"), "{keys:?}");
+    let ps = problems(&EXEMPTION.replace("2027-01-31", "\"31/01/2027\""));
+    assert!(ps[0].message.contains("invalid date"), "{ps:?}");
+}
+
+#[test]
+fn exemption_is_active_through_its_expiry_day() {
+    let p = parse(EXEMPTION).unwrap();
+    let e = &p.exemptions[0];
+    let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    assert!(e.is_active(t("2027-01-31T23:59:59Z")));
+    assert!(!e.is_active(t("2027-02-01T00:00:00Z")));
+}
+
+#[test]
+fn unknown_rule_ids_are_reported_with_lines() {
+    let p = parse("[rules]\ndisabled = [\"token-no-expiry\", \"token-typo\"]\n").unwrap();
+    let known: BTreeSet<String> = ["token-no-expiry".to_string()].into();
+    let err = p.check_rule_ids(&known).unwrap_err().to_string();
+    assert!(
+        err.contains("p.toml:2: rules.disabled: unknown rule id \"token-typo\""),
+        "{err}"
+    );
+    let p = parse(&EXEMPTION.replace("token-no-ip-restriction", "*")).unwrap();
+    assert!(
+        p.check_rule_ids(&known).is_ok(),
+        "\"*\" is allowed in exemptions"
+    );
+}

@@ -1,0 +1,127 @@
+//! The human report (default on a terminal): findings grouped by token, most severe
+//! first, severity-coloured when colour is on, then what was not evaluated and a summary.
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+
+use crate::enrich::rfc3339;
+use crate::finding::Severity;
+use crate::report::token_label;
+use crate::scan::Report;
+
+fn style(s: Severity) -> Style {
+    match s {
+        Severity::Critical => Style::new()
+            .bold()
+            .fg_color(Some(AnsiColor::Magenta.into())),
+        Severity::High => Style::new().bold().fg_color(Some(AnsiColor::Red.into())),
+        Severity::Medium => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
+        Severity::Low => Style::new().fg_color(Some(AnsiColor::Cyan.into())),
+    }
+}
+
+fn paint(text: &str, s: Style, color: bool) -> String {
+    if color {
+        format!("{}{text}{}", s.render(), s.render_reset())
+    } else {
+        text.to_string()
+    }
+}
+
+pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()> {
+    let bold = Style::new().bold();
+    let dim = Style::new().dimmed();
+    let width = report
+        .findings
+        .iter()
+        .map(|f| f.rule_id.len())
+        .max()
+        .unwrap_or(0);
+    let mut current: Option<(String, String)> = None;
+    for f in &report.findings {
+        let key = (f.owner.path(), f.token_id.clone());
+        if current.as_ref() != Some(&key) {
+            if current.is_some() {
+                writeln!(out)?;
+            }
+            let header = format!("{} ({})", token_label(f), f.token_id);
+            writeln!(
+                out,
+                "{}  {}",
+                paint(&header, bold, color),
+                paint(&f.owner.label(), dim, color)
+            )?;
+            current = Some(key);
+        }
+        let sev = format!("{:<8}", f.severity.as_str().to_uppercase());
+        let mut line = format!(
+            "  {}  {:<width$}  {}",
+            paint(&sev, style(f.severity), color),
+            f.rule_id,
+            f.message
+        );
+        if let Some(e) = &f.exempted_by {
+            line.push_str(&paint(
+                &format!(
+                    "  [exempted until {}: {} — {}]",
+                    e.expires, e.reason, e.owner
+                ),
+                dim,
+                color,
+            ));
+        }
+        writeln!(out, "{line}")?;
+    }
+    if !report.findings.is_empty() {
+        writeln!(out)?;
+    }
+    if !report.not_evaluated.is_empty() {
+        let title = format!(
+            "NOT EVALUATED ({}): these were not scanned and are not clean",
+            report.not_evaluated.len()
+        );
+        writeln!(out, "{}", paint(&title, style(Severity::High), color))?;
+        for n in &report.not_evaluated {
+            writeln!(out, "  {}: {}", n.scope, n.reason)?;
+        }
+        writeln!(out)?;
+    }
+    let s = report.summary();
+    let counts = Severity::ALL_DESC
+        .iter()
+        .map(|sev| {
+            paint(
+                &format!("{} {}", report.count(*sev), sev.as_str()),
+                style(*sev),
+                color && report.count(*sev) > 0,
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    writeln!(
+        out,
+        "{} {counts}{} in {} token{} of {} owner{} at {}; {} scope{} not evaluated.",
+        paint("Summary:", bold, color),
+        if s.exempted > 0 {
+            format!(" ({} exempted)", s.exempted)
+        } else {
+            String::new()
+        },
+        s.tokens_scanned,
+        if s.tokens_scanned == 1 { "" } else { "s" },
+        s.owners_scanned,
+        if s.owners_scanned == 1 { "" } else { "s" },
+        rfc3339(report.scanned_at),
+        s.not_evaluated,
+        if s.not_evaluated == 1 { "" } else { "s" },
+    )?;
+    let verdict = if !s.complete {
+        paint("INCOMPLETE (exit 3)", style(Severity::High), color)
+    } else if s.gate_failed {
+        paint("FAILED (exit 1)", style(Severity::High), color)
+    } else {
+        "passed".to_string()
+    };
+    writeln!(out, "Gate (fail on {}): {verdict}", s.fail_on)
+}

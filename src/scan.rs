@@ -1,0 +1,190 @@
+//! One scan, from an inventory to a [`Report`]: enrich every token, evaluate every rule,
+//! apply the governance policy, and decide the exit code (DESIGN §1–2).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::engine::{Evaluator, RuleMeta};
+use crate::enrich;
+use crate::finding::{self, FailOn, Finding, RawFinding, Severity};
+use crate::inventory::{Inventory, NotEvaluated, TokenRef};
+use crate::policy::GovernancePolicy;
+
+/// Exit codes (DESIGN §2).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FINDINGS: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const RUNTIME: u8 = 3;
+}
+
+/// The outcome of a scan, as every report format renders it.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub scanned_at: DateTime<Utc>,
+    /// `all`, `user` or `accounts`: names the SARIF automation id.
+    pub scope: String,
+    pub tokens_scanned: usize,
+    pub owners_scanned: usize,
+    pub findings: Vec<Finding>,
+    pub not_evaluated: Vec<NotEvaluated>,
+    /// The rules that were evaluated, sorted by id.
+    pub rules: Vec<RuleMeta>,
+    pub fail_on: FailOn,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub tokens_scanned: usize,
+    pub owners_scanned: usize,
+    pub not_evaluated: usize,
+    pub findings: usize,
+    pub critical: usize,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub exempted: usize,
+    pub fail_on: &'static str,
+    pub gate_failed: bool,
+    pub complete: bool,
+    pub exit_code: u8,
+}
+
+impl Report {
+    pub fn gate_failed(&self) -> bool {
+        finding::gate_fails(&self.findings, self.fail_on)
+    }
+
+    pub fn complete(&self) -> bool {
+        self.not_evaluated.is_empty()
+    }
+
+    /// 3 when anything was not evaluated (never hidden, whatever `--fail-on`), else 1 when
+    /// the gate fails, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if !self.complete() {
+            exit::RUNTIME
+        } else if self.gate_failed() {
+            exit::FINDINGS
+        } else {
+            exit::OK
+        }
+    }
+
+    /// Unexempted findings of one severity.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| !f.is_exempted() && f.severity == severity)
+            .count()
+    }
+
+    pub fn summary(&self) -> Summary {
+        Summary {
+            tokens_scanned: self.tokens_scanned,
+            owners_scanned: self.owners_scanned,
+            not_evaluated: self.not_evaluated.len(),
+            findings: self.findings.len(),
+            critical: self.count(Severity::Critical),
+            high: self.count(Severity::High),
+            medium: self.count(Severity::Medium),
+            low: self.count(Severity::Low),
+            exempted: self.findings.iter().filter(|f| f.is_exempted()).count(),
+            fail_on: self.fail_on.as_str(),
+            gate_failed: self.gate_failed(),
+            complete: self.complete(),
+            exit_code: self.exit_code(),
+        }
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&RuleMeta> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+}
+
+/// Evaluate one token: its input document and its raw findings, or why it could not be
+/// evaluated. A failing rule is reported; the other rules' findings stay.
+pub fn evaluate_token(
+    token: TokenRef<'_>,
+    evaluator: &Evaluator,
+    now: DateTime<Utc>,
+    scanner_token_id: Option<&str>,
+) -> (Option<Value>, Vec<RawFinding>, Vec<NotEvaluated>) {
+    let scope = format!("{}/tokens/{}", token.owner.path(), token.id());
+    let input = match enrich::input_document(token, now, scanner_token_id) {
+        Ok(doc) => doc,
+        Err(e) => {
+            return (
+                None,
+                Vec::new(),
+                vec![NotEvaluated {
+                    scope,
+                    reason: e.to_string(),
+                }],
+            )
+        }
+    };
+    let mut raw = Vec::new();
+    let mut errors = Vec::new();
+    for (meta, result) in evaluator.evaluate(&input) {
+        match result {
+            Ok(outputs) => raw.extend(outputs.into_iter().map(|o| RawFinding {
+                rule_id: meta.id.clone(),
+                severity: o.severity.unwrap_or(meta.severity),
+                default_action: meta.remediation,
+                owner: token.owner.clone(),
+                token_id: token.id().to_string(),
+                token_name: token.name().map(str::to_string),
+                message: o.message,
+                evidence: o.evidence,
+            })),
+            Err(e) => errors.push(NotEvaluated {
+                scope: scope.clone(),
+                reason: format!("token {}: {e}", token.id()),
+            }),
+        }
+    }
+    (Some(input), raw, errors)
+}
+
+/// Evaluate every token of the inventory and govern the findings.
+pub fn scan(
+    inventory: &Inventory,
+    evaluator: &Evaluator,
+    policy: &GovernancePolicy,
+    fail_on: FailOn,
+    now: DateTime<Utc>,
+    scope: &str,
+) -> Report {
+    let mut raw = Vec::new();
+    let mut not_evaluated = inventory.not_evaluated.clone();
+    let owners = inventory.owners();
+    for owner in &owners {
+        for token in owner.tokens {
+            let t = TokenRef {
+                owner: &owner.owner,
+                token,
+                catalogue: owner.catalogue,
+            };
+            let (_, found, errors) =
+                evaluate_token(t, evaluator, now, inventory.scanner_token_id.as_deref());
+            raw.extend(found);
+            not_evaluated.extend(errors);
+        }
+    }
+    not_evaluated.sort();
+    not_evaluated.dedup();
+    let mut rules: Vec<RuleMeta> = evaluator.rules().cloned().collect();
+    rules.sort_by(|a, b| a.id.cmp(&b.id));
+    Report {
+        scanned_at: now,
+        scope: scope.to_string(),
+        tokens_scanned: inventory.token_count(),
+        owners_scanned: owners.len(),
+        findings: finding::govern(raw, policy, now),
+        not_evaluated,
+        rules,
+        fail_on,
+    }
+}
