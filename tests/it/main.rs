@@ -1,0 +1,7 @@
+//! The one integration-test binary: the CLI end to end, against snapshots and against the
+//! stateful Cloudflare emulator.
+
+mod cli;
+mod example;
+mod rules;
+mod support;

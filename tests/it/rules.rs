@@ -1,0 +1,226 @@
+//! The default rule pack: its Rego unit tests pass under `cargo test`, every rule has its
+//! two files and its README row, and `rules list|show|test` behave.
+
+use std::collections::BTreeSet;
+
+use tokenwarden::engine::{run_tests, RuleSet, TestOutcome};
+
+use crate::support::*;
+
+#[test]
+fn every_rego_unit_test_of_the_default_pack_passes() {
+    let set = RuleSet::builtin().unwrap();
+    let results = run_tests(&set).unwrap();
+    assert!(results.len() >= 15 * 4, "only {} rule tests", results.len());
+    let failures: Vec<String> = results
+        .iter()
+        .filter(|r| r.outcome != TestOutcome::Pass)
+        .map(|r| format!("{}: {} {:?}", r.file, r.name, r.outcome))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn each_rule_has_a_test_file_and_a_readme_row() {
+    let set = RuleSet::builtin().unwrap();
+    assert_eq!(set.rules.len(), 15);
+    let tests: BTreeSet<&str> = set.tests.iter().map(|t| t.path.as_str()).collect();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for (meta, file) in &set.rules {
+        let test = file.path.replace(".rego", "_test.rego");
+        assert!(tests.contains(test.as_str()), "{} has no {test}", meta.id);
+        assert_eq!(
+            file.path,
+            format!("rules/{}.rego", meta.id),
+            "file named after its id"
+        );
+        assert!(
+            readme.contains(&format!("| `{}` |", meta.id)),
+            "README rule table lacks {}",
+            meta.id
+        );
+    }
+}
+
+#[test]
+fn rule_metadata_matches_the_design_table() {
+    let set = RuleSet::builtin().unwrap();
+    let expect = [
+        ("token-no-expiry", "high", "none"),
+        ("token-lifetime-too-long", "medium", "none"),
+        ("token-expiring-soon", "low", "replace"),
+        ("token-secret-stale", "medium", "roll"),
+        ("token-unused", "medium", "disable"),
+        ("token-no-ip-restriction", "high", "none"),
+        ("token-ip-range-too-broad", "high", "none"),
+        ("token-invalid-ip-condition", "medium", "none"),
+        ("token-all-accounts", "high", "none"),
+        ("token-all-zones", "medium", "none"),
+        ("token-can-manage-tokens", "critical", "disable"),
+        ("token-sensitive-write", "high", "none"),
+        ("token-too-many-permission-groups", "low", "none"),
+        ("token-inactive-lingering", "low", "none"),
+        ("token-unknown-permission-group", "low", "none"),
+    ];
+    for (id, sev, action) in expect {
+        let (m, _) = set.get(id).unwrap_or_else(|| panic!("missing rule {id}"));
+        assert_eq!(m.severity.as_str(), sev, "{id}");
+        assert_eq!(m.remediation.as_str(), action, "{id}");
+        assert!(
+            !m.description.is_empty() && !m.related_resources.is_empty(),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn rules_test_prints_pass_lines_and_a_closing_count() {
+    let out = tw().args(["rules", "test"]).output().unwrap();
+    let stdout = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout
+        .lines()
+        .any(|l| l.starts_with("PASS  rules/token-no-expiry_test.rego: test_")));
+    let last = stdout.lines().last().unwrap();
+    assert!(last.ends_with(" passed, 0 failed"), "{last}");
+}
+
+const CUSTOM_RULE: &str = r#"# METADATA
+# title: CI tokens must expire within 30 days
+# custom:
+#   id: ci-token-short-expiry
+#   severity: medium
+package tokenwarden.rules.ci_token_short_expiry
+
+deny contains {"msg": "ci token lives too long"} if {
+	startswith(input.token.name, "ci-")
+	input.facts.lifetime_days > 30
+}
+"#;
+
+const CUSTOM_TEST: &str = r#"package tokenwarden.rules.ci_token_short_expiry_test
+
+import data.tokenwarden.rules.ci_token_short_expiry
+
+test_fires if {
+	count(ci_token_short_expiry.deny) == 1 with input as {"token": {"name": "ci-x"}, "facts": {"lifetime_days": 31}}
+}
+
+test_wrong if {
+	count(ci_token_short_expiry.deny) == 1 with input as {"token": {"name": "ci-x"}, "facts": {"lifetime_days": 30}}
+}
+"#;
+
+#[test]
+fn a_failing_custom_rule_test_exits_1_with_a_fail_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ci-token-short-expiry.rego"), CUSTOM_RULE).unwrap();
+    std::fs::write(
+        dir.path().join("ci-token-short-expiry_test.rego"),
+        CUSTOM_TEST,
+    )
+    .unwrap();
+    let out = tw()
+        .args(["rules", "test", "--no-default-rules"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("PASS  ") && stdout.contains(": test_fires"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("FAIL  ") && l.ends_with(": test_wrong")),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().last(), Some("1 passed, 1 failed"));
+}
+
+#[test]
+fn custom_rules_are_evaluated_in_a_scan_and_listed_with_their_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ci-token-short-expiry.rego"), CUSTOM_RULE).unwrap();
+    let (_, stdout, stderr) =
+        scan_example(&["--format", "json", "--rules", dir.path().to_str().unwrap()]);
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let hits: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule_id"] == "ci-token-short-expiry")
+        .map(|f| f["token_name"].as_str().unwrap())
+        .collect();
+    assert!(hits.contains(&"ci-deploy-production"), "{hits:?}");
+    let out = tw()
+        .args(["rules", "list", "--rules"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let list = stdout_of(&out);
+    let line = list
+        .lines()
+        .find(|l| l.starts_with("ci-token-short-expiry"))
+        .unwrap();
+    assert!(line.contains(dir.path().to_str().unwrap()), "{line}");
+    assert!(list
+        .lines()
+        .any(|l| l.starts_with("token-no-expiry") && l.contains("built-in")));
+}
+
+#[test]
+fn a_broken_rule_file_is_exit_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = CUSTOM_RULE.replace(
+        "input.facts.lifetime_days > 30",
+        "input.facts.lifetime_days > > 30",
+    );
+    std::fs::write(dir.path().join("ci-token-short-expiry.rego"), broken).unwrap();
+    let (code, _, stderr) = scan_example(&["--rules", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("ci-token-short-expiry.rego"), "{stderr}");
+}
+
+#[test]
+fn bad_metadata_is_exit_2_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = CUSTOM_RULE.replace("severity: medium", "severity: huge");
+    std::fs::write(dir.path().join("ci-token-short-expiry.rego"), bad).unwrap();
+    let (code, _, stderr) = scan_example(&["--rules", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("ci-token-short-expiry.rego:2:") && stderr.contains("huge"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_custom_rule_reusing_a_builtin_id_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let dup = CUSTOM_RULE
+        .replace("id: ci-token-short-expiry", "id: token-no-expiry")
+        .replace("ci_token_short_expiry", "token_no_expiry");
+    std::fs::write(dir.path().join("x.rego"), dup).unwrap();
+    let (code, _, stderr) = scan_example(&["--rules", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("defined twice"), "{stderr}");
+}
+
+#[test]
+fn rules_show_prints_metadata_and_source() {
+    let out = tw()
+        .args(["rules", "show", "token-unused"])
+        .output()
+        .unwrap();
+    let s = stdout_of(&out);
+    assert!(s.starts_with("token-unused: "), "{s}");
+    assert!(
+        s.contains("severity:    medium") && s.contains("package tokenwarden.rules.token_unused")
+    );
+    let out = tw().args(["rules", "show", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,46 @@
+//! Shared test helpers: the binary with a scrubbed environment, fixture paths.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+
+pub const NOW: &str = "2026-11-22T10:00:00Z";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn example_snapshot() -> PathBuf {
+    root().join("examples/snapshot.json")
+}
+
+/// `tokenwarden` with an empty environment, so no developer credential or setting leaks in.
+pub fn tw() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tokenwarden"));
+    c.env_clear();
+    c.current_dir(root());
+    c
+}
+
+pub fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Scan the example snapshot with `args` added; returns (exit code, stdout, stderr).
+pub fn scan_example(args: &[&str]) -> (i32, String, String) {
+    let mut cmd = tw();
+    cmd.args(["scan", "--snapshot"]).arg(example_snapshot());
+    if !args.contains(&"--now") {
+        cmd.args(["--now", NOW]);
+    }
+    let out = cmd.args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        stdout_of(&out),
+        stderr_of(&out),
+    )
+}
