@@ -85,7 +85,8 @@ doc(token_patch, facts_patch) := {
 }
 
 findings_cfg(token_patch, facts_patch, cfg) := fs if {
-	fs := token_can_manage_tokens.deny with input as doc(token_patch, facts_patch) with data.tokenwarden.config as cfg
+	d := doc(token_patch, facts_patch)
+	fs := token_can_manage_tokens.deny with input as d with data.tokenwarden.config as cfg
 }
 
 findings(token_patch, facts_patch) := findings_cfg(token_patch, facts_patch, config)

@@ -51,7 +51,8 @@ doc(token, facts) := {
 }
 
 findings(token, facts) := fs if {
-	fs := token_no_expiry.deny with input as doc(token, facts) with data.tokenwarden.config as config
+	d := doc(token, facts)
+	fs := token_no_expiry.deny with input as d with data.tokenwarden.config as config
 }
 
 test_no_expires_on_fires if {

@@ -85,7 +85,8 @@ doc(token_patch, facts_patch) := {
 }
 
 findings_cfg(token_patch, facts_patch, cfg) := fs if {
-	fs := token_secret_stale.deny with input as doc(token_patch, facts_patch) with data.tokenwarden.config as cfg
+	d := doc(token_patch, facts_patch)
+	fs := token_secret_stale.deny with input as d with data.tokenwarden.config as cfg
 }
 
 findings(token_patch, facts_patch) := findings_cfg(token_patch, facts_patch, config)
@@ -133,4 +134,17 @@ test_custom_threshold_from_config if {
 	f.evidence.max_secret_age_days == 30
 	f.msg == "token secret is 45.5 days old, more than the maximum of 30 days without rotation"
 	count(findings_cfg({}, {"secret_age_days": 30}, cfg)) == 0
+}
+
+test_fmt_days_rounds_to_two_decimals if {
+	token_secret_stale.fmt_days(7) == "7"
+	token_secret_stale.fmt_days(7.0) == "7"
+	token_secret_stale.fmt_days(100.5) == "100.5"
+	token_secret_stale.fmt_days(1.05) == "1.05"
+	token_secret_stale.fmt_days(12.3456) == "12.35"
+	token_secret_stale.fmt_days(89.999) == "90"
+	token_secret_stale.fmt_days(0.004) == "0"
+	token_secret_stale.fmt_days(-0.004) == "0"
+	token_secret_stale.fmt_days(-2.5) == "-2.5"
+	token_secret_stale.fmt_days(-52.25) == "-52.25"
 }

@@ -85,7 +85,8 @@ doc(token_patch, facts_patch) := {
 }
 
 findings_cfg(token_patch, facts_patch, cfg) := fs if {
-	fs := token_unused.deny with input as doc(token_patch, facts_patch) with data.tokenwarden.config as cfg
+	d := doc(token_patch, facts_patch)
+	fs := token_unused.deny with input as d with data.tokenwarden.config as cfg
 }
 
 findings(token_patch, facts_patch) := findings_cfg(token_patch, facts_patch, config)
@@ -131,8 +132,8 @@ test_never_used_without_last_used_key_fires if {
 }
 
 unused_findings(token, facts) := fs if {
-	fs := token_unused.deny with input as {"now": "2026-11-22T10:00:00Z", "token": token, "facts": facts}
-		with data.tokenwarden.config as config
+	d := {"now": "2026-11-22T10:00:00Z", "token": token, "facts": facts}
+	fs := token_unused.deny with input as d with data.tokenwarden.config as config
 }
 
 test_old_token_used_recently_no_finding if {
@@ -171,4 +172,17 @@ test_at_most_one_finding_per_token if {
 	count(fs) == 1
 	some f in fs
 	f.evidence.days_since_last_use == 200
+}
+
+test_fmt_days_rounds_to_two_decimals if {
+	token_unused.fmt_days(7) == "7"
+	token_unused.fmt_days(7.0) == "7"
+	token_unused.fmt_days(100.5) == "100.5"
+	token_unused.fmt_days(1.05) == "1.05"
+	token_unused.fmt_days(12.3456) == "12.35"
+	token_unused.fmt_days(89.999) == "90"
+	token_unused.fmt_days(0.004) == "0"
+	token_unused.fmt_days(-0.004) == "0"
+	token_unused.fmt_days(-2.5) == "-2.5"
+	token_unused.fmt_days(-52.25) == "-52.25"
 }
