@@ -315,6 +315,16 @@ pub fn parse_metadata(file: &RegoFile) -> Result<RuleMeta, RuleError> {
     })
 }
 
+/// Parse one file into the engine; a syntax error names the file (regorus adds the line).
+fn add_policy(engine: &mut regorus::Engine, file: &RegoFile) -> Result<String, RuleError> {
+    engine
+        .add_policy(file.path.clone(), file.text.clone())
+        .map_err(|e| RuleError::Compile {
+            file: file.path.clone(),
+            message: e.to_string(),
+        })
+}
+
 /// What one rule returned for one token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleOutput {
@@ -349,12 +359,7 @@ impl Evaluator {
             if disabled.contains(&meta.id) {
                 continue;
             }
-            engine
-                .add_policy(file.path.clone(), file.text.clone())
-                .map_err(|e| RuleError::Compile {
-                    file: file.path.clone(),
-                    message: e.to_string(),
-                })?;
+            add_policy(&mut engine, file)?;
             rules.push((meta.clone(), format!("data.{}.deny", meta.package)));
         }
         let data = serde_json::json!({"tokenwarden": {"config": config}});
@@ -487,21 +492,11 @@ pub struct TestResult {
 pub fn run_tests(set: &RuleSet) -> Result<Vec<TestResult>, RuleError> {
     let mut engine = regorus::Engine::new();
     for (_, file) in &set.rules {
-        engine
-            .add_policy(file.path.clone(), file.text.clone())
-            .map_err(|e| RuleError::Compile {
-                file: file.path.clone(),
-                message: e.to_string(),
-            })?;
+        add_policy(&mut engine, file)?;
     }
     let mut tests: BTreeMap<(String, String), String> = BTreeMap::new();
     for file in &set.tests {
-        let package = engine
-            .add_policy(file.path.clone(), file.text.clone())
-            .map_err(|e| RuleError::Compile {
-                file: file.path.clone(),
-                message: e.to_string(),
-            })?;
+        let package = add_policy(&mut engine, file)?;
         for name in test_names(&file.text) {
             tests.insert(
                 (file.path.clone(), name.clone()),

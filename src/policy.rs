@@ -512,34 +512,8 @@ impl Parser<'_> {
             }
         }
         if let Some(item) = Self::get(t, "severity") {
-            match item.get_ref() {
-                DeValue::Table(map) => {
-                    rules.severity.clear();
-                    for (k, v) in map.iter() {
-                        let key = format!("rules.severity.{}", k.get_ref());
-                        let Some(s) = self.string(v, &key) else {
-                            continue;
-                        };
-                        match s.parse::<Severity>() {
-                            Ok(sev) => rules.severity.push((
-                                Located {
-                                    value: k.get_ref().to_string(),
-                                    line: self.line(&k.span()),
-                                },
-                                sev,
-                            )),
-                            Err(e) => self.problem(&v.span(), &key, e),
-                        }
-                    }
-                }
-                other => self.problem(
-                    &item.span(),
-                    "rules.severity",
-                    format!(
-                        "expected a table of rule id = severity, found {}",
-                        other.type_str()
-                    ),
-                ),
+            if let Some(map) = self.rule_map(item, "rules.severity", "severity") {
+                rules.severity = map;
             }
         }
     }
@@ -560,36 +534,48 @@ impl Parser<'_> {
             }
         }
         if let Some(item) = Self::get(t, "actions") {
-            match item.get_ref() {
-                DeValue::Table(map) => {
-                    r.actions.clear();
-                    for (k, v) in map.iter() {
-                        let key = format!("remediation.actions.{}", k.get_ref());
-                        let Some(s) = self.string(v, &key) else {
-                            continue;
-                        };
-                        match s.parse::<Action>() {
-                            Ok(a) => r.actions.push((
-                                Located {
-                                    value: k.get_ref().to_string(),
-                                    line: self.line(&k.span()),
-                                },
-                                a,
-                            )),
-                            Err(e) => self.problem(&v.span(), &key, e),
-                        }
-                    }
-                }
-                other => self.problem(
-                    &item.span(),
-                    "remediation.actions",
-                    format!(
-                        "expected a table of rule id = action, found {}",
-                        other.type_str()
-                    ),
-                ),
+            if let Some(map) = self.rule_map(item, "remediation.actions", "action") {
+                r.actions = map;
             }
         }
+    }
+
+    /// A table of `rule id = value` (severity overrides, remediation actions).
+    fn rule_map<T: std::str::FromStr<Err = String>>(
+        &mut self,
+        item: &Item<'_>,
+        key: &str,
+        what: &str,
+    ) -> Option<Vec<(Located<String>, T)>> {
+        let DeValue::Table(map) = item.get_ref() else {
+            self.problem(
+                &item.span(),
+                key,
+                format!(
+                    "expected a table of rule id = {what}, found {}",
+                    item.get_ref().type_str()
+                ),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for (k, v) in map.iter() {
+            let name = format!("{key}.{}", k.get_ref());
+            let Some(s) = self.string(v, &name) else {
+                continue;
+            };
+            match s.parse::<T>() {
+                Ok(value) => out.push((
+                    Located {
+                        value: k.get_ref().to_string(),
+                        line: self.line(&k.span()),
+                    },
+                    value,
+                )),
+                Err(e) => self.problem(&v.span(), &name, e),
+            }
+        }
+        Some(out)
     }
 
     fn exemptions(&mut self, item: &Item<'_>, out: &mut Vec<Exemption>) {
