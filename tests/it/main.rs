@@ -2,6 +2,8 @@
 //! stateful Cloudflare emulator.
 
 mod cli;
+mod emulator;
+mod emulator_tests;
 mod example;
 mod rules;
 mod support;
