@@ -5,5 +5,6 @@ mod cli;
 mod emulator;
 mod emulator_tests;
 mod example;
+mod live;
 mod rules;
 mod support;
