@@ -46,6 +46,17 @@ impl Failure {
 
 type Outcome = Result<u8, Failure>;
 
+/// How to reach the API: base URL, credential source and wire options.
+#[derive(Debug, Clone, Copy)]
+pub struct Conn<'a> {
+    pub api_base: Option<&'a str>,
+    pub token_file: Option<&'a Path>,
+    pub concurrency: u16,
+    pub rate_limit: &'a str,
+    pub retries: u32,
+    pub timeout: u64,
+}
+
 /// stderr messages, filtered by -v/-q.
 #[derive(Debug, Clone, Copy)]
 pub struct Ui {
@@ -85,29 +96,20 @@ pub fn run(cli: Cli) -> Outcome {
         color,
     };
     let g = &cli.global;
+    let conn = Conn {
+        api_base: g.api_base.as_deref(),
+        token_file: g.api_token_file.as_deref(),
+        concurrency: g.concurrency,
+        rate_limit: &g.rate_limit,
+        retries: g.retries,
+        timeout: g.timeout,
+    };
     match cli.command {
-        Command::Scan(args) => scan_cmd(
-            &args,
-            g.api_base.as_deref(),
-            g.api_token_file.as_deref(),
-            ui,
-        ),
-        Command::Snapshot(args) => snapshot_cmd(
-            &args,
-            g.api_base.as_deref(),
-            g.api_token_file.as_deref(),
-            ui,
-        ),
+        Command::Scan(args) => scan_cmd(&args, conn, ui),
+        Command::Snapshot(args) => snapshot_cmd(&args, conn, ui),
         Command::Rules(cmd) => rules_cmd(cmd, ui),
-        Command::Explain(args) => explain_cmd(
-            &args,
-            g.api_base.as_deref(),
-            g.api_token_file.as_deref(),
-            ui,
-        ),
-        Command::PermissionGroups(args) => {
-            permission_groups_cmd(&args, g.api_base.as_deref(), g.api_token_file.as_deref())
-        }
+        Command::Explain(args) => explain_cmd(&args, conn, ui),
+        Command::PermissionGroups(args) => permission_groups_cmd(&args, conn),
     }
 }
 
@@ -187,14 +189,23 @@ fn credential(token_file: Option<&Path>) -> Result<Credential, Failure> {
     }
 }
 
-fn client(
-    api_base: Option<&str>,
-    token_file: Option<&Path>,
-) -> Result<(Client, Credential), Failure> {
-    let base = ApiBase::parse(api_base.unwrap_or(cloudflare::client::DEFAULT_API_BASE))
-        .map_err(Failure::usage)?;
-    let cred = credential(token_file)?;
-    let client = Client::new(base, &cred).map_err(Failure::usage)?;
+fn client(conn: Conn<'_>) -> Result<(Client, Credential), Failure> {
+    let base = ApiBase::parse(
+        conn.api_base
+            .unwrap_or(cloudflare::client::DEFAULT_API_BASE),
+    )
+    .map_err(Failure::usage)?;
+    let budget = cloudflare::Budget::parse(conn.rate_limit)
+        .map_err(|e| Failure::usage(format!("--rate-limit: {e}")))?;
+    let cred = credential(conn.token_file)?;
+    let options = cloudflare::ClientOptions {
+        concurrency: usize::from(conn.concurrency),
+        budget,
+        retries: conn.retries,
+        timeout: std::time::Duration::from_secs(conn.timeout),
+        ..Default::default()
+    };
+    let client = Client::with_options(base, &cred, options).map_err(Failure::usage)?;
     Ok((client, cred))
 }
 
@@ -209,8 +220,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 /// The inventory from a snapshot, or collected live.
 fn inventory(
     source: &SourceArgs,
-    api_base: Option<&str>,
-    token_file: Option<&Path>,
+    conn: Conn<'_>,
     now: DateTime<Utc>,
     ui: Ui,
 ) -> Result<Inventory, Failure> {
@@ -219,19 +229,24 @@ fn inventory(
         narrow(&mut inv, scope_of(source.scope), &source.accounts);
         return Ok(inv);
     }
-    let (client, cred) = client(api_base, token_file)?;
+    let (client, cred) = client(conn)?;
     ui.info(&format!(
         "collecting from {} ({})",
         client.base().as_str(),
         cred.kind()
     ));
     let rt = runtime()?;
+    let progress = crate::progress::Progress::new(
+        ui.verbosity >= 0 && std::io::stderr().is_terminal(),
+        ui.verbosity >= 1 && !std::io::stderr().is_terminal(),
+    );
     let (inv, warnings) = rt.block_on(cloudflare::collect(
         &client,
         &cred,
         scope_of(source.scope),
         &source.accounts,
         now,
+        &progress,
     ));
     for w in warnings {
         ui.warn(&w);
@@ -332,10 +347,10 @@ fn write_report(
         .map_err(|e| Failure::runtime(format!("cannot write the report to {where_}: {e}")))
 }
 
-fn scan_cmd(args: &ScanArgs, api_base: Option<&str>, token_file: Option<&Path>, ui: Ui) -> Outcome {
+fn scan_cmd(args: &ScanArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
     let (policy, evaluator, now) = prepare(&args.eval)?;
     let fail_on = args.fail_on.map_or(policy.fail_on, fail_on_of);
-    let inv = inventory(&args.source, api_base, token_file, now, ui)?;
+    let inv = inventory(&args.source, conn, now, ui)?;
     let report = scan::scan(
         &inv,
         &evaluator,
@@ -359,18 +374,13 @@ fn scan_cmd(args: &ScanArgs, api_base: Option<&str>, token_file: Option<&Path>, 
     Ok(report.exit_code())
 }
 
-fn snapshot_cmd(
-    args: &SnapshotArgs,
-    api_base: Option<&str>,
-    token_file: Option<&Path>,
-    ui: Ui,
-) -> Outcome {
+fn snapshot_cmd(args: &SnapshotArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
     let source = SourceArgs {
         snapshot: None,
         scope: args.scope,
         accounts: args.accounts.clone(),
     };
-    let inv = inventory(&source, api_base, token_file, Utc::now(), ui)?;
+    let inv = inventory(&source, conn, Utc::now(), ui)?;
     inv.write(&args.output)
         .map_err(|e| Failure::runtime(e.to_string()))?;
     ui.info(&format!(
@@ -503,14 +513,9 @@ fn source_rules(r: &RuleSourceArgs) -> Result<RuleSet, Failure> {
     rule_set(&r.rules, r.no_default_rules)
 }
 
-fn explain_cmd(
-    args: &ExplainArgs,
-    api_base: Option<&str>,
-    token_file: Option<&Path>,
-    ui: Ui,
-) -> Outcome {
+fn explain_cmd(args: &ExplainArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
     let (policy, evaluator, now) = prepare(&args.eval)?;
-    let inv = inventory(&args.source, api_base, token_file, now, ui)?;
+    let inv = inventory(&args.source, conn, now, ui)?;
     let owners = inv.owners();
     let found = owners.iter().find_map(|o| {
         o.tokens
@@ -581,11 +586,7 @@ fn explain_cmd(
     })
 }
 
-fn permission_groups_cmd(
-    args: &PermissionGroupsArgs,
-    api_base: Option<&str>,
-    token_file: Option<&Path>,
-) -> Outcome {
+fn permission_groups_cmd(args: &PermissionGroupsArgs, conn: Conn<'_>) -> Outcome {
     let groups: Vec<Value> = if let Some(path) = &args.snapshot {
         let inv = Inventory::read(path).map_err(|e| Failure::usage(e.to_string()))?;
         let cat = match &args.account {
@@ -602,7 +603,7 @@ fn permission_groups_cmd(
             Failure::usage("the snapshot has no permission-group catalogue for this owner")
         })?
     } else {
-        let (client, _) = client(api_base, token_file)?;
+        let (client, _) = client(conn)?;
         let path = match &args.account {
             Some(id) => format!("/accounts/{id}/tokens/permission_groups"),
             None => "/user/tokens/permission_groups".to_string(),

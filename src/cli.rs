@@ -34,6 +34,24 @@ pub struct GlobalArgs {
     /// Read the API token from this file (instead of CLOUDFLARE_API_TOKEN). Secrets are never accepted as command-line values.
     #[arg(long, global = true, value_name = "FILE", help_heading = "Connection")]
     pub api_token_file: Option<PathBuf>,
+    /// Requests in flight at once.
+    #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Connection")]
+    pub concurrency: u16,
+    /// Client-side request budget, REQUESTS/SECONDS, shared by the whole run (Cloudflare allows 1200/300).
+    #[arg(
+        long,
+        global = true,
+        default_value = "1000/300",
+        value_name = "N/SECS",
+        help_heading = "Connection"
+    )]
+    pub rate_limit: String,
+    /// Extra attempts for a read after a 5xx, a timeout or a connection error.
+    #[arg(long, global = true, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=10), help_heading = "Connection")]
+    pub retries: u32,
+    /// Timeout for one request, in seconds.
+    #[arg(long, global = true, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600), value_name = "SECS", help_heading = "Connection")]
+    pub timeout: u64,
     /// More detail on stderr (repeatable).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,

@@ -148,6 +148,61 @@ pub fn evaluate_token(
     (Some(input), raw, errors)
 }
 
+/// Evaluate tokens on every core: each worker takes a contiguous share and its own clone
+/// of the prepared engine; shares are joined in order, so the result does not depend on
+/// the number of workers.
+pub fn evaluate_all(
+    tokens: &[TokenRef<'_>],
+    evaluator: &Evaluator,
+    now: DateTime<Utc>,
+    scanner_token_id: Option<&str>,
+) -> (Vec<RawFinding>, Vec<NotEvaluated>) {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(tokens.len().div_ceil(64).max(1));
+    let run = |share: &[TokenRef<'_>]| {
+        let mut raw = Vec::new();
+        let mut errors = Vec::new();
+        for t in share {
+            let (_, found, errs) = evaluate_token(*t, evaluator, now, scanner_token_id);
+            raw.extend(found);
+            errors.extend(errs);
+        }
+        (raw, errors)
+    };
+    if workers <= 1 {
+        return run(tokens);
+    }
+    let chunk = tokens.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = tokens
+            .chunks(chunk)
+            .map(|share| scope.spawn(move || run(share)))
+            .collect();
+        let mut raw = Vec::new();
+        let mut errors = Vec::new();
+        for (i, h) in handles.into_iter().enumerate() {
+            match h.join() {
+                Ok((r, e)) => {
+                    raw.extend(r);
+                    errors.extend(e);
+                }
+                // A worker that died takes its share with it: say so, token by token.
+                Err(_) => {
+                    errors.extend(tokens.chunks(chunk).nth(i).into_iter().flatten().map(|t| {
+                        NotEvaluated {
+                            scope: format!("{}/tokens/{}", t.owner.path(), t.id()),
+                            reason: "the evaluation worker failed".into(),
+                        }
+                    }))
+                }
+            }
+        }
+        (raw, errors)
+    })
+}
+
 /// Evaluate every token of the inventory and govern the findings.
 pub fn scan(
     inventory: &Inventory,
@@ -157,22 +212,25 @@ pub fn scan(
     now: DateTime<Utc>,
     scope: &str,
 ) -> Report {
-    let mut raw = Vec::new();
-    let mut not_evaluated = inventory.not_evaluated.clone();
     let owners = inventory.owners();
-    for owner in &owners {
-        for token in owner.tokens {
-            let t = TokenRef {
-                owner: &owner.owner,
+    let tokens: Vec<TokenRef<'_>> = owners
+        .iter()
+        .flat_map(|o| {
+            o.tokens.iter().map(|token| TokenRef {
+                owner: &o.owner,
                 token,
-                catalogue: owner.catalogue,
-            };
-            let (_, found, errors) =
-                evaluate_token(t, evaluator, now, inventory.scanner_token_id.as_deref());
-            raw.extend(found);
-            not_evaluated.extend(errors);
-        }
-    }
+                catalogue: o.catalogue,
+            })
+        })
+        .collect();
+    let (raw, errors) = evaluate_all(
+        &tokens,
+        evaluator,
+        now,
+        inventory.scanner_token_id.as_deref(),
+    );
+    let mut not_evaluated = inventory.not_evaluated.clone();
+    not_evaluated.extend(errors);
     not_evaluated.sort();
     not_evaluated.dedup();
     let mut rules: Vec<RuleMeta> = evaluator.rules().cloned().collect();

@@ -2,26 +2,64 @@
 //! header marked sensitive), the response envelope, error mapping, and pagination that
 //! stops on every documented end condition and refuses a server that never stops.
 //!
-//! Retries and rate-limit pacing hook in at [`Client::send`] (issue 5): every request goes
-//! through it.
+//! Every request goes through [`Client::send`]: at most `concurrency` in flight, paced by
+//! the shared [`Pacer`] under Cloudflare's rate limit, and — for GETs only — retried with
+//! exponential backoff and jitter on 5xx, timeouts and connection errors. Writes are never
+//! retried here: the remediation protocol decides what happens after a failed write.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use reqwest::Method;
 use serde_json::Value;
+use tokio::sync::Semaphore;
 use url::Url;
 
+use super::pacer::{Budget, Pacer, StatsSnapshot};
 use crate::secret::Secret;
 
 pub const DEFAULT_API_BASE: &str = "https://api.cloudflare.com/client/v4";
 /// The largest page Cloudflare serves (DESIGN §9).
 pub const PER_PAGE: u32 = 50;
-/// No estate has this many pages of tokens (500 tokens per account / 50 per page): a
-/// server that keeps going is broken, and the scope is reported, not looped on.
-const MAX_PAGES: u32 = 1_000;
+/// No list is this long (500 tokens per account is 10 pages; 200 pages of accounts is
+/// 10,000 accounts): a server that keeps going is broken, and the scope is reported, not
+/// looped on.
+const MAX_PAGES: u32 = 200;
+/// 429s tolerated for one GET before its scope is given up.
+const MAX_RATE_LIMITED: u32 = 3;
+
+/// How the client behaves on the wire.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// The client-side request budget shared by the whole run.
+    pub budget: Budget,
+    /// Extra attempts for a GET after a 5xx, a timeout or a connection error.
+    pub retries: u32,
+    /// First backoff delay; doubles per attempt (with jitter), capped at 20 s.
+    pub backoff: Duration,
+    pub connect_timeout: Duration,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            concurrency: 8,
+            budget: Budget::DEFAULT,
+            retries: 4,
+            backoff: Duration::from_millis(500),
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
 
 /// How tokenwarden authenticates. Never printed (the secret is a [`Secret`]).
 #[derive(Clone, Debug)]
@@ -176,6 +214,9 @@ pub struct Client {
     base: ApiBase,
     headers: HeaderMap,
     credential_kind: &'static str,
+    options: ClientOptions,
+    pacer: Arc<Pacer>,
+    permits: Arc<Semaphore>,
 }
 
 impl fmt::Debug for Client {
@@ -208,19 +249,32 @@ fn error_strings(body: &Value) -> Vec<String> {
 
 impl Client {
     pub fn new(base: ApiBase, credential: &Credential) -> Result<Client, String> {
+        Self::with_options(base, credential, ClientOptions::default())
+    }
+
+    pub fn with_options(
+        base: ApiBase,
+        credential: &Credential,
+        options: ClientOptions,
+    ) -> Result<Client, String> {
         let headers = credential.headers()?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("tokenwarden/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.timeout)
             .https_only(base.0.scheme() == "https")
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let concurrency = options.concurrency.max(1);
         Ok(Client {
             http,
             base,
             headers,
             credential_kind: credential.kind(),
+            // Keep enough quota in reserve for the requests already in flight.
+            pacer: Arc::new(Pacer::new(options.budget, concurrency as u64)),
+            permits: Arc::new(Semaphore::new(concurrency)),
+            options,
         })
     }
 
@@ -228,7 +282,16 @@ impl Client {
         &self.base
     }
 
-    /// Send one request and return the parsed envelope of a successful answer.
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        self.pacer.stats.snapshot()
+    }
+
+    /// Send one request (paced, bounded, GETs retried) and return the parsed envelope
+    /// of a successful answer.
     pub async fn send(
         &self,
         method: Method,
@@ -237,6 +300,68 @@ impl Client {
         body: Option<&Value>,
         page: Option<u32>,
     ) -> Result<Envelope, ApiError> {
+        let retry = method == Method::GET;
+        let mut attempt = 0u32;
+        let mut limited = 0u32;
+        loop {
+            let outcome = {
+                let _permit = self.permits.acquire().await;
+                self.pacer.acquire().await;
+                self.send_once(&method, path, query, body, page).await
+            };
+            let (err, retry_after) = match outcome {
+                Ok(env) => return Ok(env),
+                Err(e) => e,
+            };
+            if let ApiErrorKind::Status { status: 429, .. } = err.kind {
+                self.pacer.record_429(retry_after);
+                if retry && limited < MAX_RATE_LIMITED {
+                    limited += 1;
+                    continue;
+                }
+                return Err(err);
+            }
+            let transient = matches!(
+                err.kind,
+                ApiErrorKind::Transport(_)
+                    | ApiErrorKind::Status {
+                        status: 500..=599,
+                        ..
+                    }
+            );
+            if retry && transient && attempt < self.options.retries {
+                attempt += 1;
+                self.pacer
+                    .stats
+                    .retries
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(self.backoff(attempt)).await;
+                continue;
+            }
+            return Err(err);
+        }
+    }
+
+    /// Exponential backoff with jitter: a random delay in [d/2, d], d = base * 2^(n-1).
+    fn backoff(&self, attempt: u32) -> Duration {
+        let cap = Duration::from_secs(20);
+        let d = self
+            .options
+            .backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(cap);
+        let half = d / 2;
+        half + Duration::from_millis(fastrand::u64(0..=half.as_millis() as u64))
+    }
+
+    async fn send_once(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        page: Option<u32>,
+    ) -> Result<Envelope, (ApiError, Option<Duration>)> {
         let err = |kind| ApiError {
             method: method.to_string(),
             endpoint: path.to_string(),
@@ -255,41 +380,63 @@ impl Client {
         let resp = req
             .send()
             .await
-            .map_err(|e| err(ApiErrorKind::Transport(transport_message(&e))))?;
+            .map_err(|e| (err(ApiErrorKind::Transport(transport_message(&e))), None))?;
         let status = resp.status();
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
+        self.pacer.observe(header("ratelimit").as_deref());
+        let retry_after = header(RETRY_AFTER.as_str())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let bytes = resp
             .bytes()
             .await
-            .map_err(|e| err(ApiErrorKind::Transport(transport_message(&e))))?;
+            .map_err(|e| (err(ApiErrorKind::Transport(transport_message(&e))), None))?;
         let parsed: Result<Value, _> = serde_json::from_slice(&bytes);
         if !status.is_success() {
             let errors = parsed.as_ref().map(error_strings).unwrap_or_default();
-            return Err(err(ApiErrorKind::Status {
-                status: status.as_u16(),
-                errors,
-            }));
+            return Err((
+                err(ApiErrorKind::Status {
+                    status: status.as_u16(),
+                    errors,
+                }),
+                retry_after,
+            ));
         }
         let body = parsed.map_err(|e| {
-            err(ApiErrorKind::Malformed(format!(
-                "body is not JSON ({} bytes): {e}",
-                bytes.len()
-            )))
+            (
+                err(ApiErrorKind::Malformed(format!(
+                    "body is not JSON ({} bytes): {e}",
+                    bytes.len()
+                ))),
+                None,
+            )
         })?;
         match body.get("success") {
             Some(Value::Bool(true)) => {}
             Some(Value::Bool(false)) => {
-                return Err(err(ApiErrorKind::Unsuccessful(error_strings(&body))))
+                return Err((err(ApiErrorKind::Unsuccessful(error_strings(&body))), None))
             }
             _ => {
-                return Err(err(ApiErrorKind::Malformed(
-                    "no boolean `success` in the response envelope".into(),
-                )))
+                return Err((
+                    err(ApiErrorKind::Malformed(
+                        "no boolean `success` in the response envelope".into(),
+                    )),
+                    None,
+                ))
             }
         }
         let Some(result) = body.get("result").cloned() else {
-            return Err(err(ApiErrorKind::Malformed(
-                "no `result` in the response envelope".into(),
-            )));
+            return Err((
+                err(ApiErrorKind::Malformed(
+                    "no `result` in the response envelope".into(),
+                )),
+                None,
+            ));
         };
         Ok(Envelope {
             result,
@@ -301,82 +448,140 @@ impl Client {
         self.send(Method::GET, path, query, None, None).await
     }
 
+    /// One page of a list: its items (each an object with an id) and `total_count`.
+    async fn page(
+        &self,
+        path: &str,
+        page: u32,
+        extra: &[(&str, String)],
+    ) -> Result<(Vec<Value>, Option<u64>), ApiError> {
+        let mut query = vec![
+            ("page", page.to_string()),
+            ("per_page", PER_PAGE.to_string()),
+        ];
+        query.extend(extra.iter().cloned());
+        let env = self
+            .send(Method::GET, path, &query, None, Some(page))
+            .await?;
+        let err = |kind| ApiError {
+            method: "GET".into(),
+            endpoint: path.to_string(),
+            page: Some(page),
+            kind,
+        };
+        let Value::Array(items) = env.result else {
+            return Err(err(ApiErrorKind::Malformed(
+                "`result` is not a list".into(),
+            )));
+        };
+        for (i, item) in items.iter().enumerate() {
+            crate::inventory::check_object_with_id(item, &format!("result[{i}]"))
+                .map_err(|(p, m)| err(ApiErrorKind::Malformed(format!("{p}: {m}"))))?;
+        }
+        let total = env
+            .result_info
+            .as_ref()
+            .and_then(|ri| ri.get("total_count"))
+            .and_then(Value::as_f64)
+            .filter(|t| *t >= 0.0)
+            .map(|t| t as u64);
+        Ok((items, total))
+    }
+
     /// Every item of a paginated list (`per_page` 50, `extra` query parameters added).
     ///
-    /// Stops on an empty page, a page shorter than `per_page`, or once
-    /// `page * per_page >= total_count` (DESIGN §9). A page that repeats an earlier one,
-    /// or a list that runs past [`MAX_PAGES`], is an error naming the endpoint and page.
+    /// Page 1 tells `total_count`; the other pages are then fetched concurrently. The list
+    /// ends on an empty page, a page shorter than `per_page`, or once
+    /// `page * per_page >= total_count` (DESIGN §9). A list that changes or repeats itself
+    /// while it is read — a short page before the last, an item listed twice, a
+    /// `total_count` that grows — is an error naming the endpoint and page: a scope read
+    /// inconsistently is not evaluated, never silently partial.
     pub async fn list_all(
         &self,
         path: &str,
         extra: &[(&str, String)],
     ) -> Result<Vec<Value>, ApiError> {
-        let mut items: Vec<Value> = Vec::new();
-        let mut seen_ids = std::collections::HashSet::new();
-        let mut page = 1u32;
-        loop {
-            let err = |kind| ApiError {
-                method: "GET".into(),
-                endpoint: path.to_string(),
-                page: Some(page),
-                kind,
-            };
-            if page > MAX_PAGES {
-                return Err(err(ApiErrorKind::Pagination(format!(
-                    "more than {MAX_PAGES} pages: the server does not stop"
-                ))));
-            }
-            let mut query = vec![
-                ("page", page.to_string()),
-                ("per_page", PER_PAGE.to_string()),
-            ];
-            query.extend(extra.iter().cloned());
-            let env = self
-                .send(Method::GET, path, &query, None, Some(page))
-                .await?;
-            let Value::Array(batch) = env.result else {
-                return Err(err(ApiErrorKind::Malformed(
-                    "`result` is not a list".into(),
-                )));
-            };
-            let n = batch.len();
-            let mut new_ids = 0usize;
-            for (i, item) in batch.iter().enumerate() {
-                crate::inventory::check_object_with_id(item, &format!("result[{i}]"))
-                    .map_err(|(p, m)| err(ApiErrorKind::Malformed(format!("{p}: {m}"))))?;
-                let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
-                if seen_ids.insert(id.to_string()) {
-                    new_ids += 1;
+        let pagination = |page, msg: String| ApiError {
+            method: "GET".into(),
+            endpoint: path.to_string(),
+            page: Some(page),
+            kind: ApiErrorKind::Pagination(msg),
+        };
+        let (first, total) = self.page(path, 1, extra).await?;
+        let per_page = PER_PAGE as usize;
+        let mut pages: Vec<(u32, Vec<Value>, Option<u64>)> = vec![(1, first, total)];
+        let full = |items: &Vec<Value>| items.len() >= per_page;
+        if full(&pages[0].1) {
+            match total {
+                Some(total) => {
+                    let last = total.div_ceil(PER_PAGE as u64).min(u64::from(MAX_PAGES)) as u32;
+                    let rest = futures_util::future::join_all(
+                        (2..=last).map(|p| async move { (p, self.page(path, p, extra).await) }),
+                    )
+                    .await;
+                    for (p, r) in rest {
+                        let (items, t) = r?;
+                        pages.push((p, items, t));
+                    }
+                    if total.div_ceil(PER_PAGE as u64) > u64::from(MAX_PAGES) {
+                        return Err(pagination(
+                            MAX_PAGES,
+                            format!("total_count {total} is more than {MAX_PAGES} pages"),
+                        ));
+                    }
+                }
+                None => {
+                    // No total_count: one page after another until a short one.
+                    let mut p = 2;
+                    while full(&pages[pages.len() - 1].1) {
+                        if p > MAX_PAGES {
+                            return Err(pagination(
+                                p,
+                                format!("more than {MAX_PAGES} pages: the server does not stop"),
+                            ));
+                        }
+                        let (items, t) = self.page(path, p, extra).await?;
+                        pages.push((p, items, t));
+                        p += 1;
+                    }
                 }
             }
-            if n > 0 && new_ids == 0 {
-                return Err(err(ApiErrorKind::Pagination(
-                    "the page repeats items already listed: the server ignores `page`".into(),
-                )));
-            }
-            if new_ids < n {
-                return Err(err(ApiErrorKind::Pagination(format!(
-                    "{} item(s) on this page were already listed on an earlier page",
-                    n - new_ids
-                ))));
-            }
-            items.extend(batch);
-            let total = env
-                .result_info
-                .as_ref()
-                .and_then(|ri| ri.get("total_count"))
-                .and_then(Value::as_f64);
-            if n == 0 || n < PER_PAGE as usize {
-                break;
-            }
-            if let Some(total) = total {
-                if f64::from(page) * f64::from(PER_PAGE) >= total {
-                    break;
-                }
-            }
-            page += 1;
         }
-        Ok(items)
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut ended = false;
+        for (p, items, t) in pages {
+            if let (Some(first), Some(now)) = (total, t) {
+                if now != first {
+                    return Err(pagination(
+                        p,
+                        format!(
+                            "total_count changed from {first} to {now} while the list was read"
+                        ),
+                    ));
+                }
+            }
+            // total_count may over-count (the API documents it as the total without
+            // filters), so pages past a short one may be empty — but never hold items.
+            if ended && !items.is_empty() {
+                return Err(pagination(
+                    p,
+                    "items after a short page: the list changed while it was read".into(),
+                ));
+            }
+            ended = items.len() < per_page;
+            for item in items {
+                let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+                if !seen.insert(id.to_string()) {
+                    return Err(pagination(
+                        p,
+                        format!("item {id} was already listed on an earlier page: the server repeats pages"),
+                    ));
+                }
+                out.push(item);
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -1,11 +1,18 @@
 //! Collect the inventory from the live API: the user's tokens, every listed account's
 //! tokens, each owner's permission-group catalogue, and the scanner's own token id.
-//! A scope that cannot be read is recorded as not evaluated and the rest goes on.
+//!
+//! The fewest requests that can do it (no per-token GETs; one catalogue per owner; the
+//! account list once), with owners and pages fetched concurrently under the client's
+//! bound and pacing. A scope that cannot be read is recorded as not evaluated and the
+//! rest goes on.
+
+use std::time::Duration;
 
 use serde_json::Value;
 
 use super::client::{ApiError, Client, Credential};
 use crate::inventory::{AccountInventory, Inventory, NotEvaluated, UserInventory};
+use crate::progress::Progress;
 
 /// Which owners a scan covers (`--scope`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +54,38 @@ fn not_evaluated(scope: impl Into<String>, e: &ApiError) -> NotEvaluated {
 /// Messages for the operator (stderr), e.g. a catalogue that could not be read.
 pub type Warnings = Vec<String>;
 
+/// One owner's tokens and catalogue, or why its tokens could not be read.
+struct Owned {
+    tokens: Result<Vec<Value>, ApiError>,
+    catalogue: Option<Vec<Value>>,
+    warning: Option<String>,
+}
+
+/// Tokens first; the catalogue only for an owner whose tokens could be read.
+async fn owner(client: &Client, tokens_path: &str, catalogue_path: &str) -> Owned {
+    let tokens = client.list_all(tokens_path, &include_expired()).await;
+    if tokens.is_err() {
+        return Owned {
+            tokens,
+            catalogue: None,
+            warning: None,
+        };
+    }
+    let (catalogue, warning) = catalogue(client, catalogue_path).await;
+    Owned {
+        tokens,
+        catalogue,
+        warning,
+    }
+}
+
+fn outcome(o: &Owned) -> String {
+    match &o.tokens {
+        Ok(t) => format!("{} tokens", t.len()),
+        Err(e) => format!("not evaluated ({})", e.kind),
+    }
+}
+
 /// Collect the inventory for `scope`. `accounts` narrows the accounts (by id); when it
 /// is empty, every account the credential can list is scanned.
 pub async fn collect(
@@ -55,60 +94,74 @@ pub async fn collect(
     scope: Scope,
     accounts: &[String],
     now: chrono::DateTime<chrono::Utc>,
+    progress: &Progress,
+) -> (Inventory, Warnings) {
+    let work = collect_inner(client, credential, scope, accounts, now, progress);
+    tokio::pin!(work);
+    // Refresh the request counters while the collection runs.
+    let result = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            _ = tokio::time::sleep(Duration::from_millis(200)) => progress.stats(client.stats()),
+        }
+    };
+    progress.finish(client.stats());
+    result
+}
+
+async fn collect_inner(
+    client: &Client,
+    credential: &Credential,
+    scope: Scope,
+    accounts: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+    progress: &Progress,
 ) -> (Inventory, Warnings) {
     let mut inv = Inventory::new();
     inv.collected_at = Some(now);
     let mut warnings = Vec::new();
+    let is_token = matches!(credential, Credential::Token(_));
 
-    if matches!(credential, Credential::Token(_)) {
+    let verify = async {
+        if !is_token {
+            return (None, None);
+        }
         match client.get("/user/tokens/verify", &[]).await {
-            Ok(env) => inv.scanner_token_id = id_of(&env.result),
-            Err(e) if e.kind.is_forbidden() => {} // an account token: verified per account below
-            Err(e) => warnings.push(format!("cannot verify the scanner's own token: {e}")),
+            Ok(env) => (id_of(&env.result), None),
+            // An account-owned token: verified per account below.
+            Err(e) if e.kind.is_forbidden() => (None, None),
+            Err(e) => (
+                None,
+                Some(format!("cannot verify the scanner's own token: {e}")),
+            ),
         }
-    }
-
-    if scope.user() {
-        let user_id = match client.get("/user", &[]).await {
-            Ok(env) => id_of(&env.result),
-            // Reading the user's id needs "User Details Read", which a scanning token
-            // need not have: the id only labels the owner, so go on without it.
-            Err(e) if e.kind.is_forbidden() => None,
-            Err(e) => {
-                warnings.push(format!("cannot read the user's id: {e}"));
-                None
-            }
-        };
-        match client.list_all("/user/tokens", &include_expired()).await {
-            Ok(tokens) => {
-                let permission_groups =
-                    catalogue(client, "/user/tokens/permission_groups", &mut warnings).await;
-                inv.user = Some(UserInventory {
-                    id: user_id,
-                    tokens,
-                    permission_groups,
-                });
-            }
-            Err(e) => inv.not_evaluated.push(not_evaluated("user/tokens", &e)),
+    };
+    let user = async {
+        if !scope.user() {
+            return None;
         }
-    }
-
-    if scope.accounts() {
-        let listed = match client.list_all("/accounts", &[]).await {
-            Ok(list) => list,
-            Err(e) => {
-                inv.not_evaluated.push(not_evaluated("accounts", &e));
-                Vec::new()
-            }
-        };
+        progress.add_owners(1);
+        let o = owner(client, "/user/tokens", "/user/tokens/permission_groups").await;
+        progress.owner_done("user/tokens", &outcome(&o));
+        Some(o)
+    };
+    let accounts_part = async {
+        if !scope.accounts() {
+            return (Vec::new(), None);
+        }
+        let listed = client.list_all("/accounts", &[]).await;
         let mut targets: Vec<(String, Option<String>)> = listed
-            .iter()
-            .filter_map(|a| {
-                let id = a.get("id")?.as_str()?.to_string();
-                let name = a.get("name").and_then(Value::as_str).map(str::to_string);
-                Some((id, name))
+            .as_ref()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|a| {
+                        let id = a.get("id")?.as_str()?.to_string();
+                        let name = a.get("name").and_then(Value::as_str).map(str::to_string);
+                        Some((id, name))
+                    })
+                    .collect()
             })
-            .collect();
+            .unwrap_or_default();
         if !accounts.is_empty() {
             // Asked-for accounts are scanned even when the listing did not show them:
             // a silent skip would look like a clean account.
@@ -123,35 +176,66 @@ pub async fn collect(
                 })
                 .collect();
         }
-        for (id, name) in targets {
-            let path = format!("/accounts/{id}/tokens");
-            match client.list_all(&path, &include_expired()).await {
-                Ok(tokens) => {
-                    let permission_groups = catalogue(
-                        client,
-                        &format!("/accounts/{id}/tokens/permission_groups"),
-                        &mut warnings,
-                    )
-                    .await;
-                    if inv.scanner_token_id.is_none() && matches!(credential, Credential::Token(_))
-                    {
-                        if let Ok(env) = client
-                            .get(&format!("/accounts/{id}/tokens/verify"), &[])
-                            .await
-                        {
-                            inv.scanner_token_id = id_of(&env.result);
-                        }
-                    }
-                    inv.accounts.push(AccountInventory {
-                        id,
-                        name,
-                        tokens,
-                        permission_groups,
-                    });
-                }
-                Err(e) => inv
-                    .not_evaluated
-                    .push(not_evaluated(format!("accounts/{id}/tokens"), &e)),
+        progress.add_owners(targets.len());
+        let owned =
+            futures_util::future::join_all(targets.into_iter().map(|(id, name)| async move {
+                let scope = format!("accounts/{id}/tokens");
+                let o = owner(
+                    client,
+                    &format!("/accounts/{id}/tokens"),
+                    &format!("/accounts/{id}/tokens/permission_groups"),
+                )
+                .await;
+                progress.owner_done(&scope, &outcome(&o));
+                (id, name, o)
+            }))
+            .await;
+        // Only an account listing failure without --account loses accounts wholesale.
+        let list_error = listed.err().filter(|_| accounts.is_empty());
+        (owned, list_error)
+    };
+    let ((scanner, verify_warning), user, (owned_accounts, list_error)) =
+        tokio::join!(verify, user, accounts_part);
+
+    inv.scanner_token_id = scanner;
+    warnings.extend(verify_warning);
+    if let Some(o) = user {
+        warnings.extend(o.warning);
+        match o.tokens {
+            Ok(tokens) => {
+                inv.user = Some(UserInventory {
+                    id: None,
+                    tokens,
+                    permission_groups: o.catalogue,
+                })
+            }
+            Err(e) => inv.not_evaluated.push(not_evaluated("user/tokens", &e)),
+        }
+    }
+    if let Some(e) = list_error {
+        inv.not_evaluated.push(not_evaluated("accounts", &e));
+    }
+    for (id, name, o) in owned_accounts {
+        warnings.extend(o.warning);
+        match o.tokens {
+            Ok(tokens) => inv.accounts.push(AccountInventory {
+                id,
+                name,
+                tokens,
+                permission_groups: o.catalogue,
+            }),
+            Err(e) => inv
+                .not_evaluated
+                .push(not_evaluated(format!("accounts/{id}/tokens"), &e)),
+        }
+    }
+    // An account-owned scanning token answers verify only at its own account.
+    if is_token && inv.scanner_token_id.is_none() {
+        for account in &inv.accounts {
+            let path = format!("/accounts/{}/tokens/verify", account.id);
+            if let Ok(env) = client.get(&path, &[]).await {
+                inv.scanner_token_id = id_of(&env.result);
+                break;
             }
         }
     }
@@ -162,20 +246,22 @@ fn id_of(v: &Value) -> Option<String> {
     v.get("id").and_then(Value::as_str).map(str::to_string)
 }
 
-async fn catalogue(client: &Client, path: &str, warnings: &mut Warnings) -> Option<Vec<Value>> {
+async fn catalogue(client: &Client, path: &str) -> (Option<Vec<Value>>, Option<String>) {
     match client.get(path, &[]).await {
         Ok(env) => match env.result {
-            Value::Array(groups) => Some(groups),
-            _ => {
-                warnings.push(format!("GET {path}: `result` is not a list; unknown permission groups will not be reported"));
-                None
-            }
+            Value::Array(groups) => (Some(groups), None),
+            _ => (
+                None,
+                Some(format!(
+                    "GET {path}: `result` is not a list; unknown permission groups will not be reported"
+                )),
+            ),
         },
-        Err(e) => {
-            warnings.push(format!(
+        Err(e) => (
+            None,
+            Some(format!(
                 "{e}; unknown permission groups will not be reported for this owner"
-            ));
-            None
-        }
+            )),
+        ),
     }
 }

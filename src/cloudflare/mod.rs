@@ -3,6 +3,8 @@
 
 pub mod client;
 pub mod collect;
+pub mod pacer;
 
-pub use client::{ApiBase, ApiError, Client, Credential};
+pub use client::{ApiBase, ApiError, Client, ClientOptions, Credential};
 pub use collect::{collect, Scope};
+pub use pacer::Budget;
