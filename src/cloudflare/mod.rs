@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod collect;
+pub mod tokens;
 
 pub use client::{ApiBase, ApiError, Client, Credential};
 pub use collect::{collect, Scope};
