@@ -17,6 +17,7 @@ use crate::engine::{self, Evaluator, RuleSet, TestOutcome};
 use crate::finding::{self, FailOn};
 use crate::inventory::{Inventory, TokenRef};
 use crate::policy::GovernancePolicy;
+use crate::remediate::{self, Op};
 use crate::report::{self, Format};
 use crate::scan::{self, exit};
 use crate::secret::Secret;
@@ -108,10 +109,15 @@ pub fn run(cli: Cli) -> Outcome {
         Command::PermissionGroups(args) => {
             permission_groups_cmd(&args, g.api_base.as_deref(), g.api_token_file.as_deref())
         }
+        Command::Remediate(args) => remediate::cmd::remediate(&args, g, ui),
+        Command::Roll(args) => remediate::single::run(Op::Roll, &args, g, ui),
+        Command::Replace(args) => remediate::single::run(Op::Replace, &args, g, ui),
+        Command::Disable(args) => remediate::single::run(Op::Disable, &args, g, ui),
+        Command::Enable(args) => remediate::single::run(Op::Enable, &args, g, ui),
     }
 }
 
-fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>, Failure> {
+pub(crate) fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>, Failure> {
     match now {
         None => Ok(Utc::now()),
         Some(s) => DateTime::parse_from_rfc3339(s)
@@ -124,7 +130,7 @@ fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>, Failure> {
     }
 }
 
-fn scope_of(s: ScopeArg) -> Scope {
+pub(crate) fn scope_of(s: ScopeArg) -> Scope {
     match s {
         ScopeArg::User => Scope::User,
         ScopeArg::Accounts => Scope::Accounts,
@@ -153,7 +159,7 @@ fn format_of(f: FormatArg) -> Format {
 
 /// The credential from `--api-token-file`, `CLOUDFLARE_API_TOKEN`, or
 /// `CLOUDFLARE_EMAIL` + `CLOUDFLARE_API_KEY`, in that order.
-fn credential(token_file: Option<&Path>) -> Result<Credential, Failure> {
+pub(crate) fn credential(token_file: Option<&Path>) -> Result<Credential, Failure> {
     if let Some(path) = token_file {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Failure::usage(format!(
@@ -187,7 +193,7 @@ fn credential(token_file: Option<&Path>) -> Result<Credential, Failure> {
     }
 }
 
-fn client(
+pub(crate) fn client(
     api_base: Option<&str>,
     token_file: Option<&Path>,
 ) -> Result<(Client, Credential), Failure> {
@@ -198,7 +204,7 @@ fn client(
     Ok((client, cred))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -207,7 +213,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 /// The inventory from a snapshot, or collected live.
-fn inventory(
+pub(crate) fn inventory(
     source: &SourceArgs,
     api_base: Option<&str>,
     token_file: Option<&Path>,
@@ -287,7 +293,9 @@ fn rule_set(extra: &[PathBuf], no_default: bool) -> Result<RuleSet, Failure> {
 }
 
 /// Policy, rules and the prepared evaluator: everything that can fail with exit 2.
-fn prepare(eval: &EvalArgs) -> Result<(GovernancePolicy, Evaluator, DateTime<Utc>), Failure> {
+pub(crate) fn prepare(
+    eval: &EvalArgs,
+) -> Result<(GovernancePolicy, Evaluator, DateTime<Utc>), Failure> {
     let now = parse_now(eval.now.as_deref())?;
     let policy = match &eval.policy {
         Some(p) => GovernancePolicy::load(p),

@@ -12,6 +12,7 @@ pub mod enrich;
 pub mod finding;
 pub mod inventory;
 pub mod policy;
+pub mod remediate;
 pub mod report;
 pub mod scan;
 pub mod secret;
