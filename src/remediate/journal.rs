@@ -166,8 +166,10 @@ mod tests {
 
     #[test]
     fn escrow_goes_beside_the_journal() {
-        let j = Journal::open(&tempfile::tempdir().unwrap().path().join("x.jsonl")).unwrap();
-        assert_eq!(j.escrow_dir(), j.path().parent().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("x.jsonl")).unwrap();
+        assert_eq!(j.escrow_dir(), dir.path());
+
         let e = Journal::open(Path::new("/nonexistent-dir/j.jsonl")).unwrap_err();
         assert!(e.to_string().contains("/nonexistent-dir/j.jsonl"), "{e}");
     }

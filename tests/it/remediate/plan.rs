@@ -345,3 +345,32 @@ fn single_token_commands_are_dry_runs_unless_applied() {
     assert!(r.stdout.contains("already disabled"), "{}", r.stdout);
     assert_eq!(emu.write_requests(), 0);
 }
+
+#[test]
+fn the_example_snapshots_plan_is_stable() {
+    let snap = example_snapshot().display().to_string();
+    let plan = |format: &str| {
+        let out = tw()
+            .args([
+                "remediate",
+                "--snapshot",
+                &snap,
+                "--now",
+                NOW,
+                "--format",
+                format,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+        stdout_of(&out)
+    };
+    let table = plan("table");
+    assert_eq!(
+        table,
+        plan("table"),
+        "byte-identical for the same input and --now"
+    );
+    insta::assert_snapshot!("remediate_example_table", table);
+    insta::assert_snapshot!("remediate_example_json", plan("json"));
+}
