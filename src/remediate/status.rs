@@ -143,17 +143,33 @@ pub fn protected_diff(before: &Value, after: &Value) -> Vec<String> {
     diffs
 }
 
-/// Why the fresh token is not the one that was scanned, if it is not.
+/// Why the fresh token is not the one that was scanned, if it is not: `modified_on`
+/// moved, or — when the scanned object had none — its access or status changed.
 pub fn changed_since_scan(scanned: &Value, fresh: &Value) -> Option<String> {
-    if same_time(scanned.get("modified_on"), fresh.get("modified_on")) {
-        None
-    } else {
-        Some(format!(
-            "the token changed since the scan (modified_on {} -> {}); skipped, the next run decides again",
-            show(scanned.get("modified_on")),
-            show(fresh.get("modified_on"))
-        ))
+    let skipped = "skipped, the next run decides again";
+    if scanned.get("modified_on").is_some_and(|v| !v.is_null()) {
+        return (!same_time(scanned.get("modified_on"), fresh.get("modified_on"))).then(|| {
+            format!(
+                "the token changed since the scan (modified_on {} -> {}); {skipped}",
+                show(scanned.get("modified_on")),
+                show(fresh.get("modified_on"))
+            )
+        });
     }
+    let mut diffs = protected_diff(scanned, fresh);
+    if scanned.get("status") != fresh.get("status") {
+        diffs.push(format!(
+            "status: {} -> {}",
+            show(scanned.get("status")),
+            show(fresh.get("status"))
+        ));
+    }
+    (!diffs.is_empty()).then(|| {
+        format!(
+            "the token changed since the scan ({}); {skipped}",
+            diffs.join("; ")
+        )
+    })
 }
 
 /// Read the token fresh for an action; `Err` is the outcome when the action must not go on.

@@ -164,3 +164,25 @@ fn a_token_modified_since_the_scan_is_noticed() {
         "{why}"
     );
 }
+
+#[test]
+fn without_modified_on_in_the_scan_access_and_status_decide() {
+    let mut scanned = token();
+    scanned.as_object_mut().unwrap().remove("modified_on");
+    let fresh = token();
+    assert_eq!(
+        changed_since_scan(&scanned, &fresh),
+        None,
+        "same access and status"
+    );
+    let mut disabled = fresh.clone();
+    disabled["status"] = json!("disabled");
+    assert!(changed_since_scan(&scanned, &disabled)
+        .unwrap()
+        .contains("status"));
+    let mut opened = fresh.clone();
+    opened.as_object_mut().unwrap().remove("condition");
+    assert!(changed_since_scan(&scanned, &opened)
+        .unwrap()
+        .contains("condition"));
+}
