@@ -17,6 +17,7 @@ use crate::engine::{self, Evaluator, RuleSet, TestOutcome};
 use crate::finding::{self, FailOn};
 use crate::inventory::{Inventory, TokenRef};
 use crate::policy::GovernancePolicy;
+use crate::remediate::{self, Op};
 use crate::report::{self, Format};
 use crate::scan::{self, exit};
 use crate::secret::Secret;
@@ -55,6 +56,19 @@ pub struct Conn<'a> {
     pub rate_limit: &'a str,
     pub retries: u32,
     pub timeout: u64,
+}
+
+impl<'a> Conn<'a> {
+    pub fn from_global(g: &'a crate::cli::GlobalArgs) -> Conn<'a> {
+        Conn {
+            api_base: g.api_base.as_deref(),
+            token_file: g.api_token_file.as_deref(),
+            concurrency: g.concurrency,
+            rate_limit: &g.rate_limit,
+            retries: g.retries,
+            timeout: g.timeout,
+        }
+    }
 }
 
 /// stderr messages, filtered by -v/-q.
@@ -96,24 +110,22 @@ pub fn run(cli: Cli) -> Outcome {
         color,
     };
     let g = &cli.global;
-    let conn = Conn {
-        api_base: g.api_base.as_deref(),
-        token_file: g.api_token_file.as_deref(),
-        concurrency: g.concurrency,
-        rate_limit: &g.rate_limit,
-        retries: g.retries,
-        timeout: g.timeout,
-    };
+    let conn = Conn::from_global(g);
     match cli.command {
         Command::Scan(args) => scan_cmd(&args, conn, ui),
         Command::Snapshot(args) => snapshot_cmd(&args, conn, ui),
         Command::Rules(cmd) => rules_cmd(cmd, ui),
         Command::Explain(args) => explain_cmd(&args, conn, ui),
         Command::PermissionGroups(args) => permission_groups_cmd(&args, conn),
+        Command::Remediate(args) => remediate::cmd::remediate(&args, g, ui),
+        Command::Roll(args) => remediate::single::run(Op::Roll, &args, g, ui),
+        Command::Replace(args) => remediate::single::run(Op::Replace, &args, g, ui),
+        Command::Disable(args) => remediate::single::run(Op::Disable, &args, g, ui),
+        Command::Enable(args) => remediate::single::run(Op::Enable, &args, g, ui),
     }
 }
 
-fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>, Failure> {
+pub(crate) fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>, Failure> {
     match now {
         None => Ok(Utc::now()),
         Some(s) => DateTime::parse_from_rfc3339(s)
@@ -126,7 +138,7 @@ fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>, Failure> {
     }
 }
 
-fn scope_of(s: ScopeArg) -> Scope {
+pub(crate) fn scope_of(s: ScopeArg) -> Scope {
     match s {
         ScopeArg::User => Scope::User,
         ScopeArg::Accounts => Scope::Accounts,
@@ -155,7 +167,7 @@ fn format_of(f: FormatArg) -> Format {
 
 /// The credential from `--api-token-file`, `CLOUDFLARE_API_TOKEN`, or
 /// `CLOUDFLARE_EMAIL` + `CLOUDFLARE_API_KEY`, in that order.
-fn credential(token_file: Option<&Path>) -> Result<Credential, Failure> {
+pub(crate) fn credential(token_file: Option<&Path>) -> Result<Credential, Failure> {
     if let Some(path) = token_file {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Failure::usage(format!(
@@ -189,7 +201,7 @@ fn credential(token_file: Option<&Path>) -> Result<Credential, Failure> {
     }
 }
 
-fn client(conn: Conn<'_>) -> Result<(Client, Credential), Failure> {
+pub(crate) fn client(conn: Conn<'_>) -> Result<(Client, Credential), Failure> {
     let base = ApiBase::parse(
         conn.api_base
             .unwrap_or(cloudflare::client::DEFAULT_API_BASE),
@@ -209,7 +221,7 @@ fn client(conn: Conn<'_>) -> Result<(Client, Credential), Failure> {
     Ok((client, cred))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -218,7 +230,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 /// The inventory from a snapshot, or collected live.
-fn inventory(
+pub(crate) fn inventory(
     source: &SourceArgs,
     conn: Conn<'_>,
     now: DateTime<Utc>,
@@ -302,7 +314,9 @@ fn rule_set(extra: &[PathBuf], no_default: bool) -> Result<RuleSet, Failure> {
 }
 
 /// Policy, rules and the prepared evaluator: everything that can fail with exit 2.
-fn prepare(eval: &EvalArgs) -> Result<(GovernancePolicy, Evaluator, DateTime<Utc>), Failure> {
+pub(crate) fn prepare(
+    eval: &EvalArgs,
+) -> Result<(GovernancePolicy, Evaluator, DateTime<Utc>), Failure> {
     let now = parse_now(eval.now.as_deref())?;
     let policy = match &eval.policy {
         Some(p) => GovernancePolicy::load(p),

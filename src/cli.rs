@@ -89,6 +89,16 @@ pub enum Command {
     Explain(ExplainArgs),
     /// List the permission-group catalogue of the user or an account.
     PermissionGroups(PermissionGroupsArgs),
+    /// Plan (and with --apply, execute) roll / replace / disable for offending tokens.
+    Remediate(RemediateArgs),
+    /// Roll one token's secret and deliver the new one (dry run unless --apply).
+    Roll(TokenActionArgs),
+    /// Replace one token with a fresh copy, deliver its secret, then disable the old one.
+    Replace(TokenActionArgs),
+    /// Disable one token, changing nothing else about it (dry run unless --apply).
+    Disable(TokenActionArgs),
+    /// Enable one token again (undo a disable), changing nothing else about it.
+    Enable(TokenActionArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -244,4 +254,73 @@ pub struct PermissionGroupsArgs {
     pub snapshot: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
+}
+
+/// How remediation is carried out (shared by `remediate` and the single-token commands).
+#[derive(Debug, Args, Clone)]
+pub struct ApplyArgs {
+    /// Execute the actions. Without it nothing is changed at Cloudflare (dry run).
+    #[arg(long, help_heading = "Remediation")]
+    pub apply: bool,
+    /// Where new secrets go (roll, replace): file:DIR, exec:COMMAND (secret on stdin) or stdout.
+    #[arg(long, value_name = "SPEC", help_heading = "Remediation")]
+    pub secret_sink: Option<String>,
+    /// Seconds an exec: sink may run before it is killed and the secret escrowed.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 60,
+        help_heading = "Remediation"
+    )]
+    pub sink_timeout: u64,
+    /// Append-only JSONL journal of every action (escrow files go beside it).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "tokenwarden-journal.jsonl",
+        help_heading = "Remediation"
+    )]
+    pub journal: PathBuf,
+    /// Also act on the token tokenwarden itself runs with.
+    #[arg(long, help_heading = "Remediation")]
+    pub include_self: bool,
+    /// Output format of the plan and outcomes.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table, help_heading = "Remediation")]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RemediateArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+    /// Do not ask for confirmation on a terminal (required with --apply when stdin is not a terminal).
+    #[arg(long, short = 'y', help_heading = "Remediation")]
+    pub yes: bool,
+    /// Execute at most N actions (default: the policy's remediation.max_actions).
+    #[arg(long, value_name = "N", help_heading = "Remediation")]
+    pub max_actions: Option<u32>,
+    /// Only act on findings of this rule (repeatable).
+    #[arg(long = "rule", value_name = "ID", help_heading = "Remediation")]
+    pub only_rules: Vec<String>,
+    /// Only act on this token id (repeatable).
+    #[arg(long = "token", value_name = "ID", help_heading = "Remediation")]
+    pub only_tokens: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenActionArgs {
+    /// The token id.
+    pub token_id: String,
+    /// The account owning the token (default: a token of the user).
+    #[arg(long = "account", value_name = "ID")]
+    pub account: Option<String>,
+    /// Governance policy whose max_lifetime_days sets a replacement's expiry (default: built-in).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
 }

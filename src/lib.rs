@@ -13,6 +13,7 @@ pub mod finding;
 pub mod inventory;
 pub mod policy;
 pub mod progress;
+pub mod remediate;
 pub mod report;
 pub mod scan;
 pub mod secret;

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod collect;
 pub mod pacer;
+pub mod tokens;
 
 pub use client::{ApiBase, ApiError, Client, ClientOptions, Credential};
 pub use collect::{collect, Scope};

@@ -1601,6 +1601,105 @@ async fn drop_after_apply_changes_state_but_loses_the_answer() {
 }
 
 #[tokio::test]
+async fn status_after_apply_changes_state_but_answers_an_error() {
+    let emu = Emulator::start(base_world());
+    let mut api = Api::new(&emu);
+    api.validate = false;
+    emu.inject(
+        Fault::on(
+            "PUT",
+            "/user/tokens/*/value",
+            FaultKind::StatusAfterApply(502),
+        )
+        .nth(1),
+    );
+    let roll = format!("/user/tokens/{TARGET}/value");
+    let failed = api
+        .send("PUT", &roll, Cred::Bearer(WRITER_SECRET), Some(json!({})))
+        .await;
+    assert_eq!(failed.status, 502);
+    assert!(failed.text.contains("<html"), "the edge's HTML page");
+    let rolled = emu.current_secret(TARGET).expect("token");
+    assert_ne!(rolled, TARGET_SECRET, "the origin acted");
+    assert_eq!(emu.requests()[0].status, Some(502));
+    emu.inject(Fault::on("DELETE", "/user/tokens", FaultKind::StatusAfterApply(500)).nth(1));
+    let deleted = api
+        .send(
+            "DELETE",
+            &format!("/user/tokens/{TARGET}"),
+            Cred::Bearer(WRITER_SECRET),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (deleted.status, deleted.json["success"].clone()),
+        (500, json!(false))
+    );
+    assert!(emu.token(TARGET).is_none(), "deleted all the same");
+}
+
+#[tokio::test]
+async fn edit_before_lands_just_before_the_request_is_handled() {
+    use crate::emulator::WorldEdit;
+    let emu = Emulator::start(base_world());
+    let api = Api::new(&emu);
+    let path = format!("/user/tokens/{TARGET}");
+    let edit = WorldEdit::new(|w| {
+        if let Some(t) = w.token_mut(TARGET) {
+            t.json["name"] = json!("renamed by someone else");
+        }
+    });
+    emu.inject(
+        Fault::on("GET", &path, FaultKind::EditBefore(edit))
+            .exact()
+            .nth(2),
+    );
+    let first = api.get(&path, Cred::Bearer(WRITER_SECRET)).await;
+    assert_ne!(
+        first.result()["name"],
+        "renamed by someone else",
+        "only the 2nd"
+    );
+    let second = api.get(&path, Cred::Bearer(WRITER_SECRET)).await;
+    assert_eq!(
+        second.result()["name"],
+        "renamed by someone else",
+        "seen by this very request"
+    );
+}
+
+#[tokio::test]
+async fn every_secret_ever_held_is_known_to_the_test() {
+    let emu = Emulator::start(base_world());
+    let api = Api::new(&emu);
+    let before = emu.all_secrets();
+    assert!(before.contains(&TARGET_SECRET.to_string()));
+    api.send(
+        "PUT",
+        &format!("/user/tokens/{TARGET}/value"),
+        Cred::Bearer(WRITER_SECRET),
+        Some(json!({})),
+    )
+    .await;
+    let created = api
+        .send(
+            "POST",
+            "/user/tokens",
+            Cred::Bearer(WRITER_SECRET),
+            Some(create_body("new")),
+        )
+        .await;
+    let after = emu.all_secrets();
+    assert!(
+        after.contains(&TARGET_SECRET.to_string()),
+        "rolled away, still listed"
+    );
+    assert!(after.contains(&emu.current_secret(TARGET).unwrap()));
+    assert!(after.contains(&created.result()["value"].as_str().unwrap().to_string()));
+    assert_eq!(after.len(), before.len() + 2);
+}
+
+#[tokio::test]
 async fn broken_bodies_non_json_truncated_and_success_false() {
     let emu = Emulator::start(base_world());
     let mut api = Api::new(&emu);

@@ -6,5 +6,6 @@ mod emulator;
 mod emulator_tests;
 mod example;
 mod live;
+mod remediate;
 mod rules;
 mod support;

@@ -1,9 +1,13 @@
 //! Injectable faults: which requests they hit (method, path pattern, occurrence) and what
 //! they do at the HTTP level. See [`FaultKind`] for each kind's exact behaviour.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+
+use super::world::World;
 
 /// What a fault does to a matching request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +31,13 @@ pub enum FaultKind {
     Truncated,
     /// `200` with a `success: false` envelope (code 10001, result null). No state change.
     SuccessFalse,
+    /// Handles the request (state changes happen), then answers this status as `Status`
+    /// does: the origin acted, but the client sees an error (a 5xx from the edge after the
+    /// origin applied a write, for instance).
+    StatusAfterApply(u16),
+    /// Applies this edit to the world, then handles the request normally: another
+    /// administrator's change landing just before this request (deterministic, no timing).
+    EditBefore(WorldEdit),
     /// List endpoints serve page 1 whatever `page` asks for (`result_info.page` echoes the
     /// requested page), so a client that only follows page numbers loops. Others: no effect.
     RepeatPage,
@@ -35,6 +46,31 @@ pub enum FaultKind {
     /// never stops. Others: no effect.
     EndlessPages,
 }
+
+/// A change to the world made by a fault (see [`FaultKind::EditBefore`]).
+#[derive(Clone)]
+pub struct WorldEdit(pub Arc<dyn Fn(&mut World) + Send + Sync>);
+
+impl WorldEdit {
+    pub fn new(edit: impl Fn(&mut World) + Send + Sync + 'static) -> WorldEdit {
+        WorldEdit(Arc::new(edit))
+    }
+}
+
+impl fmt::Debug for WorldEdit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WorldEdit(..)")
+    }
+}
+
+/// Two edits are the same when they are the same closure.
+impl PartialEq for WorldEdit {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for WorldEdit {}
 
 /// Which of the matching requests a fault hits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

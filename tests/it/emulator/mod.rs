@@ -68,7 +68,7 @@ use tokio::net::TcpListener;
 #[allow(unused_imports)]
 pub use catalogue::{account_catalogue, default_catalogue, group_id};
 #[allow(unused_imports)]
-pub use faults::{Fault, FaultKind, Occurrence};
+pub use faults::{Fault, FaultKind, Occurrence, WorldEdit};
 #[allow(unused_imports)]
 pub use world::{
     rfc3339, token_json, Account, Owner, RateLimit, StoredToken, TokenBuilder, TokenPolicy, User,
@@ -258,6 +258,23 @@ impl Emulator {
         self.with_world(|w| w.find_token(token_id).map(|(_, t)| t.secret.clone()))
     }
 
+    /// Every token secret the world has held: given at set-up, created and rolled
+    /// (including secrets rolled away since), so tests can check that none leaked.
+    pub fn all_secrets(&self) -> Vec<String> {
+        self.with_world(|w| {
+            let mut all = w.secret_log.clone();
+            let current = w
+                .user_tokens
+                .values()
+                .chain(w.accounts.values().flat_map(|a| a.tokens.values()))
+                .map(|t| t.secret.clone());
+            all.extend(current);
+            all.sort();
+            all.dedup();
+            all
+        })
+    }
+
     /// A copy of a token's API object (of any owner).
     pub fn token(&self, token_id: &str) -> Option<Value> {
         self.with_world(|w| w.token(token_id).cloned())
@@ -319,6 +336,29 @@ fn json_body(value: &Value) -> Vec<u8> {
 const JSON: &str = "application/json";
 const HTML: &str = "text/html; charset=UTF-8";
 
+/// The answer of a `Status` (or `StatusAfterApply`) fault.
+fn status_fault_response(status: u16) -> Response {
+    let mut headers = Vec::new();
+    if status == 429 {
+        headers.push(("retry-after", "1".to_string()));
+    }
+    if faults::is_edge_status(status) {
+        response(
+            status,
+            HTML,
+            faults::edge_error_html(status).into_bytes(),
+            &headers,
+        )
+    } else {
+        response(
+            status,
+            JSON,
+            json_body(&faults::status_envelope(status)),
+            &headers,
+        )
+    }
+}
+
 /// The one handler: faults, then the API, then transport-level faults.
 async fn serve_request(
     State(shared): State<Shared>,
@@ -367,25 +407,7 @@ async fn serve_request(
     match fault {
         Some(FaultKind::Status(status)) => {
             log(Some(status));
-            let mut headers = Vec::new();
-            if status == 429 {
-                headers.push(("retry-after", "1".to_string()));
-            }
-            return if faults::is_edge_status(status) {
-                response(
-                    status,
-                    HTML,
-                    faults::edge_error_html(status).into_bytes(),
-                    &headers,
-                )
-            } else {
-                response(
-                    status,
-                    JSON,
-                    json_body(&faults::status_envelope(status)),
-                    &headers,
-                )
-            };
+            return status_fault_response(status);
         }
         Some(FaultKind::Hang) => {
             // Logged first: hyper may drop this future when the client gives up.
@@ -416,6 +438,9 @@ async fn serve_request(
         (Some(path), Ok(bytes)) => {
             let mut guard = lock(&shared);
             let inner = &mut *guard;
+            if let Some(FaultKind::EditBefore(edit)) = &fault {
+                (edit.0)(&mut inner.world);
+            }
             let request = ApiRequest {
                 method: &method,
                 path,
@@ -433,6 +458,10 @@ async fn serve_request(
         }
     };
 
+    if let Some(FaultKind::StatusAfterApply(status)) = fault {
+        log(Some(status));
+        return status_fault_response(status);
+    }
     if fault == Some(FaultKind::DropAfterApply) {
         conn.kill();
         log(None);

@@ -239,7 +239,9 @@ fn new_secret(world: &mut World, owner: &Owner) -> String {
         Owner::User => "cfut_",
         Owner::Account(_) => "cfat_",
     };
-    format!("{prefix}{}", &world.next_hex("secret")[..40])
+    let secret = format!("{prefix}{}", &world.next_hex("secret")[..40]);
+    world.secret_log.push(secret.clone());
+    secret
 }
 
 /// `POST .../tokens`.

@@ -144,6 +144,8 @@ pub struct World {
     pub validate_ip_conditions: bool,
     pub user_token_quota: usize,
     pub account_token_quota: usize,
+    /// Every secret handed to a token so far (set-up, create, roll), in order.
+    pub secret_log: Vec<String>,
     /// Counter behind every generated id and secret, so runs are reproducible.
     pub(crate) seq: u64,
 }
@@ -171,6 +173,7 @@ impl World {
             validate_ip_conditions: true,
             user_token_quota: USER_TOKEN_QUOTA,
             account_token_quota: ACCOUNT_TOKEN_QUOTA,
+            secret_log: Vec::new(),
             seq: 0,
         }
     }
@@ -205,6 +208,7 @@ impl World {
     /// When `token` has no string `id`.
     pub fn add_user_token(&mut self, token: Value, secret: &str) -> &mut World {
         let stored = stored(token, secret);
+        self.secret_log.push(secret.to_string());
         self.user_tokens.insert(stored.id().to_string(), stored);
         self
     }
@@ -220,6 +224,7 @@ impl World {
         secret: &str,
     ) -> &mut World {
         let stored = stored(token, secret);
+        self.secret_log.push(secret.to_string());
         self.account_mut(account_id)
             .tokens
             .insert(stored.id().to_string(), stored);

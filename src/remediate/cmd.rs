@@ -1,0 +1,362 @@
+//! The command wiring of `tokenwarden remediate` (DESIGN §2, §8) and what it shares with
+//! the single-token commands (`single`): argument checks, scan and plan, the dry run, the
+//! guardrails that must hold before anything changes (no snapshot, a working sink, a
+//! journal, confirmation), execution, and the exit code (0 all done, 2 refused before any
+//! change, 3 any failure).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::Value;
+
+use super::apply::Executor;
+use super::journal::Journal;
+use super::plan::{self, Filter, Plan, PlanItem};
+use super::render::{self, Document, Mode, Row};
+use super::sink::SecretSink;
+use super::{Outcome, Status};
+use crate::app::{self, Failure, Ui};
+use crate::cli::{ApplyArgs, GlobalArgs, ListFormat, RemediateArgs};
+use crate::cloudflare::{tokens, Client, Credential};
+use crate::inventory::{Inventory, NotEvaluated};
+use crate::scan::{self, exit};
+
+pub(super) type Result<T> = std::result::Result<T, Failure>;
+
+pub(super) fn parse_sink(args: &ApplyArgs) -> Result<Option<SecretSink>> {
+    args.secret_sink
+        .as_deref()
+        .map(|spec| {
+            SecretSink::parse(spec, Duration::from_secs(args.sink_timeout))
+                .map_err(|e| Failure::usage(e.to_string()))
+        })
+        .transpose()
+}
+
+/// Print the plan or outcomes: to stdout, or to stderr when stdout carries secrets.
+pub(super) fn emit(
+    doc: &Document<'_>,
+    format: ListFormat,
+    sink: Option<&SecretSink>,
+) -> Result<()> {
+    let text = match format {
+        ListFormat::Json => {
+            let mut t = serde_json::to_string_pretty(&render::json(doc))
+                .map_err(|e| Failure::runtime(format!("cannot render the plan: {e}")))?;
+            t.push('\n');
+            t
+        }
+        ListFormat::Table => render::table(doc),
+    };
+    let written = if sink == Some(&SecretSink::Stdout) {
+        std::io::stderr().lock().write_all(text.as_bytes())
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).and_then(|()| out.flush())
+    };
+    written.map_err(|e| Failure::runtime(format!("cannot write the plan: {e}")))
+}
+
+/// Ask on the terminal; anything but "y"/"yes" declines.
+pub fn ask(
+    input: &mut impl BufRead,
+    out: &mut impl Write,
+    actions: usize,
+) -> std::io::Result<bool> {
+    write!(
+        out,
+        "Apply {actions} action(s) at Cloudflare? Type \"yes\" to go on: "
+    )?;
+    out.flush()?;
+    let mut line = String::new();
+    input.read_line(&mut line)?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// Without --yes, only a terminal can confirm: refuse at once rather than wait on a pipe.
+fn can_confirm() -> Result<()> {
+    if std::io::stdin().is_terminal() {
+        Ok(())
+    } else {
+        Err(Failure::usage(
+            "refusing to --apply without confirmation: stdin is not a terminal, so nobody can answer. Review the plan (run without --apply), then pass --yes",
+        ))
+    }
+}
+
+fn confirm(doc: &Document<'_>, actions: usize) -> Result<bool> {
+    let stdin = std::io::stdin();
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(render::table(doc).as_bytes());
+    ask(&mut stdin.lock(), &mut err, actions)
+        .map_err(|e| Failure::runtime(format!("cannot read the confirmation: {e}")))
+}
+
+/// Everything that must hold before the first change: a working sink for the actions that
+/// deliver secrets, and a journal. Returns the journal.
+pub(super) fn ready(
+    items: &[PlanItem],
+    args: &ApplyArgs,
+    sink: Option<&SecretSink>,
+) -> Result<Journal> {
+    let needing: Vec<String> = items
+        .iter()
+        .filter(|i| i.op.needs_sink())
+        .map(|i| format!("{} {}", i.op, i.token_id))
+        .collect();
+    if !needing.is_empty() {
+        let Some(sink) = sink else {
+            return Err(Failure::usage(format!(
+                "the plan hands out new secrets ({}): pass --secret-sink file:DIR, exec:COMMAND or stdout; nothing was changed",
+                needing.join(", ")
+            )));
+        };
+        sink.check().map_err(|e| {
+            Failure::usage(format!(
+                "the secret sink is not usable: {e}; nothing was changed"
+            ))
+        })?;
+    }
+    Journal::open(&args.journal)
+        .map_err(|e| Failure::usage(format!("cannot open the journal: {e}; nothing was changed")))
+}
+
+pub(super) fn execute(
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    items: &[PlanItem],
+    mut journal: Journal,
+    sink: Option<&SecretSink>,
+    max_lifetime_days: f64,
+    ui: Ui,
+) -> Vec<Outcome> {
+    let exec = Executor {
+        client,
+        sink,
+        escrow_dir: journal.escrow_dir(),
+        created_at: Utc::now(),
+        max_lifetime_days,
+    };
+    rt.block_on(exec.execute(items, &mut journal, |item, o| {
+        let what = format!("{} token {}", item.op, item.token_id);
+        if o.status.is_failure() {
+            eprintln!("error: {what} {}: {}", o.status.as_str(), o.message);
+        } else {
+            ui.info(&format!("{what}: {}: {}", o.status.as_str(), o.message));
+        }
+    }))
+}
+
+pub(super) fn rows<'a>(
+    items: &'a [PlanItem],
+    run: usize,
+    outcomes: Option<&'a [Outcome]>,
+) -> Vec<Row<'a>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let outcome = outcomes.and_then(|o| o.get(i));
+            let status = match outcome {
+                Some(o) => o.status,
+                None if i < run && outcomes.is_none() => Status::Planned,
+                None => Status::Deferred,
+            };
+            Row {
+                item,
+                status,
+                outcome,
+            }
+        })
+        .collect()
+}
+
+/// `tokenwarden remediate`.
+pub fn remediate(args: &RemediateArgs, g: &GlobalArgs, ui: Ui) -> Result<u8> {
+    let opts = &args.apply;
+    if opts.apply && args.source.snapshot.is_some() {
+        return Err(Failure::usage(
+            "refusing --apply on a snapshot: remediation acts on live tokens and must plan from a live scan (drop --snapshot; without --apply a snapshot still shows the plan)",
+        ));
+    }
+    let sink = parse_sink(opts)?;
+    let (policy, evaluator, now) = app::prepare(&args.eval)?;
+    for rule in &args.only_rules {
+        if !evaluator.rules().any(|m| &m.id == rule) {
+            return Err(Failure::usage(format!(
+                "--rule {rule}: no such rule; `tokenwarden rules list` shows the ids"
+            )));
+        }
+    }
+    for t in &args.only_tokens {
+        if !tokens::is_valid_id(t) {
+            return Err(Failure::usage(format!("--token {t:?} is not a token id")));
+        }
+    }
+    let conn = app::Conn::from_global(g);
+    let token_file = conn.token_file;
+    let inv = app::inventory(&args.source, conn, now, ui)?;
+    check_tokens_known(&inv, &args.only_tokens)?;
+    let report = scan::scan(
+        &inv,
+        &evaluator,
+        &policy,
+        policy.fail_on,
+        now,
+        app::scope_of(args.source.scope).as_str(),
+    );
+    for n in &report.not_evaluated {
+        ui.warn(&format!("not evaluated: {}: {}", n.scope, n.reason));
+    }
+    let filter = Filter {
+        rules: &args.only_rules,
+        tokens: &args.only_tokens,
+        include_self: opts.include_self,
+    };
+    let plan = plan::build(&report.findings, &inv, &filter, now);
+    let max_actions = args.max_actions.unwrap_or(policy.remediation.max_actions) as usize;
+    let run = plan.items.len().min(max_actions);
+    let incomplete = if report.not_evaluated.is_empty() {
+        exit::OK
+    } else {
+        exit::RUNTIME
+    };
+    let mut doc = Document {
+        mode: Mode::DryRun,
+        now,
+        max_actions,
+        rows: rows(&plan.items, run, None),
+        skipped: &plan.skipped,
+        not_evaluated: &report.not_evaluated,
+        exit_code: incomplete,
+    };
+    if !opts.apply || run == 0 {
+        doc.mode = if opts.apply {
+            Mode::Apply
+        } else {
+            Mode::DryRun
+        };
+        emit(&doc, opts.format, sink.as_ref())?;
+        return Ok(incomplete);
+    }
+    let items = &plan.items[..run];
+    if !opts.include_self && inv.scanner_token_id.is_none() {
+        if let Credential::Token(_) = app::credential(token_file)? {
+            return Err(Failure::usage(
+                "cannot tell which token tokenwarden runs with (its verify call failed), so any action might revoke this run's own access; pass --include-self to act anyway. Nothing was changed",
+            ));
+        }
+    }
+    if !args.yes {
+        can_confirm()?;
+    }
+    let journal = ready(items, opts, sink.as_ref())?;
+    if !args.yes && !confirm(&doc, run)? {
+        eprintln!("aborted: nothing was changed");
+        return Ok(exit::OK);
+    }
+    let (client, _) = app::client(conn)?;
+    let rt = app::runtime()?;
+    let outcomes = execute(
+        &rt,
+        &client,
+        items,
+        journal,
+        sink.as_ref(),
+        policy.thresholds.max_lifetime_days,
+        ui,
+    );
+    finish(
+        &plan,
+        &outcomes,
+        &report.not_evaluated,
+        now,
+        max_actions,
+        opts,
+        sink.as_ref(),
+    )
+}
+
+pub(super) fn finish(
+    plan: &Plan,
+    outcomes: &[Outcome],
+    not_evaluated: &[NotEvaluated],
+    now: chrono::DateTime<Utc>,
+    max_actions: usize,
+    opts: &ApplyArgs,
+    sink: Option<&SecretSink>,
+) -> Result<u8> {
+    let failed = outcomes.iter().any(|o| o.status.is_failure());
+    let code = if failed || !not_evaluated.is_empty() {
+        exit::RUNTIME
+    } else {
+        exit::OK
+    };
+    let doc = Document {
+        mode: Mode::Apply,
+        now,
+        max_actions,
+        rows: rows(&plan.items, outcomes.len(), Some(outcomes)),
+        skipped: &plan.skipped,
+        not_evaluated,
+        exit_code: code,
+    };
+    emit(&doc, opts.format, sink)?;
+    Ok(code)
+}
+
+fn check_tokens_known(inv: &Inventory, wanted: &[String]) -> Result<()> {
+    for t in wanted {
+        let known = inv
+            .owners()
+            .iter()
+            .flat_map(|o| o.tokens.iter())
+            .any(|tok| tok.get("id").and_then(Value::as_str) == Some(t.as_str()));
+        if !known {
+            let hint = if inv.not_evaluated.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} scope(s) could not be read)", inv.not_evaluated.len())
+            };
+            return Err(Failure::usage(format!(
+                "--token {t}: not in the inventory{hint}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        crate::cli::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn only_an_explicit_yes_confirms() {
+        for (answer, expected) in [
+            ("yes\n", true),
+            ("y\n", true),
+            ("YES\n", true),
+            ("no\n", false),
+            ("\n", false),
+            ("", false),
+            ("yess\n", false),
+        ] {
+            let mut out = Vec::new();
+            let got = ask(&mut answer.as_bytes(), &mut out, 3).unwrap();
+            assert_eq!(got, expected, "{answer:?}");
+            assert!(String::from_utf8(out)
+                .unwrap()
+                .contains("Apply 3 action(s)"));
+        }
+    }
+}

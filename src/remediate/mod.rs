@@ -1,0 +1,120 @@
+//! Remediation (DESIGN §8, issue 3): turn findings into a plan of actions — roll, replace,
+//! disable, enable — and carry it out without ever losing a secret or weakening a token.
+//!
+//! - [`plan`]: which one action each offending token gets, and why (pure).
+//! - [`status`]: the disable/enable protocol: GET fresh, PUT the whole token back with only
+//!   `status` changed, GET again and verify.
+//! - [`apply`]: the driver that journals every action, and the roll protocol.
+//! - [`replace`]: the replace protocol.
+//! - [`sink`]: where new secrets go (`file:`, `exec:`, `stdout`) and the escrow.
+//! - [`journal`]: the append-only JSONL record of every action.
+//! - [`render`]: the plan and its outcomes as a table or JSON.
+//! - [`cmd`]: the command wiring of `remediate`, shared with [`single`], the wiring of
+//!   `roll|replace|disable|enable TOKEN_ID`.
+
+pub mod apply;
+pub mod cmd;
+pub mod journal;
+pub mod plan;
+pub mod render;
+pub mod replace;
+pub mod single;
+pub mod sink;
+pub mod status;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use plan::{Op, Plan, PlanItem};
+
+/// Where one planned action stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Dry run: would be executed.
+    Planned,
+    /// Not executed: beyond `max_actions` for this run.
+    Deferred,
+    Succeeded,
+    /// Nothing to do: the token was already in the wanted state.
+    Unchanged,
+    /// Not executed because the token changed since the scan; the next run decides again.
+    Skipped,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Planned => "planned",
+            Status::Deferred => "deferred",
+            Status::Succeeded => "succeeded",
+            Status::Unchanged => "unchanged",
+            Status::Skipped => "skipped",
+            Status::Failed => "failed",
+        }
+    }
+
+    /// Whether this outcome makes the run exit 3: an action that did not do what the plan
+    /// said (failed, or skipped because the token changed under it).
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Failed | Status::Skipped)
+    }
+}
+
+/// What executing one action did. Never holds a secret: only where it went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: Status,
+    pub message: String,
+    /// Where the new secret was delivered (a file path, "stdout", "the exec: command").
+    pub delivered_to: Option<String>,
+    /// The escrow file holding a secret that could not be delivered.
+    pub escrow: Option<PathBuf>,
+    /// The token a replace created (whether or not it still exists: see `message`).
+    pub new_token_id: Option<String>,
+    /// The token as read fresh just before the change.
+    pub before: Option<Value>,
+    /// The token as read back after the change.
+    pub after: Option<Value>,
+}
+
+impl Outcome {
+    pub fn new(status: Status, message: impl Into<String>) -> Outcome {
+        Outcome {
+            status,
+            message: message.into(),
+            delivered_to: None,
+            escrow: None,
+            new_token_id: None,
+            before: None,
+            after: None,
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> Outcome {
+        Outcome::new(Status::Failed, message)
+    }
+
+    pub fn with_before(mut self, before: Option<Value>) -> Outcome {
+        self.before = before;
+        self
+    }
+
+    pub fn with_after(mut self, after: Option<Value>) -> Outcome {
+        self.after = after;
+        self
+    }
+}
+
+/// A token object without anything secret: API objects never carry the secret except a
+/// create response's `value`, which is removed here once more for good measure.
+pub fn without_secret(token: &Value) -> Value {
+    let mut t = token.clone();
+    if let Value::Object(map) = &mut t {
+        map.remove("value");
+    }
+    t
+}

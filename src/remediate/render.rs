@@ -1,0 +1,221 @@
+//! The plan and its outcomes as a table or a JSON document. Deterministic given the same
+//! inputs; never a secret (rows hold token ids, rules and where secrets went).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use super::plan::Skipped;
+use super::{Outcome, PlanItem, Status};
+use crate::inventory::NotEvaluated;
+
+/// Whether anything was executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    DryRun,
+    Apply,
+}
+
+/// One planned action and where it stands.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    pub item: &'a PlanItem,
+    pub status: Status,
+    pub outcome: Option<&'a Outcome>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Document<'a> {
+    pub mode: Mode,
+    pub now: DateTime<Utc>,
+    pub max_actions: usize,
+    pub rows: Vec<Row<'a>>,
+    pub skipped: &'a [Skipped],
+    pub not_evaluated: &'a [NotEvaluated],
+    pub exit_code: u8,
+}
+
+impl Document<'_> {
+    fn count(&self, status: Status) -> usize {
+        self.rows.iter().filter(|r| r.status == status).count()
+    }
+}
+
+/// Why a row's action was chosen: its rules and severity, and what it supersedes.
+fn because(item: &PlanItem) -> String {
+    let mut s = if item.rules.is_empty() {
+        "requested".to_string()
+    } else {
+        item.rules.join(", ")
+    };
+    if let Some(sev) = item.severity {
+        s.push_str(&format!(" ({sev})"));
+    }
+    for sup in &item.superseded {
+        s.push_str(&format!(
+            "; supersedes {} ({})",
+            sup.action,
+            sup.rules.join(", ")
+        ));
+    }
+    s
+}
+
+pub fn json(doc: &Document<'_>) -> Value {
+    let actions: Vec<Value> = doc
+        .rows
+        .iter()
+        .map(|r| {
+            let o = r.outcome;
+            json!({
+                "owner": r.item.owner,
+                "token_id": r.item.token_id,
+                "token_name": r.item.token_name,
+                "action": r.item.op,
+                "rules": r.item.rules,
+                "severity": r.item.severity,
+                "superseded": r.item.superseded,
+                "status": r.status,
+                "message": o.map(|o| o.message.clone()),
+                "delivered_to": o.and_then(|o| o.delivered_to.clone()),
+                "escrow": o.and_then(|o| o.escrow.as_ref().map(|p| p.display().to_string())),
+                "new_token_id": o.and_then(|o| o.new_token_id.clone()),
+            })
+        })
+        .collect();
+    let mut summary = serde_json::Map::new();
+    for status in [
+        Status::Planned,
+        Status::Deferred,
+        Status::Succeeded,
+        Status::Unchanged,
+        Status::Skipped,
+        Status::Failed,
+    ] {
+        summary.insert(status.as_str().into(), json!(doc.count(status)));
+    }
+    summary.insert("not_planned".into(), json!(doc.skipped.len()));
+    summary.insert("not_evaluated".into(), json!(doc.not_evaluated.len()));
+    summary.insert("exit_code".into(), json!(doc.exit_code));
+    json!({
+        "tool": "tokenwarden",
+        "version": env!("CARGO_PKG_VERSION"),
+        "mode": match doc.mode { Mode::DryRun => "dry-run", Mode::Apply => "apply" },
+        "now": doc.now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "max_actions": doc.max_actions,
+        "actions": actions,
+        "not_planned": doc.skipped,
+        "not_evaluated": doc.not_evaluated,
+        "summary": summary,
+    })
+}
+
+fn widths(rows: &[[String; 6]]) -> [usize; 6] {
+    let mut w = [0usize; 6];
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            w[i] = w[i].max(cell.chars().count());
+        }
+    }
+    w
+}
+
+pub fn table(doc: &Document<'_>) -> String {
+    let mut out = String::new();
+    if doc.mode == Mode::DryRun {
+        out.push_str(
+            "Dry run: nothing was changed at Cloudflare. Pass --apply to execute the plan.\n\n",
+        );
+    }
+    if doc.rows.is_empty() {
+        out.push_str("No action to take.\n");
+    } else {
+        let mut cells = vec![[
+            "OWNER".to_string(),
+            "TOKEN".to_string(),
+            "NAME".to_string(),
+            "ACTION".to_string(),
+            "STATUS".to_string(),
+            "BECAUSE".to_string(),
+        ]];
+        for r in &doc.rows {
+            cells.push([
+                r.item.owner.label(),
+                r.item.token_id.clone(),
+                r.item.token_name.clone().unwrap_or_else(|| "-".into()),
+                r.item.op.to_string(),
+                r.status.as_str().to_string(),
+                because(r.item),
+            ]);
+        }
+        let w = widths(&cells);
+        for (i, row) in cells.iter().enumerate() {
+            let line = format!(
+                "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  {}",
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                w0 = w[0],
+                w1 = w[1],
+                w2 = w[2],
+                w3 = w[3],
+                w4 = w[4],
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
+            if let Some(o) = i.checked_sub(1).and_then(|k| doc.rows[k].outcome) {
+                out.push_str(&format!("    -> {}\n", o.message));
+            }
+        }
+    }
+    if !doc.skipped.is_empty() {
+        out.push_str("\nNot planned:\n");
+        for s in doc.skipped {
+            out.push_str(&format!(
+                "  {} {} ({}): {} ({}): {}\n",
+                s.owner.label(),
+                s.token_id,
+                s.token_name.as_deref().unwrap_or("-"),
+                s.action,
+                if s.rules.is_empty() {
+                    "requested".to_string()
+                } else {
+                    s.rules.join(", ")
+                },
+                s.reason
+            ));
+        }
+    }
+    if !doc.not_evaluated.is_empty() {
+        out.push_str("\nNot evaluated (no plan for these):\n");
+        for n in doc.not_evaluated {
+            out.push_str(&format!("  {}: {}\n", n.scope, n.reason));
+        }
+    }
+    let mut parts = Vec::new();
+    for status in [
+        Status::Planned,
+        Status::Succeeded,
+        Status::Unchanged,
+        Status::Skipped,
+        Status::Failed,
+        Status::Deferred,
+    ] {
+        let n = doc.count(status);
+        if n > 0 {
+            parts.push(format!("{n} {}", status.as_str()));
+        }
+    }
+    if parts.is_empty() {
+        parts.push("0 actions".into());
+    }
+    out.push_str(&format!(
+        "\n{} (max_actions {}); {} not planned\n",
+        parts.join(", "),
+        doc.max_actions,
+        doc.skipped.len()
+    ));
+    out
+}

@@ -1,0 +1,337 @@
+//! Secret sinks (DESIGN §8): where a new secret goes after a roll or a replace, and the
+//! escrow that keeps it when delivery fails.
+//!
+//! - `file:DIR` writes `DIR/<token_id>.secret` atomically (temp file, fsync, rename, fsync
+//!   of the directory), mode 0600, creating `DIR` with mode 0700 when missing.
+//! - `exec:COMMAND` runs `/bin/sh -c COMMAND` with the secret on stdin only — never in argv
+//!   or the environment — and `TOKENWARDEN_TOKEN_ID`, `TOKENWARDEN_TOKEN_NAME`,
+//!   `TOKENWARDEN_OWNER`, `TOKENWARDEN_ACTION` (and `TOKENWARDEN_REPLACES` for a replace) in
+//!   the environment. Success is exit 0 within the timeout; after it the command's process
+//!   group is killed. Its stdout is discarded (it must not mix with tokenwarden's report),
+//!   its stderr passes through, and tokenwarden's own Cloudflare credential is removed from
+//!   its environment.
+//! - `stdout` prints `<token_id> <secret>` lines; only when named explicitly.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use super::plan::Op;
+use crate::inventory::Owner;
+use crate::secret::Secret;
+
+/// The shell an `exec:` sink runs under.
+const SHELL: &str = "/bin/sh";
+/// tokenwarden's own credential: the sink command has no business with it.
+const CREDENTIAL_VARS: [&str; 3] = [
+    "CLOUDFLARE_API_TOKEN",
+    "CLOUDFLARE_API_KEY",
+    "CLOUDFLARE_EMAIL",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(
+        "invalid --secret-sink {spec:?}: {reason} (expected file:DIR, exec:COMMAND or stdout)"
+    )]
+    Spec { spec: String, reason: String },
+    #[error("secret sink directory {}: {source}", .dir.display())]
+    Dir { dir: PathBuf, source: io::Error },
+    #[error("cannot write the secret of token {token_id} to {}: {source}", .path.display())]
+    Write {
+        token_id: String,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("exec: sink: {SHELL} is not available: {0}")]
+    Shell(String),
+    #[error("exec: sink for token {token_id}: cannot start the command: {source}")]
+    Spawn { token_id: String, source: io::Error },
+    #[error("exec: sink for token {token_id}: the command failed ({status})")]
+    Exit { token_id: String, status: String },
+    #[error("exec: sink for token {token_id}: the command did not finish within {secs} s and was killed")]
+    Timeout { token_id: String, secs: u64 },
+    #[error("exec: sink for token {token_id}: {source}")]
+    Wait { token_id: String, source: io::Error },
+    #[error("cannot print the secret of token {token_id} to stdout: {source}")]
+    Stdout { token_id: String, source: io::Error },
+}
+
+/// Where new secrets go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSink {
+    File(PathBuf),
+    Exec { command: String, timeout: Duration },
+    Stdout,
+}
+
+/// Whose secret is being delivered.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// The token the secret belongs to (for a replace: the new token).
+    pub token_id: &'a str,
+    pub token_name: &'a str,
+    pub owner: &'a Owner,
+    pub op: Op,
+    /// For a replace: the token being replaced.
+    pub replaces: Option<&'a str>,
+}
+
+impl SecretSink {
+    /// Parse `file:DIR`, `exec:COMMAND` or `stdout`.
+    pub fn parse(spec: &str, exec_timeout: Duration) -> Result<SecretSink, SinkError> {
+        let bad = |reason: &str| SinkError::Spec {
+            spec: spec.to_string(),
+            reason: reason.to_string(),
+        };
+        if spec == "stdout" {
+            return Ok(SecretSink::Stdout);
+        }
+        if let Some(dir) = spec.strip_prefix("file:") {
+            if dir.trim().is_empty() {
+                return Err(bad("file: needs a directory"));
+            }
+            return Ok(SecretSink::File(PathBuf::from(dir)));
+        }
+        if let Some(command) = spec.strip_prefix("exec:") {
+            if command.trim().is_empty() {
+                return Err(bad("exec: needs a command"));
+            }
+            if exec_timeout.is_zero() {
+                return Err(bad("the exec: timeout must be at least one second"));
+            }
+            return Ok(SecretSink::Exec {
+                command: command.to_string(),
+                timeout: exec_timeout,
+            });
+        }
+        Err(bad("unknown kind"))
+    }
+
+    /// A description for reports and the journal. Never the exec command itself: an
+    /// operator may have put a credential for the secret store in it.
+    pub fn describe(&self, token_id: &str) -> String {
+        match self {
+            SecretSink::File(dir) => secret_path(dir, token_id).display().to_string(),
+            SecretSink::Exec { .. } => "the exec: sink command".to_string(),
+            SecretSink::Stdout => "stdout".to_string(),
+        }
+    }
+
+    /// Check, before anything changes at Cloudflare, that a delivery can work: the
+    /// directory exists (created 0700 if missing) and takes a file; the shell exists.
+    pub fn check(&self) -> Result<(), SinkError> {
+        match self {
+            SecretSink::File(dir) => {
+                create_private_dir(dir).map_err(|source| SinkError::Dir {
+                    dir: dir.clone(),
+                    source,
+                })?;
+                let probe = dir.join(format!(".tokenwarden-probe-{}", std::process::id()));
+                let written = private_file(&probe).and_then(|f| f.sync_all());
+                let _ = fs::remove_file(&probe);
+                written.map_err(|source| SinkError::Dir {
+                    dir: dir.clone(),
+                    source,
+                })
+            }
+            SecretSink::Exec { .. } => shell_available(),
+            SecretSink::Stdout => Ok(()),
+        }
+    }
+
+    /// Deliver `secret`; returns where it went.
+    pub fn deliver(&self, d: &Delivery<'_>, secret: &Secret) -> Result<String, SinkError> {
+        match self {
+            SecretSink::File(dir) => {
+                let name = format!("{}.secret", d.token_id);
+                write_secret(dir, &name, secret)
+                    .map(|p| p.display().to_string())
+                    .map_err(|source| SinkError::Write {
+                        token_id: d.token_id.to_string(),
+                        path: secret_path(dir, d.token_id),
+                        source,
+                    })
+            }
+            SecretSink::Exec { command, timeout } => {
+                run_exec(command, *timeout, d, secret).map(|()| self.describe(d.token_id))
+            }
+            SecretSink::Stdout => {
+                let mut out = io::stdout().lock();
+                writeln!(out, "{} {}", d.token_id, secret.expose())
+                    .and_then(|()| out.flush())
+                    .map(|()| "stdout".to_string())
+                    .map_err(|source| SinkError::Stdout {
+                        token_id: d.token_id.to_string(),
+                        source,
+                    })
+            }
+        }
+    }
+}
+
+fn secret_path(dir: &Path, token_id: &str) -> PathBuf {
+    dir.join(format!("{token_id}.secret"))
+}
+
+/// Keep a secret that could not be delivered: `DIR/tokenwarden-escrow-<id>-<time>.secret`,
+/// mode 0600, written like a `file:` sink. `dir` is the journal's directory.
+pub fn escrow(dir: &Path, token_id: &str, secret: &Secret) -> Result<PathBuf, SinkError> {
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S%.9fZ");
+    let name = format!("tokenwarden-escrow-{token_id}-{stamp}.secret");
+    write_secret(dir, &name, secret).map_err(|source| SinkError::Write {
+        token_id: token_id.to_string(),
+        path: dir.join(&name),
+        source,
+    })
+}
+
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    if fs::metadata(dir)?.is_dir() {
+        Ok(())
+    } else {
+        Err(io::Error::other("not a directory"))
+    }
+}
+
+/// A new file only its owner can read (0600), failing if it exists.
+fn private_file(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Atomically write `DIR/name`: a private temp file, fsync, rename over the target, fsync
+/// of the directory, so a reader sees the old secret or the new one, never half of one.
+fn write_secret(dir: &Path, name: &str, secret: &Secret) -> io::Result<PathBuf> {
+    create_private_dir(dir)?;
+    let target = dir.join(name);
+    let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}-{nanos}", std::process::id()));
+    let result = private_file(&tmp)
+        .and_then(|mut f| {
+            f.write_all(secret.expose().as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| fs::rename(&tmp, &target))
+        .and_then(|()| File::open(dir)?.sync_all());
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map(|()| target)
+}
+
+fn shell_available() -> Result<(), SinkError> {
+    let meta = fs::metadata(SHELL).map_err(|e| SinkError::Shell(e.to_string()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o111 == 0 {
+            return Err(SinkError::Shell("not executable".into()));
+        }
+    }
+    if meta.is_file() {
+        Ok(())
+    } else {
+        Err(SinkError::Shell("not a file".into()))
+    }
+}
+
+fn run_exec(
+    command: &str,
+    timeout: Duration,
+    d: &Delivery<'_>,
+    secret: &Secret,
+) -> Result<(), SinkError> {
+    let token_id = d.token_id.to_string();
+    let mut cmd = Command::new(SHELL);
+    cmd.arg("-c")
+        .arg(command)
+        .env("TOKENWARDEN_TOKEN_ID", d.token_id)
+        .env("TOKENWARDEN_TOKEN_NAME", d.token_name)
+        .env("TOKENWARDEN_OWNER", d.owner.path())
+        .env("TOKENWARDEN_ACTION", d.op.as_str())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for var in CREDENTIAL_VARS {
+        cmd.env_remove(var);
+    }
+    match d.replaces {
+        Some(old) => cmd.env("TOKENWARDEN_REPLACES", old),
+        None => cmd.env_remove("TOKENWARDEN_REPLACES"),
+    };
+    // Its own process group, so a timeout kills the whole pipeline, not just the shell.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn().map_err(|source| SinkError::Spawn {
+        token_id: token_id.clone(),
+        source,
+    })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that exits without reading its input closes the pipe: its exit status
+        // decides, as for any other command.
+        match stdin.write_all(secret.expose().as_bytes()) {
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                kill(&mut child);
+                return Err(SinkError::Wait {
+                    token_id,
+                    source: e,
+                });
+            }
+            _ => {}
+        }
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => {
+                return Err(SinkError::Exit {
+                    token_id,
+                    status: status.to_string(),
+                })
+            }
+            Ok(None) if Instant::now() >= deadline => {
+                kill(&mut child);
+                return Err(SinkError::Timeout {
+                    token_id,
+                    secs: timeout.as_secs(),
+                });
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(source) => {
+                kill(&mut child);
+                return Err(SinkError::Wait { token_id, source });
+            }
+        }
+    }
+}
+
+fn kill(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: killpg only sends a signal; the group is the one the child leads
+        // (process_group(0) above), so nothing outside the sink command is hit.
+        unsafe {
+            libc::killpg(pid, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[cfg(all(test, unix))]
+#[path = "sink_tests.rs"]
+mod tests;

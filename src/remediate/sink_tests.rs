@@ -1,0 +1,217 @@
+//! Unit tests of the secret sinks: parsing, the pre-flight check, atomic private files,
+//! and the exec: contract (stdin only, environment, exit status, timeout).
+
+use std::os::unix::fs::PermissionsExt;
+
+use super::*;
+
+const SECRET: &str = "cfut_unit0test0secret0value0000000000000000";
+
+fn user() -> Owner {
+    Owner::User { id: None }
+}
+
+fn delivery<'a>(owner: &'a Owner) -> Delivery<'a> {
+    Delivery {
+        token_id: "tok1",
+        token_name: "my token",
+        owner,
+        op: Op::Roll,
+        replaces: None,
+    }
+}
+
+fn mode(p: &Path) -> u32 {
+    fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+#[test]
+fn specs_parse_or_name_what_is_wrong() {
+    assert_eq!(
+        SecretSink::parse("file:/tmp/x", secs(60)).unwrap(),
+        SecretSink::File("/tmp/x".into())
+    );
+    assert_eq!(
+        SecretSink::parse("stdout", secs(60)).unwrap(),
+        SecretSink::Stdout
+    );
+    assert!(matches!(
+        SecretSink::parse("exec:vault kv put a value=-", secs(5)).unwrap(),
+        SecretSink::Exec { timeout, .. } if timeout == secs(5)
+    ));
+    for bad in ["file:", "exec:  ", "STDOUT", "s3:bucket", ""] {
+        let e = SecretSink::parse(bad, secs(60)).unwrap_err().to_string();
+        assert!(
+            e.contains("--secret-sink") && e.contains("file:DIR"),
+            "{bad}: {e}"
+        );
+    }
+    assert!(SecretSink::parse("exec:true", secs(0)).is_err());
+}
+
+#[test]
+fn the_exec_command_is_never_described() {
+    let s = SecretSink::parse("exec:vault login s.hunter2 && vault kv put", secs(60)).unwrap();
+    assert!(!s.describe("t").contains("hunter2"));
+}
+
+#[test]
+fn file_sink_writes_atomically_a_private_file_in_a_private_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a/b");
+    let sink = SecretSink::File(dir.clone());
+    sink.check().unwrap();
+    assert_eq!(mode(&dir), 0o700, "created 0700");
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "the probe is gone");
+    let owner = user();
+    let to = sink
+        .deliver(&delivery(&owner), &Secret::new(SECRET))
+        .unwrap();
+    let path = dir.join("tok1.secret");
+    assert_eq!(to, path.display().to_string());
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        SECRET,
+        "exactly the secret"
+    );
+    assert_eq!(mode(&path), 0o600);
+    // A second delivery replaces the file whole, even one that was readable by others.
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    sink.deliver(&delivery(&owner), &Secret::new("cfut_second"))
+        .unwrap();
+    assert_eq!(fs::read_to_string(&path).unwrap(), "cfut_second");
+    assert_eq!(mode(&path), 0o600);
+    let names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["tok1.secret"], "no temp file left behind");
+}
+
+#[test]
+fn file_sink_check_fails_on_a_path_that_cannot_be_a_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("plain");
+    fs::write(&file, "x").unwrap();
+    let e = SecretSink::File(file.join("sub")).check().unwrap_err();
+    assert!(e.to_string().contains("plain"), "{e}");
+    let ro = tmp.path().join("ro");
+    fs::create_dir(&ro).unwrap();
+    fs::set_permissions(&ro, fs::Permissions::from_mode(0o500)).unwrap();
+    let writable_anyway = fs::write(ro.join("t"), "x").is_ok(); // running as root
+    if !writable_anyway {
+        assert!(SecretSink::File(ro.clone()).check().is_err());
+    }
+}
+
+#[test]
+fn escrow_is_a_private_file_in_the_given_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = escrow(tmp.path(), "tok9", &Secret::new(SECRET)).unwrap();
+    assert_eq!(path.parent().unwrap(), tmp.path());
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("tokenwarden-escrow-tok9-") && name.ends_with(".secret"));
+    assert_eq!(fs::read_to_string(&path).unwrap(), SECRET);
+    assert_eq!(mode(&path), 0o600);
+}
+
+#[test]
+fn exec_sink_gets_the_secret_on_stdin_only_with_the_token_in_its_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("stdin");
+    let env = tmp.path().join("env");
+    let args = tmp.path().join("args");
+    let cmd = format!(
+        "cat > {}; env > {}; echo \"$0 $*\" > {}",
+        out.display(),
+        env.display(),
+        args.display()
+    );
+    let sink = SecretSink::parse(&format!("exec:{cmd}"), secs(20)).unwrap();
+    sink.check().unwrap();
+    let owner = Owner::Account {
+        id: "acc9".into(),
+        name: None,
+    };
+    let mut d = delivery(&owner);
+    d.op = Op::Replace;
+    d.replaces = Some("old1");
+    std::env::set_var("CLOUDFLARE_API_TOKEN", "cfut_the_scanners_own_credential");
+    let to = sink.deliver(&d, &Secret::new(SECRET)).unwrap();
+    std::env::remove_var("CLOUDFLARE_API_TOKEN");
+    assert_eq!(to, "the exec: sink command");
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        SECRET,
+        "stdin, no newline added"
+    );
+    let env = fs::read_to_string(&env).unwrap();
+    assert!(!env.contains(SECRET), "never in the environment");
+    assert!(
+        !env.contains("cfut_the_scanners_own_credential"),
+        "nor tokenwarden's credential"
+    );
+    for line in [
+        "TOKENWARDEN_TOKEN_ID=tok1",
+        "TOKENWARDEN_TOKEN_NAME=my token",
+        "TOKENWARDEN_OWNER=accounts/acc9",
+        "TOKENWARDEN_ACTION=replace",
+        "TOKENWARDEN_REPLACES=old1",
+    ] {
+        assert!(env.lines().any(|l| l == line), "{line} missing:\n{env}");
+    }
+    assert!(
+        !fs::read_to_string(&args).unwrap().contains(SECRET),
+        "never in argv"
+    );
+}
+
+#[test]
+fn exec_sink_fails_on_a_nonzero_exit_naming_the_token() {
+    let sink = SecretSink::parse("exec:cat >/dev/null; exit 7", secs(20)).unwrap();
+    let owner = user();
+    let e = sink
+        .deliver(&delivery(&owner), &Secret::new(SECRET))
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, SinkError::Exit { .. }), "{msg}");
+    assert!(
+        msg.contains("tok1") && msg.contains('7') && !msg.contains(SECRET),
+        "{msg}"
+    );
+}
+
+#[test]
+fn exec_sink_is_killed_with_its_children_after_the_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("survived");
+    // A pipeline: the shell forks; killing only the shell would leave `sleep` running.
+    let cmd = format!("sleep 3 | cat; touch {}", marker.display());
+    let sink = SecretSink::parse(&format!("exec:{cmd}"), secs(1)).unwrap();
+    let owner = user();
+    let started = Instant::now();
+    let e = sink
+        .deliver(&delivery(&owner), &Secret::new(SECRET))
+        .unwrap_err();
+    assert!(matches!(e, SinkError::Timeout { secs: 1, .. }), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(3_500));
+    assert!(!marker.exists(), "the whole process group was killed");
+}
+
+#[test]
+fn a_command_that_ignores_stdin_is_judged_by_its_exit_status() {
+    let sink = SecretSink::parse("exec:exit 0", secs(20)).unwrap();
+    let owner = user();
+    assert!(sink
+        .deliver(&delivery(&owner), &Secret::new(SECRET))
+        .is_ok());
+}
