@@ -333,7 +333,11 @@ pub(crate) fn prepare(
         .iter()
         .map(|d| d.value.clone())
         .collect();
-    let evaluator = Evaluator::new(&set, &policy.config_data(), &disabled)
+    let backend = match eval.engine {
+        crate::cli::EngineArg::Vm => crate::engine::Backend::Vm,
+        crate::cli::EngineArg::Interpreter => crate::engine::Backend::Interpreter,
+    };
+    let evaluator = Evaluator::with_backend(&set, &policy.config_data(), &disabled, backend)
         .map_err(|e| Failure::usage(e.to_string()))?;
     Ok((policy, evaluator, now))
 }
@@ -364,6 +368,11 @@ fn write_report(
 fn scan_cmd(args: &ScanArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
     let (policy, evaluator, now) = prepare(&args.eval)?;
     let fail_on = args.fail_on.map_or(policy.fail_on, fail_on_of);
+    if let Some(reason) = &evaluator.fallback_reason {
+        ui.info(&format!(
+            "using the Rego interpreter: the bytecode VM cannot run these rules ({reason})"
+        ));
+    }
     let inv = inventory(&args.source, conn, now, ui)?;
     let report = scan::scan(
         &inv,
@@ -552,8 +561,12 @@ fn explain_cmd(args: &ExplainArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
             args.token_id
         )));
     };
-    let (input, raw, errors) =
-        scan::evaluate_token(token, &evaluator, now, inv.scanner_token_id.as_deref());
+    let (input, raw, errors) = scan::evaluate_token(
+        token,
+        &mut evaluator.worker(),
+        now,
+        inv.scanner_token_id.as_deref(),
+    );
     let findings = finding::govern(raw, &policy, now);
     let doc = json!({
         "input": input,

@@ -154,6 +154,15 @@ pub struct EvalArgs {
     /// Evaluate as of this time (RFC 3339), for reproducible results.
     #[arg(long, value_name = "RFC3339", help_heading = "Rules and policy")]
     pub now: Option<String>,
+    /// Rego backend: regorus's bytecode VM (default) or its interpreter (same results).
+    #[arg(long, value_enum, default_value_t = EngineArg::Vm, help_heading = "Rules and policy")]
+    pub engine: EngineArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    Vm,
+    Interpreter,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::engine::{Evaluator, RuleMeta};
+use crate::engine::{Evaluator, RuleMeta, Worker};
 use crate::enrich;
 use crate::finding::{self, FailOn, Finding, RawFinding, Severity};
 use crate::inventory::{Inventory, NotEvaluated, TokenRef};
@@ -107,7 +107,7 @@ impl Report {
 /// evaluated. A failing rule is reported; the other rules' findings stay.
 pub fn evaluate_token(
     token: TokenRef<'_>,
-    evaluator: &Evaluator,
+    worker: &mut Worker<'_>,
     now: DateTime<Utc>,
     scanner_token_id: Option<&str>,
 ) -> (Option<Value>, Vec<RawFinding>, Vec<NotEvaluated>) {
@@ -127,7 +127,7 @@ pub fn evaluate_token(
     };
     let mut raw = Vec::new();
     let mut errors = Vec::new();
-    for (meta, result) in evaluator.evaluate(&input) {
+    for (meta, result) in worker.evaluate(&input) {
         match result {
             Ok(outputs) => raw.extend(outputs.into_iter().map(|o| RawFinding {
                 rule_id: meta.id.clone(),
@@ -164,8 +164,9 @@ pub fn evaluate_all(
     let run = |share: &[TokenRef<'_>]| {
         let mut raw = Vec::new();
         let mut errors = Vec::new();
+        let mut worker = evaluator.worker();
         for t in share {
-            let (_, found, errs) = evaluate_token(*t, evaluator, now, scanner_token_id);
+            let (_, found, errs) = evaluate_token(*t, &mut worker, now, scanner_token_id);
             raw.extend(found);
             errors.extend(errs);
         }

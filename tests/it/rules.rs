@@ -224,3 +224,66 @@ fn rules_show_prints_metadata_and_source() {
     let out = tw().args(["rules", "show", "nope"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The bytecode VM is used because it is faster; it must give exactly the interpreter's
+/// results, on every example token and on variants that flip what the rules look at.
+#[test]
+fn the_vm_and_the_interpreter_give_identical_results() {
+    use tokenwarden::engine::{Backend, Evaluator};
+    use tokenwarden::inventory::{Inventory, TokenRef};
+    use tokenwarden::policy::GovernancePolicy;
+
+    let inv = Inventory::read(&example_snapshot()).unwrap();
+    let set = RuleSet::builtin().unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339(NOW)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let strict = GovernancePolicy::parse(
+        include_str!("../../policies/strict.toml"),
+        "strict.toml",
+        Some(GovernancePolicy::builtin().unwrap()),
+    )
+    .unwrap();
+    for policy in [GovernancePolicy::builtin().unwrap(), strict] {
+        let config = policy.config_data();
+        let vm = Evaluator::with_backend(&set, &config, &[], Backend::Vm).unwrap();
+        let interp = Evaluator::with_backend(&set, &config, &[], Backend::Interpreter).unwrap();
+        assert_eq!(vm.backend(), Backend::Vm, "{:?}", vm.fallback_reason);
+        assert_eq!(interp.backend(), Backend::Interpreter);
+        let (mut wv, mut wi) = (vm.worker(), interp.worker());
+        let mut compared = 0;
+        for owner in inv.owners() {
+            for token in owner.tokens {
+                let mut variants = vec![token.clone()];
+                let mut v = token.clone();
+                v["status"] = "active".into();
+                v.as_object_mut().unwrap().remove("condition");
+                variants.push(v);
+                let mut v = token.clone();
+                v["status"] = "disabled".into();
+                variants.push(v);
+                for t in &variants {
+                    let r = TokenRef {
+                        owner: &owner.owner,
+                        token: t,
+                        catalogue: owner.catalogue,
+                    };
+                    let input = tokenwarden::enrich::input_document(r, now, None).unwrap();
+                    let a: Vec<_> = wv
+                        .evaluate(&input)
+                        .into_iter()
+                        .map(|(m, r)| (m.id.clone(), r))
+                        .collect();
+                    let b: Vec<_> = wi
+                        .evaluate(&input)
+                        .into_iter()
+                        .map(|(m, r)| (m.id.clone(), r))
+                        .collect();
+                    assert_eq!(a, b, "token {}", t["id"]);
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, 66);
+    }
+}
