@@ -17,7 +17,8 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 use wildmatch::WildMatch;
 
-use crate::finding::{Action, ExemptedBy, FailOn, RawFinding, Severity};
+use crate::finding::{Action, ExemptedBy, FailOn, Finding, RawFinding, Severity};
+use crate::inventory::Owner;
 
 /// The built-in policy, compiled in (DESIGN §6).
 pub const DEFAULT_POLICY: &str = include_str!("../policies/default.toml");
@@ -61,6 +62,8 @@ pub struct Exemption {
     pub reason: String,
     pub owner: String,
     pub expires: NaiveDate,
+    /// Where it was written: the policy file, an `--exemptions` file, or the built-in name.
+    pub source: String,
     pub line: usize,
 }
 
@@ -140,18 +143,36 @@ impl Exemption {
     }
 
     pub fn matches(&self, f: &RawFinding) -> bool {
-        if self.rule.value != "*" && self.rule.value != f.rule_id {
+        self.matches_parts(&f.rule_id, &f.owner, &f.token_id, f.token_name.as_deref())
+    }
+
+    /// The same test on a governed [`Finding`] (stale-exemption detection, `explain`).
+    pub fn matches_finding(&self, f: &Finding) -> bool {
+        self.matches_parts(&f.rule_id, &f.owner, &f.token_id, f.token_name.as_deref())
+    }
+
+    fn matches_parts(
+        &self,
+        rule_id: &str,
+        owner: &Owner,
+        token_id: &str,
+        token_name: Option<&str>,
+    ) -> bool {
+        if self.rule.value != "*" && self.rule.value != rule_id {
             return false;
         }
         if let Some(account) = &self.account {
-            if f.owner.account_id() != Some(account.as_str()) {
+            if owner.account_id() != Some(account.as_str()) {
                 return false;
             }
         }
-        self.token == f.token_id
-            || f.token_name
-                .as_deref()
-                .is_some_and(|name| WildMatch::new(&self.token).matches(name))
+        self.token == token_id
+            || token_name.is_some_and(|name| WildMatch::new(&self.token).matches(name))
+    }
+
+    /// `file:line`, for messages.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.source, self.line)
     }
 
     pub fn exempted_by(&self) -> ExemptedBy {
@@ -184,68 +205,93 @@ impl GovernancePolicy {
     pub fn parse(text: &str, source: &str, base: Option<Self>) -> Result<Self, PolicyError> {
         let mut p = Parser {
             text,
+            source,
             problems: Vec::new(),
         };
-        let table = match DeTable::parse(text) {
-            Ok(t) => t,
-            Err(e) => {
-                let line = e.span().map_or(1, |s| p.line(&s));
-                return Err(PolicyError::Invalid {
-                    source_name: source.to_string(),
-                    problems: vec![PolicyProblem {
-                        line,
-                        key: String::new(),
-                        message: format!("not valid TOML: {}", e.message().trim()),
-                    }],
-                });
-            }
-        };
+        let table = p.parse_toml()?;
         let complete = base.is_none();
         let mut policy = base.unwrap_or_else(empty_policy);
         policy.source = source.to_string();
         p.policy(table.get_ref(), &mut policy, complete);
-        if p.problems.is_empty() {
-            Ok(policy)
-        } else {
-            p.problems.sort_by_key(|x| x.line);
-            Err(PolicyError::Invalid {
-                source_name: source.to_string(),
-                problems: p.problems,
-            })
-        }
+        p.finish(policy)
     }
 
-    /// Rule ids named by the policy must exist: a typo would silently do nothing.
+    /// Parse a file of `[[exemptions]]` only (`--exemptions FILE`), so teams can keep
+    /// exemptions apart from thresholds. Any other top-level key is an error.
+    pub fn parse_exemptions(text: &str, source: &str) -> Result<Vec<Exemption>, PolicyError> {
+        let mut p = Parser {
+            text,
+            source,
+            problems: Vec::new(),
+        };
+        let table = p.parse_toml()?;
+        let root = table.get_ref();
+        p.unknown_keys(root, "", &["exemptions"]);
+        let mut out = Vec::new();
+        if let Some(item) = Parser::get(root, "exemptions") {
+            p.exemptions(item, &mut out);
+        }
+        p.finish(out)
+    }
+
+    /// Read and parse an `--exemptions FILE`.
+    pub fn load_exemptions(path: &Path) -> Result<Vec<Exemption>, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse_exemptions(&text, &path.display().to_string())
+    }
+
+    /// Rule ids named by the policy (and by merged exemption files) must exist: a typo
+    /// would silently do nothing. Problems are reported against the file they are in.
     pub fn check_rule_ids(&self, known: &BTreeSet<String>) -> Result<(), PolicyError> {
-        let mut problems = Vec::new();
-        let mut check = |id: &Located<String>, key: &str, wildcard_ok: bool| {
+        let mut by_source: std::collections::BTreeMap<String, Vec<PolicyProblem>> =
+            std::collections::BTreeMap::new();
+        let mut check = |source: &str, id: &Located<String>, key: &str, wildcard_ok: bool| {
             if !(known.contains(&id.value) || (wildcard_ok && id.value == "*")) {
-                problems.push(PolicyProblem {
-                    line: id.line,
-                    key: key.to_string(),
-                    message: format!("unknown rule id {:?}", id.value),
-                });
+                by_source
+                    .entry(if source == self.source {
+                        String::new()
+                    } else {
+                        source.to_string()
+                    })
+                    .or_default()
+                    .push(PolicyProblem {
+                        line: id.line,
+                        key: key.to_string(),
+                        message: format!("unknown rule id {:?}", id.value),
+                    });
             }
         };
+        let own = self.source.as_str();
         for d in &self.rules.disabled {
-            check(d, "rules.disabled", false);
+            check(own, d, "rules.disabled", false);
         }
         for (id, _) in &self.rules.severity {
-            check(id, "rules.severity", false);
+            check(own, id, "rules.severity", false);
         }
         for (id, _) in &self.remediation.actions {
-            check(id, "remediation.actions", false);
+            check(own, id, "remediation.actions", false);
         }
         for e in &self.exemptions {
-            check(&e.rule, "exemptions.rule", true);
+            check(&e.source, &e.rule, "exemptions.rule", true);
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(PolicyError::Invalid {
-                source_name: self.source.clone(),
-                problems,
-            })
+        // The policy file's own problems first (its key sorts as ""), then each
+        // exemptions file's.
+        match by_source.into_iter().next() {
+            None => Ok(()),
+            Some((source, mut problems)) => {
+                problems.sort_by_key(|p| p.line);
+                Err(PolicyError::Invalid {
+                    source_name: if source.is_empty() {
+                        self.source.clone()
+                    } else {
+                        source
+                    },
+                    problems,
+                })
+            }
         }
     }
 
@@ -311,10 +357,38 @@ type Item<'i> = Spanned<DeValue<'i>>;
 
 struct Parser<'t> {
     text: &'t str,
+    source: &'t str,
     problems: Vec<PolicyProblem>,
 }
 
-impl Parser<'_> {
+impl<'t> Parser<'t> {
+    fn parse_toml(&self) -> Result<Spanned<DeTable<'t>>, PolicyError> {
+        DeTable::parse(self.text).map_err(|e| {
+            let line = e.span().map_or(1, |s| self.line(&s));
+            PolicyError::Invalid {
+                source_name: self.source.to_string(),
+                problems: vec![PolicyProblem {
+                    line,
+                    key: String::new(),
+                    message: format!("not valid TOML: {}", e.message().trim()),
+                }],
+            }
+        })
+    }
+
+    /// `value`, or every problem collected, sorted by line.
+    fn finish<T>(mut self, value: T) -> Result<T, PolicyError> {
+        if self.problems.is_empty() {
+            Ok(value)
+        } else {
+            self.problems.sort_by_key(|x| x.line);
+            Err(PolicyError::Invalid {
+                source_name: self.source.to_string(),
+                problems: self.problems,
+            })
+        }
+    }
+
     fn line(&self, span: &Range<usize>) -> usize {
         let end = span.start.min(self.text.len());
         self.text[..end].bytes().filter(|b| *b == b'\n').count() + 1
@@ -651,6 +725,7 @@ impl Parser<'_> {
                     reason: reason.0,
                     owner: owner.0,
                     expires,
+                    source: self.source.to_string(),
                     line,
                 });
             }
