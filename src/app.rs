@@ -7,19 +7,22 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use crate::baseline::{Baseline, Comparison};
 use crate::cli::{
-    Cli, ColorChoice, Command, EvalArgs, ExplainArgs, FailOnArg, FormatArg, ListFormat,
+    Cli, ColorChoice, Command, DoctorArgs, EvalArgs, ExplainArgs, FailOnArg, FormatArg, ListFormat,
     PermissionGroupsArgs, RuleSourceArgs, RulesCommand, ScanArgs, ScopeArg, SnapshotArgs,
     SourceArgs,
 };
 use crate::cloudflare::{self, ApiBase, Client, Credential, Scope};
 use crate::engine::{self, Evaluator, RuleSet, TestOutcome};
-use crate::finding::{self, FailOn};
+use crate::finding::FailOn;
 use crate::inventory::{Inventory, TokenRef};
 use crate::policy::GovernancePolicy;
+use crate::reach::Reach;
 use crate::report::{self, Format};
 use crate::scan::{self, exit};
 use crate::secret::Secret;
+use crate::{coverage, doctor, explain, stale};
 
 /// A failure with the exit code it maps to.
 #[derive(Debug)]
@@ -107,6 +110,14 @@ pub fn run(cli: Cli) -> Outcome {
         ),
         Command::PermissionGroups(args) => {
             permission_groups_cmd(&args, g.api_base.as_deref(), g.api_token_file.as_deref())
+        }
+        Command::Doctor(args) => {
+            doctor_cmd(&args, g.api_base.as_deref(), g.api_token_file.as_deref())
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "tokenwarden", &mut std::io::stdout());
+            Ok(exit::OK)
         }
     }
 }
@@ -288,12 +299,25 @@ fn rule_set(extra: &[PathBuf], no_default: bool) -> Result<RuleSet, Failure> {
 
 /// Policy, rules and the prepared evaluator: everything that can fail with exit 2.
 fn prepare(eval: &EvalArgs) -> Result<(GovernancePolicy, Evaluator, DateTime<Utc>), Failure> {
+    let (policy, _, evaluator, now) = prepare_with_rules(eval)?;
+    Ok((policy, evaluator, now))
+}
+
+/// [`prepare`], also returning the rule set (for `explain`, which lists every rule).
+fn prepare_with_rules(
+    eval: &EvalArgs,
+) -> Result<(GovernancePolicy, RuleSet, Evaluator, DateTime<Utc>), Failure> {
     let now = parse_now(eval.now.as_deref())?;
-    let policy = match &eval.policy {
+    let mut policy = match &eval.policy {
         Some(p) => GovernancePolicy::load(p),
         None => GovernancePolicy::builtin(),
     }
     .map_err(|e| Failure::usage(e.to_string()))?;
+    for path in &eval.exemptions {
+        let more =
+            GovernancePolicy::load_exemptions(path).map_err(|e| Failure::usage(e.to_string()))?;
+        policy.exemptions.extend(more);
+    }
     let set = rule_set(&eval.rules, eval.no_default_rules)?;
     policy
         .check_rule_ids(&set.ids())
@@ -306,7 +330,7 @@ fn prepare(eval: &EvalArgs) -> Result<(GovernancePolicy, Evaluator, DateTime<Utc
         .collect();
     let evaluator = Evaluator::new(&set, &policy.config_data(), &disabled)
         .map_err(|e| Failure::usage(e.to_string()))?;
-    Ok((policy, evaluator, now))
+    Ok((policy, set, evaluator, now))
 }
 
 /// Open `path` for writing, or stdout.
@@ -335,8 +359,14 @@ fn write_report(
 fn scan_cmd(args: &ScanArgs, api_base: Option<&str>, token_file: Option<&Path>, ui: Ui) -> Outcome {
     let (policy, evaluator, now) = prepare(&args.eval)?;
     let fail_on = args.fail_on.map_or(policy.fail_on, fail_on_of);
+    // Read before collecting: a baseline that does not parse is a usage error (exit 2),
+    // never an empty baseline.
+    let previous = match &args.baseline {
+        Some(p) => Some(Baseline::read(p).map_err(|e| Failure::usage(e.to_string()))?),
+        None => None,
+    };
     let inv = inventory(&args.source, api_base, token_file, now, ui)?;
-    let report = scan::scan(
+    let mut report = scan::scan(
         &inv,
         &evaluator,
         &policy,
@@ -344,6 +374,16 @@ fn scan_cmd(args: &ScanArgs, api_base: Option<&str>, token_file: Option<&Path>, 
         now,
         scope_of(args.source.scope).as_str(),
     );
+    let reach = Reach::of(&inv, scope_of(args.source.scope), &args.source.accounts);
+    report.stale_exemptions = stale::find(&policy.exemptions, &report.findings, now, &reach);
+    if let (Some(b), Some(path)) = (&previous, &args.baseline) {
+        report.baseline = Some(Comparison::new(
+            b,
+            &path.display().to_string(),
+            &report.findings,
+            &reach,
+        ));
+    }
     write_report(
         format_of(args.format),
         &report,
@@ -353,8 +393,33 @@ fn scan_cmd(args: &ScanArgs, api_base: Option<&str>, token_file: Option<&Path>, 
     if let Some(path) = &args.sarif {
         write_report(Format::Sarif, &report, Some(path), false)?;
     }
+    if let Some(path) = &args.write_baseline {
+        let b = Baseline::record(&report.findings, now, previous.as_ref(), &reach);
+        b.write(path).map_err(|e| Failure::runtime(e.to_string()))?;
+        ui.info(&format!(
+            "wrote {} findings to the baseline {}",
+            b.findings.len(),
+            path.display()
+        ));
+    }
     for n in &report.not_evaluated {
         ui.warn(&format!("not evaluated: {}: {}", n.scope, n.reason));
+    }
+    for e in &report.stale_exemptions {
+        ui.warn(&format!("stale {}", e.message()));
+    }
+    if args.strict_exemptions && !report.stale_exemptions.is_empty() {
+        let list: Vec<String> = report
+            .stale_exemptions
+            .iter()
+            .map(|e| format!("\n  {}", e.message()))
+            .collect();
+        return Err(Failure::usage(format!(
+            "--strict-exemptions: {} stale exemption{}:{}",
+            list.len(),
+            if list.len() == 1 { "" } else { "s" },
+            list.concat()
+        )));
     }
     Ok(report.exit_code())
 }
@@ -464,12 +529,18 @@ fn rules_cmd(cmd: RulesCommand, ui: Ui) -> Outcome {
         RulesCommand::Test {
             dirs,
             no_default_rules,
+            coverage,
         } => {
             let set = rule_set(&dirs, no_default_rules)?;
             if set.tests.is_empty() {
                 return Err(Failure::usage("no *_test.rego files to run"));
             }
-            let results = engine::run_tests(&set).map_err(|e| Failure::usage(e.to_string()))?;
+            let (results, files) = if coverage {
+                coverage::run(&set).map(|(r, f)| (r, Some(f)))
+            } else {
+                engine::run_tests(&set).map(|r| (r, None))
+            }
+            .map_err(|e| Failure::usage(e.to_string()))?;
             let (mut passed, mut failed) = (0, 0);
             for r in &results {
                 match &r.outcome {
@@ -488,6 +559,9 @@ fn rules_cmd(cmd: RulesCommand, ui: Ui) -> Outcome {
                         println!("ERROR {}: {}: {e}", r.file, r.name);
                     }
                 }
+            }
+            if let Some(files) = files {
+                print!("{}", coverage::render(&files));
             }
             println!("{passed} passed, {failed} failed");
             Ok(if failed == 0 {
@@ -509,7 +583,7 @@ fn explain_cmd(
     token_file: Option<&Path>,
     ui: Ui,
 ) -> Outcome {
-    let (policy, evaluator, now) = prepare(&args.eval)?;
+    let (policy, set, evaluator, now) = prepare_with_rules(&args.eval)?;
     let inv = inventory(&args.source, api_base, token_file, now, ui)?;
     let owners = inv.owners();
     let found = owners.iter().find_map(|o| {
@@ -533,52 +607,39 @@ fn explain_cmd(
             args.token_id
         )));
     };
-    let (input, raw, errors) =
-        scan::evaluate_token(token, &evaluator, now, inv.scanner_token_id.as_deref());
-    let findings = finding::govern(raw, &policy, now);
-    let doc = json!({
-        "input": input,
-        "data": {"tokenwarden": {"config": policy.config_data()}},
-        "findings": findings,
-        "errors": errors,
-    });
+    let e = explain::explain(
+        token,
+        &set,
+        &evaluator,
+        &policy,
+        now,
+        inv.scanner_token_id.as_deref(),
+    );
     let text = match args.format {
-        ListFormat::Json => serde_json::to_string_pretty(&doc).unwrap_or_default(),
-        ListFormat::Table => {
-            let mut s = format!(
-                "token {} ({}) — {}\n\ninput document:\n{}\n\nfindings:\n",
-                token.id(),
-                token.name().unwrap_or("-"),
-                token.owner.label(),
-                serde_json::to_string_pretty(&doc["input"]).unwrap_or_default()
-            );
-            if findings.is_empty() {
-                s.push_str("  (none)\n");
-            }
-            for f in &findings {
-                s.push_str(&format!(
-                    "  {:<8} {}: {}",
-                    f.severity.as_str(),
-                    f.rule_id,
-                    f.message
-                ));
-                if let Some(e) = &f.exempted_by {
-                    s.push_str(&format!(" [exempted until {}: {}]", e.expires, e.reason));
-                }
-                s.push('\n');
-            }
-            for e in &errors {
-                s.push_str(&format!("  ERROR {}\n", e.reason));
-            }
-            s.trim_end().to_string()
-        }
+        ListFormat::Json => serde_json::to_string_pretty(&e.doc).unwrap_or_default(),
+        ListFormat::Table => explain::render_table(token, &e.doc),
     };
     println!("{text}");
-    Ok(if errors.is_empty() {
-        exit::OK
-    } else {
-        exit::RUNTIME
-    })
+    Ok(if e.failed { exit::RUNTIME } else { exit::OK })
+}
+
+fn doctor_cmd(args: &DoctorArgs, api_base: Option<&str>, token_file: Option<&Path>) -> Outcome {
+    let (client, cred) = client(api_base, token_file)?;
+    let opts = doctor::Options {
+        scope: scope_of(args.scope),
+        accounts: args.accounts.clone(),
+        now: Utc::now(),
+    };
+    let rt = runtime()?;
+    let d = rt.block_on(doctor::diagnose(&client, &cred, &opts));
+    let text = match args.format {
+        ListFormat::Json => {
+            serde_json::to_string_pretty(&doctor::to_json(&d, args.remediation)).unwrap_or_default()
+        }
+        ListFormat::Table => doctor::render_table(&d, args.remediation),
+    };
+    println!("{}", text.trim_end());
+    Ok(d.exit_code(args.remediation))
 }
 
 fn permission_groups_cmd(

@@ -71,6 +71,14 @@ pub enum Command {
     Explain(ExplainArgs),
     /// List the permission-group catalogue of the user or an account.
     PermissionGroups(PermissionGroupsArgs),
+    /// Check the credential before a scan: verify, expiry, IP condition, readable scopes, missing permissions.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script (e.g. `tokenwarden completions bash > /etc/bash_completion.d/tokenwarden`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -126,6 +134,13 @@ pub struct EvalArgs {
     /// Evaluate as of this time (RFC 3339), for reproducible results.
     #[arg(long, value_name = "RFC3339", help_heading = "Rules and policy")]
     pub now: Option<String>,
+    /// Also apply the [[exemptions]] in this file (repeatable; merged with the policy's).
+    #[arg(
+        long = "exemptions",
+        value_name = "FILE",
+        help_heading = "Rules and policy"
+    )]
+    pub exemptions: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +161,15 @@ pub struct ScanArgs {
     /// Exit 1 when an unexempted finding is at or above this severity (default: the policy's gate.fail_on).
     #[arg(long, value_enum, help_heading = "Report")]
     pub fail_on: Option<FailOnArg>,
+    /// Compare with this baseline: findings are new, unchanged or absent, and the gate counts only new ones.
+    #[arg(long, value_name = "FILE", help_heading = "Governance")]
+    pub baseline: Option<PathBuf>,
+    /// Record the current findings as a baseline in this file (keeps first_seen from --baseline).
+    #[arg(long, value_name = "FILE", help_heading = "Governance")]
+    pub write_baseline: Option<PathBuf>,
+    /// Fail (exit 2) when an exemption has expired or matched no finding.
+    #[arg(long, help_heading = "Governance")]
+    pub strict_exemptions: bool,
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +208,9 @@ pub enum RulesCommand {
         /// Do not load the built-in rule pack.
         #[arg(long)]
         no_default_rules: bool,
+        /// Also print, per rule file, the lines no test reached and the percentage covered.
+        #[arg(long)]
+        coverage: bool,
     },
 }
 
@@ -224,6 +251,21 @@ pub struct PermissionGroupsArgs {
     /// Read the catalogue from this snapshot instead of the API.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Which owners the scan will cover.
+    #[arg(long, value_enum, default_value_t = ScopeArg::All)]
+    pub scope: ScopeArg,
+    /// Only this account (repeatable).
+    #[arg(long = "account", value_name = "ID")]
+    pub accounts: Vec<String>,
+    /// Also require the permissions remediation needs (API Tokens Write, Account API Tokens Write).
+    #[arg(long)]
+    pub remediation: bool,
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
 }

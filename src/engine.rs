@@ -82,6 +82,8 @@ pub enum RuleError {
     },
     #[error("{file}: {message}")]
     Compile { file: String, message: String },
+    #[error("cannot compute rule coverage: {0}")]
+    Coverage(String),
 }
 
 /// The rules of one run (built-ins and/or custom packs) and their test files.
@@ -490,13 +492,36 @@ pub struct TestResult {
 /// Run every `test_*` rule of the set's test files against all its rules, as `opa test`
 /// would (no data is preloaded: tests set `data.tokenwarden.config` with `with`).
 pub fn run_tests(set: &RuleSet) -> Result<Vec<TestResult>, RuleError> {
+    let mut engine = rules_engine(set)?;
+    run_tests_on(&mut engine, set)
+}
+
+/// [`run_tests`] with regorus' line coverage gathered over every test.
+pub fn run_tests_with_coverage(
+    set: &RuleSet,
+) -> Result<(Vec<TestResult>, regorus::coverage::Report), RuleError> {
+    let mut engine = rules_engine(set)?;
+    engine.set_enable_coverage(true);
+    let results = run_tests_on(&mut engine, set)?;
+    let report = engine
+        .get_coverage_report()
+        .map_err(|e| RuleError::Coverage(e.to_string()))?;
+    Ok((results, report))
+}
+
+/// An engine with every rule of `set` loaded (no data, no input).
+pub(crate) fn rules_engine(set: &RuleSet) -> Result<regorus::Engine, RuleError> {
     let mut engine = regorus::Engine::new();
     for (_, file) in &set.rules {
         add_policy(&mut engine, file)?;
     }
+    Ok(engine)
+}
+
+fn run_tests_on(engine: &mut regorus::Engine, set: &RuleSet) -> Result<Vec<TestResult>, RuleError> {
     let mut tests: BTreeMap<(String, String), String> = BTreeMap::new();
     for file in &set.tests {
-        let package = add_policy(&mut engine, file)?;
+        let package = add_policy(engine, file)?;
         for name in test_names(&file.text) {
             tests.insert(
                 (file.path.clone(), name.clone()),
