@@ -74,11 +74,13 @@ pub enum RuleError {
         line: usize,
         message: String,
     },
-    #[error("rule id {id:?} is defined twice: in {first} and in {second}")]
+    #[error("{second}:{second_line}: rule id {id:?} is already defined at {first}:{first_line} (rule ids must be unique across every pack)")]
     DuplicateId {
         id: String,
         first: String,
+        first_line: usize,
         second: String,
+        second_line: usize,
     },
     #[error("{file}: {message}")]
     Compile { file: String, message: String },
@@ -149,8 +151,10 @@ impl RuleSet {
                 continue;
             }
             let meta = parse_metadata(&f)?;
-            if let Some((first, _)) = self.rules.iter().find(|(m, _)| m.id == meta.id) {
+            if let Some((first, first_file)) = self.rules.iter().find(|(m, _)| m.id == meta.id) {
                 return Err(RuleError::DuplicateId {
+                    first_line: id_line(&first_file.text),
+                    second_line: id_line(&f.text),
                     id: meta.id,
                     first: first.file.clone(),
                     second: f.path,
@@ -186,12 +190,19 @@ enum RelatedResource {
     },
 }
 
+/// OPA's annotation keys; anything else (say, `severity:` outside `custom:`) is an error.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawMeta {
     title: Option<String>,
     description: Option<String>,
     related_resources: Option<Vec<RelatedResource>>,
     custom: Option<RawCustom>,
+    scope: Option<serde::de::IgnoredAny>,
+    authors: Option<serde::de::IgnoredAny>,
+    organizations: Option<serde::de::IgnoredAny>,
+    schemas: Option<serde::de::IgnoredAny>,
+    entrypoint: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -210,6 +221,26 @@ fn is_kebab_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// The 1-based line of `key:` inside the METADATA block (after `custom:` for custom keys),
+/// so an error points at the key itself.
+fn key_line(lines: &[&str], start: usize, end: usize, key: &str, in_custom: bool) -> Option<usize> {
+    let content = |l: &str| l.trim_start().trim_start_matches('#').trim().to_string();
+    let from = if in_custom {
+        (start..end).find(|&i| content(lines[i]).starts_with("custom:"))?
+    } else {
+        start
+    };
+    (from..end)
+        .find(|&i| content(lines[i]).starts_with(&format!("{key}:")))
+        .map(|i| i + 1)
+}
+
+/// The line of a rule file's `custom.id` (1 when there is none): for duplicate-id errors.
+fn id_line(text: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    key_line(&lines, 0, lines.len(), "id", true).unwrap_or(1)
 }
 
 /// Parse the OPA `# METADATA` block (package scope) that opens a rule file; regorus does
@@ -239,6 +270,9 @@ pub fn parse_metadata(file: &RegoFile) -> Result<RuleMeta, RuleError> {
         end += 1;
     }
     let block_line = start + 2;
+    let at = |key: &str, in_custom: bool| {
+        key_line(&lines, start, end, key, in_custom).unwrap_or(block_line)
+    };
     let raw: RawMeta = yaml_serde::from_str(&yaml).map_err(|e| {
         let line = e
             .location()
@@ -251,12 +285,13 @@ pub fn parse_metadata(file: &RegoFile) -> Result<RuleMeta, RuleError> {
             "METADATA has no `custom:` section (id, severity)".into(),
         )
     })?;
+    let custom_line = at("custom", false);
     let id = custom
         .id
-        .ok_or_else(|| err(block_line, "METADATA custom.id is missing".into()))?;
+        .ok_or_else(|| err(custom_line, "METADATA custom.id is missing".into()))?;
     if !is_kebab_id(&id) {
         return Err(err(
-            block_line,
+            at("id", true),
             format!("rule id {id:?} is not kebab-case (e.g. token-no-expiry)"),
         ));
     }
@@ -264,17 +299,25 @@ pub fn parse_metadata(file: &RegoFile) -> Result<RuleMeta, RuleError> {
         .severity
         .ok_or_else(|| {
             err(
-                block_line,
+                custom_line,
                 format!("rule {id}: METADATA custom.severity is missing"),
             )
         })?
         .parse::<Severity>()
-        .map_err(|e| err(block_line, format!("rule {id}: custom.severity: {e}")))?;
+        .map_err(|e| {
+            err(
+                at("severity", true),
+                format!("rule {id}: custom.severity: {e}"),
+            )
+        })?;
     let remediation = match custom.remediation {
         None => Action::None,
-        Some(r) => r
-            .parse::<Action>()
-            .map_err(|e| err(block_line, format!("rule {id}: custom.remediation: {e}")))?,
+        Some(r) => r.parse::<Action>().map_err(|e| {
+            err(
+                at("remediation", true),
+                format!("rule {id}: custom.remediation: {e}"),
+            )
+        })?,
     };
     let title = raw
         .title
