@@ -1,6 +1,7 @@
 //! The one integration-test binary: the CLI end to end, against snapshots and against the
 //! stateful Cloudflare emulator.
 
+mod baseline;
 mod cli;
 mod emulator;
 mod emulator_tests;
