@@ -6,6 +6,7 @@ mod cli;
 mod emulator;
 mod emulator_tests;
 mod example;
+mod exemptions;
 mod live;
 mod rules;
 mod support;
