@@ -198,11 +198,17 @@ struct RawMeta {
     description: Option<String>,
     related_resources: Option<Vec<RelatedResource>>,
     custom: Option<RawCustom>,
-    scope: Option<serde::de::IgnoredAny>,
-    authors: Option<serde::de::IgnoredAny>,
-    organizations: Option<serde::de::IgnoredAny>,
-    schemas: Option<serde::de::IgnoredAny>,
-    entrypoint: Option<serde::de::IgnoredAny>,
+    // Accepted (they are OPA's) but not used by tokenwarden.
+    #[serde(rename = "scope")]
+    _scope: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "authors")]
+    _authors: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "organizations")]
+    _organizations: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "schemas")]
+    _schemas: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "entrypoint")]
+    _entrypoint: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -366,7 +372,8 @@ fn add_policy(engine: &mut regorus::Engine, file: &RegoFile) -> Result<String, R
         .add_policy(file.path.clone(), file.text.clone())
         .map_err(|e| RuleError::Compile {
             file: file.path.clone(),
-            message: e.to_string(),
+            // regorus' message opens with a newline before its `--> file:line:col` marker.
+            message: format!("does not compile:\n{}", e.to_string().trim_start()),
         })
 }
 

@@ -8,5 +8,6 @@ mod emulator_tests;
 mod example;
 mod exemptions;
 mod live;
+mod rule_packs;
 mod rules;
 mod support;
