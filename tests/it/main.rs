@@ -7,6 +7,7 @@ mod emulator;
 mod emulator_tests;
 mod example;
 mod exemptions;
+mod explain;
 mod live;
 mod rule_packs;
 mod rules;
