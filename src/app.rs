@@ -624,11 +624,12 @@ fn explain_cmd(
 }
 
 fn doctor_cmd(args: &DoctorArgs, api_base: Option<&str>, token_file: Option<&Path>) -> Outcome {
+    let now = parse_now(args.now.as_deref())?;
     let (client, cred) = client(api_base, token_file)?;
     let opts = doctor::Options {
         scope: scope_of(args.scope),
         accounts: args.accounts.clone(),
-        now: Utc::now(),
+        now,
     };
     let rt = runtime()?;
     let d = rt.block_on(doctor::diagnose(&client, &cred, &opts));

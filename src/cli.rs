@@ -266,6 +266,9 @@ pub struct DoctorArgs {
     /// Also require the permissions remediation needs (API Tokens Write, Account API Tokens Write).
     #[arg(long)]
     pub remediation: bool,
+    /// Judge the token's expiry as of this time (RFC 3339) instead of the clock.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
 }

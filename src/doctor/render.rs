@@ -18,12 +18,15 @@ pub fn render_table(d: &Diagnosis, require_remediation: bool) -> String {
     let mut s = format!("tokenwarden doctor: {} at {}\n\n", d.credential, d.api_base);
     let width = d.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for c in &d.checks {
-        s.push_str(&format!(
-            "  {:<7}  {:<width$}  {}\n",
-            label(c.status),
-            c.id,
-            c.detail
-        ));
+        // A missing write permission is only a note unless remediation was asked for:
+        // a scan-only token should not have it.
+        let optional = c.needed_for == Need::Remediation && !require_remediation;
+        let mark = if optional && c.status == Status::Missing {
+            "note"
+        } else {
+            label(c.status)
+        };
+        s.push_str(&format!("  {:<7}  {:<width$}  {}\n", mark, c.id, c.detail));
         if let Some(h) = &c.hint {
             s.push_str(&format!("  {:<7}  {:<width$}  fix: {h}\n", "", ""));
         }

@@ -3,6 +3,7 @@
 
 mod baseline;
 mod cli;
+mod doctor;
 mod emulator;
 mod emulator_tests;
 mod example;
