@@ -2,6 +2,7 @@
 //! stateful Cloudflare emulator.
 
 mod baseline;
+mod ci;
 mod cli;
 mod doctor;
 mod emulator;
