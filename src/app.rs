@@ -5,24 +5,29 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::baseline::{Baseline, Comparison};
 use crate::cli::{
-    Cli, ColorChoice, Command, DoctorArgs, EvalArgs, ExplainArgs, FailOnArg, FormatArg, ListFormat,
-    PermissionGroupsArgs, RuleSourceArgs, RulesCommand, ScanArgs, ScopeArg, SnapshotArgs,
-    SourceArgs,
+    Cli, ColorChoice, Command, EvalArgs, FailOnArg, FormatArg, ListFormat, PermissionGroupsArgs,
+    ScanArgs, ScopeArg, SnapshotArgs, SourceArgs,
 };
 use crate::cloudflare::{self, ApiBase, Client, Credential, Scope};
-use crate::engine::{self, Evaluator, RuleSet, TestOutcome};
+use crate::engine::{Evaluator, RuleSet};
 use crate::finding::FailOn;
-use crate::inventory::{Inventory, TokenRef};
+use crate::inventory::Inventory;
 use crate::policy::GovernancePolicy;
 use crate::reach::Reach;
 use crate::report::{self, Format};
 use crate::scan::{self, exit};
 use crate::secret::Secret;
-use crate::{coverage, doctor, explain, stale};
+use crate::stale;
+
+mod inspect;
+mod rules;
+
+use inspect::{doctor_cmd, explain_cmd};
+use rules::rules_cmd;
 
 /// A failure with the exit code it maps to.
 #[derive(Debug)]
@@ -452,195 +457,6 @@ fn snapshot_cmd(
     } else {
         exit::RUNTIME
     })
-}
-
-fn rules_cmd(cmd: RulesCommand, ui: Ui) -> Outcome {
-    match cmd {
-        RulesCommand::List { rules, format } => {
-            let set = source_rules(&rules)?;
-            let metas = set.metas();
-            let mut out = std::io::stdout().lock();
-            let res = match format {
-                ListFormat::Json => {
-                    let v: Vec<Value> = metas
-                        .iter()
-                        .map(|m| {
-                            json!({"id": m.id, "title": m.title, "severity": m.severity, "remediation": m.remediation,
-                                   "tags": m.tags, "origin": m.origin.label(), "file": m.file, "description": m.description,
-                                   "related_resources": m.related_resources})
-                        })
-                        .collect();
-                    serde_json::to_writer_pretty(&mut out, &v)
-                        .map_err(std::io::Error::from)
-                        .and_then(|_| writeln!(out))
-                }
-                ListFormat::Table => {
-                    let w = metas.iter().map(|m| m.id.len()).max().unwrap_or(2).max(2);
-                    let mut r = writeln!(
-                        out,
-                        "{:<w$}  {:<8}  {:<7}  {:<8}  TITLE",
-                        "ID", "SEVERITY", "ACTION", "ORIGIN"
-                    );
-                    for m in &metas {
-                        r = r.and_then(|_| {
-                            writeln!(
-                                out,
-                                "{:<w$}  {:<8}  {:<7}  {:<8}  {}",
-                                m.id,
-                                m.severity.as_str(),
-                                m.remediation.as_str(),
-                                m.origin.label(),
-                                m.title
-                            )
-                        });
-                    }
-                    r
-                }
-            };
-            res.map_err(|e| Failure::runtime(format!("cannot write to stdout: {e}")))?;
-            Ok(exit::OK)
-        }
-        RulesCommand::Show { id, rules } => {
-            let set = source_rules(&rules)?;
-            let Some((m, file)) = set.get(&id) else {
-                return Err(Failure::usage(format!(
-                    "no rule {id:?}; `tokenwarden rules list` shows the ids"
-                )));
-            };
-            let mut s = format!(
-                "{}: {}\n\nseverity:    {}\nremediation: {}\ntags:        {}\norigin:      {}\nfile:        {}\n\n{}\n",
-                m.id,
-                m.title,
-                m.severity,
-                m.remediation.as_str(),
-                m.tags.join(", "),
-                m.origin.label(),
-                m.file,
-                m.description
-            );
-            for r in &m.related_resources {
-                s.push_str(&format!("see: {r}\n"));
-            }
-            s.push_str("\n---\n");
-            s.push_str(&file.text);
-            print!("{s}");
-            Ok(exit::OK)
-        }
-        RulesCommand::Test {
-            dirs,
-            no_default_rules,
-            coverage,
-        } => {
-            let set = rule_set(&dirs, no_default_rules)?;
-            if set.tests.is_empty() {
-                return Err(Failure::usage("no *_test.rego files to run"));
-            }
-            let (results, files) = if coverage {
-                coverage::run(&set).map(|(r, f)| (r, Some(f)))
-            } else {
-                engine::run_tests(&set).map(|r| (r, None))
-            }
-            .map_err(|e| Failure::usage(e.to_string()))?;
-            let (mut passed, mut failed) = (0, 0);
-            for r in &results {
-                match &r.outcome {
-                    TestOutcome::Pass => {
-                        passed += 1;
-                        if ui.verbosity >= 0 {
-                            println!("PASS  {}: {}", r.file, r.name);
-                        }
-                    }
-                    TestOutcome::Fail => {
-                        failed += 1;
-                        println!("FAIL  {}: {}", r.file, r.name);
-                    }
-                    TestOutcome::Error(e) => {
-                        failed += 1;
-                        println!("ERROR {}: {}: {e}", r.file, r.name);
-                    }
-                }
-            }
-            if let Some(files) = files {
-                print!("{}", coverage::render(&files));
-            }
-            println!("{passed} passed, {failed} failed");
-            Ok(if failed == 0 {
-                exit::OK
-            } else {
-                exit::FINDINGS
-            })
-        }
-    }
-}
-
-fn source_rules(r: &RuleSourceArgs) -> Result<RuleSet, Failure> {
-    rule_set(&r.rules, r.no_default_rules)
-}
-
-fn explain_cmd(
-    args: &ExplainArgs,
-    api_base: Option<&str>,
-    token_file: Option<&Path>,
-    ui: Ui,
-) -> Outcome {
-    let (policy, set, evaluator, now) = prepare_with_rules(&args.eval)?;
-    let inv = inventory(&args.source, api_base, token_file, now, ui)?;
-    let owners = inv.owners();
-    let found = owners.iter().find_map(|o| {
-        o.tokens
-            .iter()
-            .find(|t| t.get("id").and_then(Value::as_str) == Some(args.token_id.as_str()))
-            .map(|t| TokenRef {
-                owner: &o.owner,
-                token: t,
-                catalogue: o.catalogue,
-            })
-    });
-    let Some(token) = found else {
-        let hint = if inv.not_evaluated.is_empty() {
-            String::new()
-        } else {
-            format!(" ({} scope(s) could not be read)", inv.not_evaluated.len())
-        };
-        return Err(Failure::usage(format!(
-            "token {} not found in the inventory{hint}",
-            args.token_id
-        )));
-    };
-    let e = explain::explain(
-        token,
-        &set,
-        &evaluator,
-        &policy,
-        now,
-        inv.scanner_token_id.as_deref(),
-    );
-    let text = match args.format {
-        ListFormat::Json => serde_json::to_string_pretty(&e.doc).unwrap_or_default(),
-        ListFormat::Table => explain::render_table(token, &e.doc),
-    };
-    println!("{text}");
-    Ok(if e.failed { exit::RUNTIME } else { exit::OK })
-}
-
-fn doctor_cmd(args: &DoctorArgs, api_base: Option<&str>, token_file: Option<&Path>) -> Outcome {
-    let now = parse_now(args.now.as_deref())?;
-    let (client, cred) = client(api_base, token_file)?;
-    let opts = doctor::Options {
-        scope: scope_of(args.scope),
-        accounts: args.accounts.clone(),
-        now,
-    };
-    let rt = runtime()?;
-    let d = rt.block_on(doctor::diagnose(&client, &cred, &opts));
-    let text = match args.format {
-        ListFormat::Json => {
-            serde_json::to_string_pretty(&doctor::to_json(&d, args.remediation)).unwrap_or_default()
-        }
-        ListFormat::Table => doctor::render_table(&d, args.remediation),
-    };
-    println!("{}", text.trim_end());
-    Ok(d.exit_code(args.remediation))
 }
 
 fn permission_groups_cmd(
