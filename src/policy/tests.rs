@@ -1,6 +1,7 @@
 //! Policy parsing and validation: defaults, overrides, and errors with lines.
 
 use super::*;
+use chrono::{DateTime, Utc};
 
 fn parse(text: &str) -> Result<GovernancePolicy, PolicyError> {
     GovernancePolicy::parse(text, "p.toml", Some(GovernancePolicy::builtin().unwrap()))
