@@ -38,9 +38,17 @@ fn probe_result(id: &str, result: Result<(), ApiError>, missing: impl FnOnce() -
 }
 
 async fn catalogue(client: &Client, id: &str, path: &str, checks: &mut Vec<Check>) {
-    if let Err(e) = client.get(path, &[]).await {
-        checks.push(check(id, Status::Warn, Need::Advice, format!("the permission-group catalogue is not readable ({e}): unknown permission groups will not be reported"), None));
-    }
+    let c = match client.get(path, &[]).await {
+        Ok(_) => check(id, Status::Ok, Need::Advice, "readable".into(), None),
+        Err(e) => check(
+            id,
+            Status::Warn,
+            Need::Advice,
+            format!("the permission-group catalogue is not readable ({e}): unknown permission groups will not be reported"),
+            None,
+        ),
+    };
+    checks.push(c);
 }
 
 pub(super) async fn user_scope(client: &Client, account_token: bool, checks: &mut Vec<Check>) {

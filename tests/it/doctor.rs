@@ -103,6 +103,9 @@ fn a_fully_scoped_read_only_token_is_ready() {
     ] {
         assert_eq!(check(&v, scope)["status"], "ok", "{scope}");
     }
+    for catalogue in ["catalogue user", &format!("catalogue accounts/{ACC_A}")] {
+        assert_eq!(check(&v, catalogue)["status"], "ok", "{catalogue}");
+    }
     // Read-only is right for a scanner: remediation is reported, not required.
     assert_eq!(v["remediation_ready"], false);
     assert_eq!(check(&v, "write user/tokens")["status"], "missing");
