@@ -5,22 +5,54 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::baseline::{Baseline, Comparison};
 use crate::cli::{
-    Cli, ColorChoice, Command, EvalArgs, ExplainArgs, FailOnArg, FormatArg, ListFormat,
-    PermissionGroupsArgs, RuleSourceArgs, RulesCommand, ScanArgs, ScopeArg, SnapshotArgs,
-    SourceArgs,
+    Cli, ColorChoice, Command, EvalArgs, FailOnArg, FormatArg, ListFormat, PermissionGroupsArgs,
+    ScanArgs, ScopeArg, SnapshotArgs, SourceArgs,
 };
 use crate::cloudflare::{self, ApiBase, Client, Credential, Scope};
-use crate::engine::{self, Evaluator, RuleSet, TestOutcome};
-use crate::finding::{self, FailOn};
-use crate::inventory::{Inventory, TokenRef};
+use crate::engine::{Evaluator, RuleSet};
+use crate::finding::FailOn;
+use crate::inventory::Inventory;
 use crate::policy::GovernancePolicy;
+use crate::reach::Reach;
 use crate::remediate::{self, Op};
 use crate::report::{self, Format};
 use crate::scan::{self, exit};
 use crate::secret::Secret;
+use crate::stale;
+
+mod inspect;
+mod rules;
+
+use inspect::{doctor_cmd, explain_cmd};
+
+/// How to reach the API: base URL, credential source and wire options.
+#[derive(Debug, Clone, Copy)]
+pub struct Conn<'a> {
+    pub api_base: Option<&'a str>,
+    pub token_file: Option<&'a Path>,
+    pub concurrency: u16,
+    pub rate_limit: &'a str,
+    pub retries: u32,
+    pub timeout: u64,
+}
+
+impl<'a> Conn<'a> {
+    pub fn from_global(g: &'a crate::cli::GlobalArgs) -> Conn<'a> {
+        Conn {
+            api_base: g.api_base.as_deref(),
+            token_file: g.api_token_file.as_deref(),
+            concurrency: g.concurrency,
+            rate_limit: &g.rate_limit,
+            retries: g.retries,
+            timeout: g.timeout,
+        }
+    }
+}
+use rules::rules_cmd;
 
 /// A failure with the exit code it maps to.
 #[derive(Debug)]
@@ -46,30 +78,6 @@ impl Failure {
 }
 
 type Outcome = Result<u8, Failure>;
-
-/// How to reach the API: base URL, credential source and wire options.
-#[derive(Debug, Clone, Copy)]
-pub struct Conn<'a> {
-    pub api_base: Option<&'a str>,
-    pub token_file: Option<&'a Path>,
-    pub concurrency: u16,
-    pub rate_limit: &'a str,
-    pub retries: u32,
-    pub timeout: u64,
-}
-
-impl<'a> Conn<'a> {
-    pub fn from_global(g: &'a crate::cli::GlobalArgs) -> Conn<'a> {
-        Conn {
-            api_base: g.api_base.as_deref(),
-            token_file: g.api_token_file.as_deref(),
-            concurrency: g.concurrency,
-            rate_limit: &g.rate_limit,
-            retries: g.retries,
-            timeout: g.timeout,
-        }
-    }
-}
 
 /// stderr messages, filtered by -v/-q.
 #[derive(Debug, Clone, Copy)]
@@ -117,6 +125,12 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Rules(cmd) => rules_cmd(cmd, ui),
         Command::Explain(args) => explain_cmd(&args, conn, ui),
         Command::PermissionGroups(args) => permission_groups_cmd(&args, conn),
+        Command::Doctor(args) => doctor_cmd(&args, conn),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "tokenwarden", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
         Command::Remediate(args) => remediate::cmd::remediate(&args, g, ui),
         Command::Roll(args) => remediate::single::run(Op::Roll, &args, g, ui),
         Command::Replace(args) => remediate::single::run(Op::Replace, &args, g, ui),
@@ -317,12 +331,25 @@ fn rule_set(extra: &[PathBuf], no_default: bool) -> Result<RuleSet, Failure> {
 pub(crate) fn prepare(
     eval: &EvalArgs,
 ) -> Result<(GovernancePolicy, Evaluator, DateTime<Utc>), Failure> {
+    let (policy, _, evaluator, now) = prepare_with_rules(eval)?;
+    Ok((policy, evaluator, now))
+}
+
+/// [`prepare`], also returning the rule set (for `explain`, which lists every rule).
+pub(crate) fn prepare_with_rules(
+    eval: &EvalArgs,
+) -> Result<(GovernancePolicy, RuleSet, Evaluator, DateTime<Utc>), Failure> {
     let now = parse_now(eval.now.as_deref())?;
-    let policy = match &eval.policy {
+    let mut policy = match &eval.policy {
         Some(p) => GovernancePolicy::load(p),
         None => GovernancePolicy::builtin(),
     }
     .map_err(|e| Failure::usage(e.to_string()))?;
+    for path in &eval.exemptions {
+        let more =
+            GovernancePolicy::load_exemptions(path).map_err(|e| Failure::usage(e.to_string()))?;
+        policy.exemptions.extend(more);
+    }
     let set = rule_set(&eval.rules, eval.no_default_rules)?;
     policy
         .check_rule_ids(&set.ids())
@@ -339,7 +366,7 @@ pub(crate) fn prepare(
     };
     let evaluator = Evaluator::with_backend(&set, &policy.config_data(), &disabled, backend)
         .map_err(|e| Failure::usage(e.to_string()))?;
-    Ok((policy, evaluator, now))
+    Ok((policy, set, evaluator, now))
 }
 
 /// Open `path` for writing, or stdout.
@@ -368,13 +395,19 @@ fn write_report(
 fn scan_cmd(args: &ScanArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
     let (policy, evaluator, now) = prepare(&args.eval)?;
     let fail_on = args.fail_on.map_or(policy.fail_on, fail_on_of);
+    // Read before collecting: a baseline that does not parse is a usage error (exit 2),
+    // never an empty baseline.
+    let previous = match &args.baseline {
+        Some(p) => Some(Baseline::read(p).map_err(|e| Failure::usage(e.to_string()))?),
+        None => None,
+    };
     if let Some(reason) = &evaluator.fallback_reason {
         ui.info(&format!(
             "using the Rego interpreter: the bytecode VM cannot run these rules ({reason})"
         ));
     }
     let inv = inventory(&args.source, conn, now, ui)?;
-    let report = scan::scan(
+    let mut report = scan::scan(
         &inv,
         &evaluator,
         &policy,
@@ -382,6 +415,16 @@ fn scan_cmd(args: &ScanArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
         now,
         scope_of(args.source.scope).as_str(),
     );
+    let reach = Reach::of(&inv, scope_of(args.source.scope), &args.source.accounts);
+    report.stale_exemptions = stale::find(&policy.exemptions, &report.findings, now, &reach);
+    if let (Some(b), Some(path)) = (&previous, &args.baseline) {
+        report.baseline = Some(Comparison::new(
+            b,
+            &path.display().to_string(),
+            &report.findings,
+            &reach,
+        ));
+    }
     write_report(
         format_of(args.format),
         &report,
@@ -391,8 +434,33 @@ fn scan_cmd(args: &ScanArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
     if let Some(path) = &args.sarif {
         write_report(Format::Sarif, &report, Some(path), false)?;
     }
+    if let Some(path) = &args.write_baseline {
+        let b = Baseline::record(&report.findings, now, previous.as_ref(), &reach);
+        b.write(path).map_err(|e| Failure::runtime(e.to_string()))?;
+        ui.info(&format!(
+            "wrote {} findings to the baseline {}",
+            b.findings.len(),
+            path.display()
+        ));
+    }
     for n in &report.not_evaluated {
         ui.warn(&format!("not evaluated: {}: {}", n.scope, n.reason));
+    }
+    for e in &report.stale_exemptions {
+        ui.warn(&format!("stale {}", e.message()));
+    }
+    if args.strict_exemptions && !report.stale_exemptions.is_empty() {
+        let list: Vec<String> = report
+            .stale_exemptions
+            .iter()
+            .map(|e| format!("\n  {}", e.message()))
+            .collect();
+        return Err(Failure::usage(format!(
+            "--strict-exemptions: {} stale exemption{}:{}",
+            list.len(),
+            if list.len() == 1 { "" } else { "s" },
+            list.concat()
+        )));
     }
     Ok(report.exit_code())
 }
@@ -416,197 +484,6 @@ fn snapshot_cmd(args: &SnapshotArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
         ui.warn(&format!("not collected: {}: {}", n.scope, n.reason));
     }
     Ok(if inv.not_evaluated.is_empty() {
-        exit::OK
-    } else {
-        exit::RUNTIME
-    })
-}
-
-fn rules_cmd(cmd: RulesCommand, ui: Ui) -> Outcome {
-    match cmd {
-        RulesCommand::List { rules, format } => {
-            let set = source_rules(&rules)?;
-            let metas = set.metas();
-            let mut out = std::io::stdout().lock();
-            let res = match format {
-                ListFormat::Json => {
-                    let v: Vec<Value> = metas
-                        .iter()
-                        .map(|m| {
-                            json!({"id": m.id, "title": m.title, "severity": m.severity, "remediation": m.remediation,
-                                   "tags": m.tags, "origin": m.origin.label(), "file": m.file, "description": m.description,
-                                   "related_resources": m.related_resources})
-                        })
-                        .collect();
-                    serde_json::to_writer_pretty(&mut out, &v)
-                        .map_err(std::io::Error::from)
-                        .and_then(|_| writeln!(out))
-                }
-                ListFormat::Table => {
-                    let w = metas.iter().map(|m| m.id.len()).max().unwrap_or(2).max(2);
-                    let mut r = writeln!(
-                        out,
-                        "{:<w$}  {:<8}  {:<7}  {:<8}  TITLE",
-                        "ID", "SEVERITY", "ACTION", "ORIGIN"
-                    );
-                    for m in &metas {
-                        r = r.and_then(|_| {
-                            writeln!(
-                                out,
-                                "{:<w$}  {:<8}  {:<7}  {:<8}  {}",
-                                m.id,
-                                m.severity.as_str(),
-                                m.remediation.as_str(),
-                                m.origin.label(),
-                                m.title
-                            )
-                        });
-                    }
-                    r
-                }
-            };
-            res.map_err(|e| Failure::runtime(format!("cannot write to stdout: {e}")))?;
-            Ok(exit::OK)
-        }
-        RulesCommand::Show { id, rules } => {
-            let set = source_rules(&rules)?;
-            let Some((m, file)) = set.get(&id) else {
-                return Err(Failure::usage(format!(
-                    "no rule {id:?}; `tokenwarden rules list` shows the ids"
-                )));
-            };
-            let mut s = format!(
-                "{}: {}\n\nseverity:    {}\nremediation: {}\ntags:        {}\norigin:      {}\nfile:        {}\n\n{}\n",
-                m.id,
-                m.title,
-                m.severity,
-                m.remediation.as_str(),
-                m.tags.join(", "),
-                m.origin.label(),
-                m.file,
-                m.description
-            );
-            for r in &m.related_resources {
-                s.push_str(&format!("see: {r}\n"));
-            }
-            s.push_str("\n---\n");
-            s.push_str(&file.text);
-            print!("{s}");
-            Ok(exit::OK)
-        }
-        RulesCommand::Test {
-            dirs,
-            no_default_rules,
-        } => {
-            let set = rule_set(&dirs, no_default_rules)?;
-            if set.tests.is_empty() {
-                return Err(Failure::usage("no *_test.rego files to run"));
-            }
-            let results = engine::run_tests(&set).map_err(|e| Failure::usage(e.to_string()))?;
-            let (mut passed, mut failed) = (0, 0);
-            for r in &results {
-                match &r.outcome {
-                    TestOutcome::Pass => {
-                        passed += 1;
-                        if ui.verbosity >= 0 {
-                            println!("PASS  {}: {}", r.file, r.name);
-                        }
-                    }
-                    TestOutcome::Fail => {
-                        failed += 1;
-                        println!("FAIL  {}: {}", r.file, r.name);
-                    }
-                    TestOutcome::Error(e) => {
-                        failed += 1;
-                        println!("ERROR {}: {}: {e}", r.file, r.name);
-                    }
-                }
-            }
-            println!("{passed} passed, {failed} failed");
-            Ok(if failed == 0 {
-                exit::OK
-            } else {
-                exit::FINDINGS
-            })
-        }
-    }
-}
-
-fn source_rules(r: &RuleSourceArgs) -> Result<RuleSet, Failure> {
-    rule_set(&r.rules, r.no_default_rules)
-}
-
-fn explain_cmd(args: &ExplainArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
-    let (policy, evaluator, now) = prepare(&args.eval)?;
-    let inv = inventory(&args.source, conn, now, ui)?;
-    let owners = inv.owners();
-    let found = owners.iter().find_map(|o| {
-        o.tokens
-            .iter()
-            .find(|t| t.get("id").and_then(Value::as_str) == Some(args.token_id.as_str()))
-            .map(|t| TokenRef {
-                owner: &o.owner,
-                token: t,
-                catalogue: o.catalogue,
-            })
-    });
-    let Some(token) = found else {
-        let hint = if inv.not_evaluated.is_empty() {
-            String::new()
-        } else {
-            format!(" ({} scope(s) could not be read)", inv.not_evaluated.len())
-        };
-        return Err(Failure::usage(format!(
-            "token {} not found in the inventory{hint}",
-            args.token_id
-        )));
-    };
-    let (input, raw, errors) = scan::evaluate_token(
-        token,
-        &mut evaluator.worker(),
-        now,
-        inv.scanner_token_id.as_deref(),
-    );
-    let findings = finding::govern(raw, &policy, now);
-    let doc = json!({
-        "input": input,
-        "data": {"tokenwarden": {"config": policy.config_data()}},
-        "findings": findings,
-        "errors": errors,
-    });
-    let text = match args.format {
-        ListFormat::Json => serde_json::to_string_pretty(&doc).unwrap_or_default(),
-        ListFormat::Table => {
-            let mut s = format!(
-                "token {} ({}) — {}\n\ninput document:\n{}\n\nfindings:\n",
-                token.id(),
-                token.name().unwrap_or("-"),
-                token.owner.label(),
-                serde_json::to_string_pretty(&doc["input"]).unwrap_or_default()
-            );
-            if findings.is_empty() {
-                s.push_str("  (none)\n");
-            }
-            for f in &findings {
-                s.push_str(&format!(
-                    "  {:<8} {}: {}",
-                    f.severity.as_str(),
-                    f.rule_id,
-                    f.message
-                ));
-                if let Some(e) = &f.exempted_by {
-                    s.push_str(&format!(" [exempted until {}: {}]", e.expires, e.reason));
-                }
-                s.push('\n');
-            }
-            for e in &errors {
-                s.push_str(&format!("  ERROR {}\n", e.reason));
-            }
-            s.trim_end().to_string()
-        }
-    };
-    println!("{text}");
-    Ok(if errors.is_empty() {
         exit::OK
     } else {
         exit::RUNTIME

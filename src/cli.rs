@@ -99,6 +99,14 @@ pub enum Command {
     Disable(TokenActionArgs),
     /// Enable one token again (undo a disable), changing nothing else about it.
     Enable(TokenActionArgs),
+    /// Check the credential before a scan: verify, expiry, IP condition, readable scopes, missing permissions.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script (e.g. `tokenwarden completions bash > /etc/bash_completion.d/tokenwarden`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -154,6 +162,13 @@ pub struct EvalArgs {
     /// Evaluate as of this time (RFC 3339), for reproducible results.
     #[arg(long, value_name = "RFC3339", help_heading = "Rules and policy")]
     pub now: Option<String>,
+    /// Also apply the [[exemptions]] in this file (repeatable; merged with the policy's).
+    #[arg(
+        long = "exemptions",
+        value_name = "FILE",
+        help_heading = "Rules and policy"
+    )]
+    pub exemptions: Vec<PathBuf>,
     /// Rego backend: regorus's bytecode VM (default) or its interpreter (same results).
     #[arg(long, value_enum, default_value_t = EngineArg::Vm, help_heading = "Rules and policy")]
     pub engine: EngineArg,
@@ -183,6 +198,15 @@ pub struct ScanArgs {
     /// Exit 1 when an unexempted finding is at or above this severity (default: the policy's gate.fail_on).
     #[arg(long, value_enum, help_heading = "Report")]
     pub fail_on: Option<FailOnArg>,
+    /// Compare with this baseline: findings are new, unchanged or absent, and the gate counts only new ones.
+    #[arg(long, value_name = "FILE", help_heading = "Governance")]
+    pub baseline: Option<PathBuf>,
+    /// Record the current findings as a baseline in this file (keeps first_seen from --baseline).
+    #[arg(long, value_name = "FILE", help_heading = "Governance")]
+    pub write_baseline: Option<PathBuf>,
+    /// Fail (exit 2) when an exemption has expired or matched no finding.
+    #[arg(long, help_heading = "Governance")]
+    pub strict_exemptions: bool,
 }
 
 #[derive(Debug, Args)]
@@ -221,6 +245,9 @@ pub enum RulesCommand {
         /// Do not load the built-in rule pack.
         #[arg(long)]
         no_default_rules: bool,
+        /// Also print, per rule file, the lines no test reached and the percentage covered.
+        #[arg(long)]
+        coverage: bool,
     },
 }
 
@@ -332,4 +359,21 @@ pub struct TokenActionArgs {
     pub policy: Option<PathBuf>,
     #[command(flatten)]
     pub apply: ApplyArgs,
+}
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Which owners the scan will cover.
+    #[arg(long, value_enum, default_value_t = ScopeArg::All)]
+    pub scope: ScopeArg,
+    /// Only this account (repeatable).
+    #[arg(long = "account", value_name = "ID")]
+    pub accounts: Vec<String>,
+    /// Also require the permissions remediation needs (API Tokens Write, Account API Tokens Write).
+    #[arg(long)]
+    pub remediation: bool,
+    /// Judge the token's expiry as of this time (RFC 3339) instead of the clock.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }

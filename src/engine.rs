@@ -5,9 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use crate::finding::{Action, Severity};
+
+mod metadata;
+
+use metadata::id_line;
+pub use metadata::parse_metadata;
 
 mod builtin {
     include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
@@ -73,14 +76,18 @@ pub enum RuleError {
         line: usize,
         message: String,
     },
-    #[error("rule id {id:?} is defined twice: in {first} and in {second}")]
+    #[error("{second}:{second_line}: rule id {id:?} is already defined at {first}:{first_line} (rule ids must be unique across every pack)")]
     DuplicateId {
         id: String,
         first: String,
+        first_line: usize,
         second: String,
+        second_line: usize,
     },
     #[error("{file}: {message}")]
     Compile { file: String, message: String },
+    #[error("cannot compute rule coverage: {0}")]
+    Coverage(String),
 }
 
 /// The rules of one run (built-ins and/or custom packs) and their test files.
@@ -146,8 +153,10 @@ impl RuleSet {
                 continue;
             }
             let meta = parse_metadata(&f)?;
-            if let Some((first, _)) = self.rules.iter().find(|(m, _)| m.id == meta.id) {
+            if let Some((first, first_file)) = self.rules.iter().find(|(m, _)| m.id == meta.id) {
                 return Err(RuleError::DuplicateId {
+                    first_line: id_line(&first_file.text),
+                    second_line: id_line(&f.text),
                     id: meta.id,
                     first: first.file.clone(),
                     second: f.path,
@@ -173,154 +182,14 @@ impl RuleSet {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RelatedResource {
-    Url(String),
-    Ref {
-        #[serde(rename = "ref")]
-        href: String,
-    },
-}
-
-#[derive(Deserialize)]
-struct RawMeta {
-    title: Option<String>,
-    description: Option<String>,
-    related_resources: Option<Vec<RelatedResource>>,
-    custom: Option<RawCustom>,
-}
-
-#[derive(Deserialize)]
-struct RawCustom {
-    id: Option<String>,
-    severity: Option<String>,
-    remediation: Option<String>,
-    tags: Option<Vec<String>>,
-}
-
-fn is_kebab_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.starts_with(|c: char| c.is_ascii_lowercase())
-        && !id.ends_with('-')
-        && !id.contains("--")
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
-/// Parse the OPA `# METADATA` block (package scope) that opens a rule file; regorus does
-/// not expose annotations, so tokenwarden reads them itself.
-pub fn parse_metadata(file: &RegoFile) -> Result<RuleMeta, RuleError> {
-    let err = |line: usize, message: String| RuleError::Metadata {
-        file: file.path.clone(),
-        line,
-        message,
-    };
-    let lines: Vec<&str> = file.text.lines().collect();
-    let start = lines
-        .iter()
-        .position(|l| l.trim() == "# METADATA")
-        .ok_or_else(|| {
-            err(
-                1,
-                "no `# METADATA` block: every rule file opens with one".into(),
-            )
-        })?;
-    let mut yaml = String::new();
-    let mut end = start + 1;
-    while end < lines.len() && lines[end].trim_start().starts_with('#') {
-        let l = lines[end].trim_start().trim_start_matches('#');
-        yaml.push_str(l.strip_prefix(' ').unwrap_or(l));
-        yaml.push('\n');
-        end += 1;
-    }
-    let block_line = start + 2;
-    let raw: RawMeta = yaml_serde::from_str(&yaml).map_err(|e| {
-        let line = e
-            .location()
-            .map_or(block_line, |l| block_line + l.line().saturating_sub(1));
-        err(line, format!("METADATA is not valid YAML: {e}"))
-    })?;
-    let custom = raw.custom.ok_or_else(|| {
-        err(
-            block_line,
-            "METADATA has no `custom:` section (id, severity)".into(),
-        )
-    })?;
-    let id = custom
-        .id
-        .ok_or_else(|| err(block_line, "METADATA custom.id is missing".into()))?;
-    if !is_kebab_id(&id) {
-        return Err(err(
-            block_line,
-            format!("rule id {id:?} is not kebab-case (e.g. token-no-expiry)"),
-        ));
-    }
-    let severity = custom
-        .severity
-        .ok_or_else(|| {
-            err(
-                block_line,
-                format!("rule {id}: METADATA custom.severity is missing"),
-            )
-        })?
-        .parse::<Severity>()
-        .map_err(|e| err(block_line, format!("rule {id}: custom.severity: {e}")))?;
-    let remediation = match custom.remediation {
-        None => Action::None,
-        Some(r) => r
-            .parse::<Action>()
-            .map_err(|e| err(block_line, format!("rule {id}: custom.remediation: {e}")))?,
-    };
-    let title = raw
-        .title
-        .ok_or_else(|| err(block_line, format!("rule {id}: METADATA title is missing")))?;
-    let expected = format!("tokenwarden.rules.{}", id.replace('-', "_"));
-    let (pkg_line, package) = lines
-        .iter()
-        .enumerate()
-        .find_map(|(i, l)| {
-            l.trim()
-                .strip_prefix("package ")
-                .map(|p| (i + 1, p.trim().to_string()))
-        })
-        .ok_or_else(|| err(end + 1, "no `package` declaration".into()))?;
-    if package != expected {
-        return Err(err(
-            pkg_line,
-            format!("package {package} does not match rule id {id}: expected `package {expected}`"),
-        ));
-    }
-    Ok(RuleMeta {
-        id,
-        title,
-        description: raw.description.unwrap_or_default().trim().to_string(),
-        related_resources: raw
-            .related_resources
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| match r {
-                RelatedResource::Url(u) => u,
-                RelatedResource::Ref { href } => href,
-            })
-            .collect(),
-        severity,
-        remediation,
-        tags: custom.tags.unwrap_or_default(),
-        package,
-        file: file.path.clone(),
-        origin: file.origin.clone(),
-    })
-}
-
 /// Parse one file into the engine; a syntax error names the file (regorus adds the line).
 fn add_policy(engine: &mut regorus::Engine, file: &RegoFile) -> Result<String, RuleError> {
     engine
         .add_policy(file.path.clone(), file.text.clone())
         .map_err(|e| RuleError::Compile {
             file: file.path.clone(),
-            message: e.to_string(),
+            // regorus' message opens with a newline before its `--> file:line:col` marker.
+            message: format!("does not compile:\n{}", e.to_string().trim_start()),
         })
 }
 
@@ -345,13 +214,36 @@ pub struct TestResult {
 /// Run every `test_*` rule of the set's test files against all its rules, as `opa test`
 /// would (no data is preloaded: tests set `data.tokenwarden.config` with `with`).
 pub fn run_tests(set: &RuleSet) -> Result<Vec<TestResult>, RuleError> {
+    let mut engine = rules_engine(set)?;
+    run_tests_on(&mut engine, set)
+}
+
+/// [`run_tests`] with regorus' line coverage gathered over every test.
+pub fn run_tests_with_coverage(
+    set: &RuleSet,
+) -> Result<(Vec<TestResult>, regorus::coverage::Report), RuleError> {
+    let mut engine = rules_engine(set)?;
+    engine.set_enable_coverage(true);
+    let results = run_tests_on(&mut engine, set)?;
+    let report = engine
+        .get_coverage_report()
+        .map_err(|e| RuleError::Coverage(e.to_string()))?;
+    Ok((results, report))
+}
+
+/// An engine with every rule of `set` loaded (no data, no input).
+pub(crate) fn rules_engine(set: &RuleSet) -> Result<regorus::Engine, RuleError> {
     let mut engine = regorus::Engine::new();
     for (_, file) in &set.rules {
         add_policy(&mut engine, file)?;
     }
+    Ok(engine)
+}
+
+fn run_tests_on(engine: &mut regorus::Engine, set: &RuleSet) -> Result<Vec<TestResult>, RuleError> {
     let mut tests: BTreeMap<(String, String), String> = BTreeMap::new();
     for file in &set.tests {
-        let package = add_policy(&mut engine, file)?;
+        let package = add_policy(engine, file)?;
         for name in test_names(&file.text) {
             tests.insert(
                 (file.path.clone(), name.clone()),

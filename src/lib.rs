@@ -5,15 +5,21 @@
 //! See DESIGN.md for the contracts each module implements.
 
 pub mod app;
+pub mod baseline;
 pub mod cli;
 pub mod cloudflare;
+pub mod coverage;
+pub mod doctor;
 pub mod engine;
 pub mod enrich;
+pub mod explain;
 pub mod finding;
 pub mod inventory;
 pub mod policy;
 pub mod progress;
+pub mod reach;
 pub mod remediate;
 pub mod report;
 pub mod scan;
 pub mod secret;
+pub mod stale;

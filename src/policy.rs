@@ -11,13 +11,12 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde_json::{json, Value};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
-use wildmatch::WildMatch;
 
-use crate::finding::{Action, ExemptedBy, FailOn, RawFinding, Severity};
+use crate::finding::{Action, FailOn, Severity};
 
 /// The built-in policy, compiled in (DESIGN §6).
 pub const DEFAULT_POLICY: &str = include_str!("../policies/default.toml");
@@ -61,6 +60,8 @@ pub struct Exemption {
     pub reason: String,
     pub owner: String,
     pub expires: NaiveDate,
+    /// Where it was written: the policy file, an `--exemptions` file, or the built-in name.
+    pub source: String,
     pub line: usize,
 }
 
@@ -130,41 +131,6 @@ impl fmt::Display for Located<String> {
     }
 }
 
-impl Exemption {
-    /// Exemptions apply through the whole of their `expires` day (UTC).
-    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
-        match self.expires.checked_add_days(Days::new(1)) {
-            Some(end) => now.date_naive() < end,
-            None => true,
-        }
-    }
-
-    pub fn matches(&self, f: &RawFinding) -> bool {
-        if self.rule.value != "*" && self.rule.value != f.rule_id {
-            return false;
-        }
-        if let Some(account) = &self.account {
-            if f.owner.account_id() != Some(account.as_str()) {
-                return false;
-            }
-        }
-        self.token == f.token_id
-            || f.token_name
-                .as_deref()
-                .is_some_and(|name| WildMatch::new(&self.token).matches(name))
-    }
-
-    pub fn exempted_by(&self) -> ExemptedBy {
-        ExemptedBy {
-            rule: self.rule.value.clone(),
-            token: self.token.clone(),
-            reason: self.reason.clone(),
-            owner: self.owner.clone(),
-            expires: self.expires,
-        }
-    }
-}
-
 impl GovernancePolicy {
     pub fn builtin() -> Result<Self, PolicyError> {
         Self::parse(DEFAULT_POLICY, "built-in default policy", None)
@@ -184,68 +150,66 @@ impl GovernancePolicy {
     pub fn parse(text: &str, source: &str, base: Option<Self>) -> Result<Self, PolicyError> {
         let mut p = Parser {
             text,
+            source,
             problems: Vec::new(),
         };
-        let table = match DeTable::parse(text) {
-            Ok(t) => t,
-            Err(e) => {
-                let line = e.span().map_or(1, |s| p.line(&s));
-                return Err(PolicyError::Invalid {
-                    source_name: source.to_string(),
-                    problems: vec![PolicyProblem {
-                        line,
-                        key: String::new(),
-                        message: format!("not valid TOML: {}", e.message().trim()),
-                    }],
-                });
-            }
-        };
+        let table = p.parse_toml()?;
         let complete = base.is_none();
         let mut policy = base.unwrap_or_else(empty_policy);
         policy.source = source.to_string();
         p.policy(table.get_ref(), &mut policy, complete);
-        if p.problems.is_empty() {
-            Ok(policy)
-        } else {
-            p.problems.sort_by_key(|x| x.line);
-            Err(PolicyError::Invalid {
-                source_name: source.to_string(),
-                problems: p.problems,
-            })
-        }
+        p.finish(policy)
     }
 
-    /// Rule ids named by the policy must exist: a typo would silently do nothing.
+    /// Rule ids named by the policy (and by merged exemption files) must exist: a typo
+    /// would silently do nothing. Problems are reported against the file they are in.
     pub fn check_rule_ids(&self, known: &BTreeSet<String>) -> Result<(), PolicyError> {
-        let mut problems = Vec::new();
-        let mut check = |id: &Located<String>, key: &str, wildcard_ok: bool| {
+        let mut by_source: std::collections::BTreeMap<String, Vec<PolicyProblem>> =
+            std::collections::BTreeMap::new();
+        let mut check = |source: &str, id: &Located<String>, key: &str, wildcard_ok: bool| {
             if !(known.contains(&id.value) || (wildcard_ok && id.value == "*")) {
-                problems.push(PolicyProblem {
-                    line: id.line,
-                    key: key.to_string(),
-                    message: format!("unknown rule id {:?}", id.value),
-                });
+                by_source
+                    .entry(if source == self.source {
+                        String::new()
+                    } else {
+                        source.to_string()
+                    })
+                    .or_default()
+                    .push(PolicyProblem {
+                        line: id.line,
+                        key: key.to_string(),
+                        message: format!("unknown rule id {:?}", id.value),
+                    });
             }
         };
+        let own = self.source.as_str();
         for d in &self.rules.disabled {
-            check(d, "rules.disabled", false);
+            check(own, d, "rules.disabled", false);
         }
         for (id, _) in &self.rules.severity {
-            check(id, "rules.severity", false);
+            check(own, id, "rules.severity", false);
         }
         for (id, _) in &self.remediation.actions {
-            check(id, "remediation.actions", false);
+            check(own, id, "remediation.actions", false);
         }
         for e in &self.exemptions {
-            check(&e.rule, "exemptions.rule", true);
+            check(&e.source, &e.rule, "exemptions.rule", true);
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(PolicyError::Invalid {
-                source_name: self.source.clone(),
-                problems,
-            })
+        // The policy file's own problems first (its key sorts as ""), then each
+        // exemptions file's.
+        match by_source.into_iter().next() {
+            None => Ok(()),
+            Some((source, mut problems)) => {
+                problems.sort_by_key(|p| p.line);
+                Err(PolicyError::Invalid {
+                    source_name: if source.is_empty() {
+                        self.source.clone()
+                    } else {
+                        source
+                    },
+                    problems,
+                })
+            }
         }
     }
 
@@ -311,10 +275,38 @@ type Item<'i> = Spanned<DeValue<'i>>;
 
 struct Parser<'t> {
     text: &'t str,
+    source: &'t str,
     problems: Vec<PolicyProblem>,
 }
 
-impl Parser<'_> {
+impl<'t> Parser<'t> {
+    fn parse_toml(&self) -> Result<Spanned<DeTable<'t>>, PolicyError> {
+        DeTable::parse(self.text).map_err(|e| {
+            let line = e.span().map_or(1, |s| self.line(&s));
+            PolicyError::Invalid {
+                source_name: self.source.to_string(),
+                problems: vec![PolicyProblem {
+                    line,
+                    key: String::new(),
+                    message: format!("not valid TOML: {}", e.message().trim()),
+                }],
+            }
+        })
+    }
+
+    /// `value`, or every problem collected, sorted by line.
+    fn finish<T>(mut self, value: T) -> Result<T, PolicyError> {
+        if self.problems.is_empty() {
+            Ok(value)
+        } else {
+            self.problems.sort_by_key(|x| x.line);
+            Err(PolicyError::Invalid {
+                source_name: self.source.to_string(),
+                problems: self.problems,
+            })
+        }
+    }
+
     fn line(&self, span: &Range<usize>) -> usize {
         let end = span.start.min(self.text.len());
         self.text[..end].bytes().filter(|b| *b == b'\n').count() + 1
@@ -578,85 +570,6 @@ impl Parser<'_> {
         Some(out)
     }
 
-    fn exemptions(&mut self, item: &Item<'_>, out: &mut Vec<Exemption>) {
-        let DeValue::Array(list) = item.get_ref() else {
-            self.problem(
-                &item.span(),
-                "exemptions",
-                "expected an array of tables ([[exemptions]])",
-            );
-            return;
-        };
-        out.clear();
-        for (i, entry) in list.iter().enumerate() {
-            let prefix = format!("exemptions[{i}]");
-            let DeValue::Table(t) = entry.get_ref() else {
-                self.problem(&entry.span(), &prefix, "expected a table");
-                continue;
-            };
-            self.unknown_keys(
-                t,
-                &prefix,
-                &["rule", "token", "account", "reason", "owner", "expires"],
-            );
-            let line = self.line(&entry.span());
-            let req = |p: &mut Self, key: &str| -> Option<(String, usize)> {
-                let name = format!("{prefix}.{key}");
-                match Self::get(t, key) {
-                    None => {
-                        p.problems.push(PolicyProblem {
-                            line,
-                            key: name,
-                            message: "missing required key".into(),
-                        });
-                        None
-                    }
-                    Some(v) => {
-                        let s = p.string(v, &name)?;
-                        if s.trim().is_empty() {
-                            p.problem(&v.span(), &name, "must not be empty");
-                            return None;
-                        }
-                        Some((s, p.line(&v.span())))
-                    }
-                }
-            };
-            let rule = req(self, "rule");
-            let token = req(self, "token");
-            let reason = req(self, "reason");
-            let owner = req(self, "owner");
-            let account =
-                Self::get(t, "account").and_then(|v| self.string(v, &format!("{prefix}.account")));
-            let expires = match Self::get(t, "expires") {
-                None => {
-                    self.problems.push(PolicyProblem {
-                        line,
-                        key: format!("{prefix}.expires"),
-                        message: "missing required key (every exemption must expire)".into(),
-                    });
-                    None
-                }
-                Some(v) => self.date(v, &format!("{prefix}.expires")),
-            };
-            if let (Some(rule), Some(token), Some(reason), Some(owner), Some(expires)) =
-                (rule, token, reason, owner, expires)
-            {
-                out.push(Exemption {
-                    rule: Located {
-                        value: rule.0,
-                        line: rule.1,
-                    },
-                    token: token.0,
-                    account,
-                    reason: reason.0,
-                    owner: owner.0,
-                    expires,
-                    line,
-                });
-            }
-        }
-    }
-
     fn string(&mut self, item: &Item<'_>, key: &str) -> Option<String> {
         match item.get_ref() {
             DeValue::String(s) => Some(s.to_string()),
@@ -785,6 +698,8 @@ fn join(prefix: &str, key: &str) -> String {
         format!("{prefix}.{key}")
     }
 }
+
+mod exemptions;
 
 #[cfg(test)]
 mod tests;

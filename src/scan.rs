@@ -5,11 +5,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::baseline::{BaselineState, Comparison};
 use crate::engine::{Evaluator, RuleMeta, Worker};
 use crate::enrich;
 use crate::finding::{self, FailOn, Finding, RawFinding, Severity};
 use crate::inventory::{Inventory, NotEvaluated, TokenRef};
 use crate::policy::GovernancePolicy;
+use crate::stale::StaleExemption;
 
 /// Exit codes (DESIGN §2).
 pub mod exit {
@@ -32,6 +34,10 @@ pub struct Report {
     /// The rules that were evaluated, sorted by id.
     pub rules: Vec<RuleMeta>,
     pub fail_on: FailOn,
+    /// The findings compared with `--baseline FILE`; then the gate counts only new ones.
+    pub baseline: Option<Comparison>,
+    /// Exemptions that expired or matched nothing (filled in after the scan).
+    pub stale_exemptions: Vec<StaleExemption>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -45,6 +51,7 @@ pub struct Summary {
     pub medium: usize,
     pub low: usize,
     pub exempted: usize,
+    pub stale_exemptions: usize,
     pub fail_on: &'static str,
     pub gate_failed: bool,
     pub complete: bool,
@@ -52,8 +59,25 @@ pub struct Summary {
 }
 
 impl Report {
+    /// With a baseline, only new (or worsened) findings count: accepted ones do not.
     pub fn gate_failed(&self) -> bool {
-        finding::gate_fails(&self.findings, self.fail_on)
+        match &self.baseline {
+            None => finding::gate_fails(&self.findings, self.fail_on),
+            Some(b) => {
+                let gating: Vec<Finding> = self
+                    .findings
+                    .iter()
+                    .filter(|f| b.state(f).gates())
+                    .cloned()
+                    .collect();
+                finding::gate_fails(&gating, self.fail_on)
+            }
+        }
+    }
+
+    /// The finding's baseline state, when a baseline was given.
+    pub fn baseline_state(&self, f: &Finding) -> Option<BaselineState> {
+        self.baseline.as_ref().map(|b| b.state(f))
     }
 
     pub fn complete(&self) -> bool {
@@ -91,6 +115,7 @@ impl Report {
             medium: self.count(Severity::Medium),
             low: self.count(Severity::Low),
             exempted: self.findings.iter().filter(|f| f.is_exempted()).count(),
+            stale_exemptions: self.stale_exemptions.len(),
             fail_on: self.fail_on.as_str(),
             gate_failed: self.gate_failed(),
             complete: self.complete(),
@@ -245,5 +270,7 @@ pub fn scan(
         not_evaluated,
         rules,
         fail_on,
+        baseline: None,
+        stale_exemptions: Vec::new(),
     }
 }

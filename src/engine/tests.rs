@@ -62,6 +62,11 @@ fn set_of(files: Vec<RegoFile>) -> Result<RuleSet, RuleError> {
 
 #[test]
 fn metadata_is_parsed() {
+    let with_opa_keys = RULE.replace(
+        "# custom:",
+        "# scope: package\n# authors:\n#   - name: Sec Team\n# custom:",
+    );
+    assert!(parse_metadata(&file("r.rego", &with_opa_keys)).is_ok());
     let m = parse_metadata(&file("r.rego", RULE)).unwrap();
     assert_eq!(m.id, "short-name");
     assert_eq!(m.severity, Severity::Low);
@@ -79,7 +84,41 @@ fn metadata_errors_name_file_and_line() {
     ))
     .unwrap_err()
     .to_string();
-    assert!(e.starts_with("r.rego:2:") && e.contains("urgent"), "{e}");
+    assert!(
+        e.starts_with("r.rego:8:") && e.contains("urgent"),
+        "points at the severity line: {e}"
+    );
+    let e = parse_metadata(&file(
+        "r.rego",
+        &RULE.replace("remediation: disable", "remediation: delete"),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("r.rego:9:") && e.contains("delete"), "{e}");
+    let e = parse_metadata(&file("r.rego", &RULE.replace("#   severity: low\n", "")))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("r.rego:6:") && e.contains("custom.severity is missing"),
+        "{e}"
+    );
+    let e = parse_metadata(&file(
+        "r.rego",
+        &RULE.replace("# title: Names must be short\n", ""),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("title is missing"), "{e}");
+    let e = parse_metadata(&file(
+        "r.rego",
+        &RULE.replace("# custom:", "# severity: low\n# custom:"),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("r.rego:6:") && e.contains("unknown field `severity`"),
+        "an annotation OPA does not know (severity belongs under custom): {e}"
+    );
     let e = parse_metadata(&file(
         "r.rego",
         &RULE.replace("package tokenwarden.rules.short_name", "package x.y"),
@@ -100,7 +139,10 @@ fn metadata_errors_name_file_and_line() {
     ))
     .unwrap_err()
     .to_string();
-    assert!(e.contains("kebab-case"), "{e}");
+    assert!(
+        e.starts_with("r.rego:7:") && e.contains("kebab-case"),
+        "{e}"
+    );
     let e = parse_metadata(&file(
         "r.rego",
         &RULE.replace("#   tags: [naming]", "#   tags: [naming"),
@@ -115,9 +157,9 @@ fn duplicate_ids_are_rejected() {
     let e = set_of(vec![file("a.rego", RULE), file("b.rego", RULE)])
         .unwrap_err()
         .to_string();
-    assert!(
-        e.contains("a.rego") && e.contains("b.rego") && e.contains("short-name"),
-        "{e}"
+    assert_eq!(
+        e,
+        "b.rego:7: rule id \"short-name\" is already defined at a.rego:7 (rule ids must be unique across every pack)"
     );
 }
 

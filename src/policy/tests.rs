@@ -1,6 +1,7 @@
 //! Policy parsing and validation: defaults, overrides, and errors with lines.
 
 use super::*;
+use chrono::{DateTime, Utc};
 
 fn parse(text: &str) -> Result<GovernancePolicy, PolicyError> {
     GovernancePolicy::parse(text, "p.toml", Some(GovernancePolicy::builtin().unwrap()))
@@ -152,5 +153,53 @@ fn unknown_rule_ids_are_reported_with_lines() {
     assert!(
         p.check_rule_ids(&known).is_ok(),
         "\"*\" is allowed in exemptions"
+    );
+}
+
+#[test]
+fn an_exemptions_file_holds_only_exemptions_and_names_itself() {
+    let ex = GovernancePolicy::parse_exemptions(
+        &format!("# team exemptions\n{EXEMPTION}"),
+        "exemptions.toml",
+    )
+    .unwrap();
+    assert_eq!(ex.len(), 1);
+    assert_eq!(ex[0].source, "exemptions.toml");
+    assert_eq!(ex[0].line, 2, "the [[exemptions]] header's line");
+    assert_eq!(ex[0].location(), "exemptions.toml:2");
+    let err = GovernancePolicy::parse_exemptions(
+        &format!("[gate]\nfail_on = \"low\"\n{EXEMPTION}colour = \"red\"\n"),
+        "ex.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("ex.toml:1: gate: unknown key"), "{err}");
+    assert!(
+        err.contains("ex.toml:9: exemptions[0].colour: unknown key"),
+        "{err}"
+    );
+    let err = GovernancePolicy::parse_exemptions("[[exemptions]\n", "ex.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ex.toml:1: not valid TOML"), "{err}");
+    assert!(GovernancePolicy::parse_exemptions("", "empty.toml")
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn unknown_rule_ids_in_a_merged_exemptions_file_name_that_file() {
+    let mut p = parse("[rules]\ndisabled = [\"token-no-expiry\"]\n").unwrap();
+    let ex = GovernancePolicy::parse_exemptions(
+        &EXEMPTION.replace("token-no-ip-restriction", "token-typo"),
+        "team.toml",
+    )
+    .unwrap();
+    p.exemptions.extend(ex);
+    let known: BTreeSet<String> = ["token-no-expiry".to_string()].into();
+    let err = p.check_rule_ids(&known).unwrap_err().to_string();
+    assert!(
+        err.contains("team.toml:2: exemptions.rule: unknown rule id \"token-typo\""),
+        "{err}"
     );
 }

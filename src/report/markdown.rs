@@ -1,11 +1,21 @@
-//! `--format markdown`: a summary for `$GITHUB_STEP_SUMMARY` or a pull-request comment.
+//! `--format markdown`: a summary for `$GITHUB_STEP_SUMMARY` or a pull-request comment:
+//! the verdict and counts by severity, what was not evaluated, stale exemptions, new
+//! findings first (with a baseline), tokens expiring soon, then the rest in tables that
+//! fold away (`<details>`). GitHub refuses a step summary over 1 MiB, so table rows stop
+//! at [`MAX_BYTES`] with a note saying how many were left out and where to find them.
 
 use std::io::{self, Write};
 
+use crate::baseline::BaselineState;
 use crate::enrich::rfc3339;
-use crate::finding::Severity;
+use crate::finding::{Finding, Severity};
 use crate::report::token_label;
 use crate::scan::Report;
+
+/// Under GitHub's 1 MiB step-summary limit, with room to spare.
+pub const MAX_BYTES: usize = 1_000_000;
+/// Kept free for the structural lines and notes written after a table is cut.
+const RESERVE: usize = 8 * 1024;
 
 /// Escape text for a Markdown table cell.
 fn cell(s: &str) -> String {
@@ -25,7 +35,79 @@ fn badge(s: Severity) -> &'static str {
     }
 }
 
-pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A Markdown document with a size budget for table rows.
+struct Doc {
+    buf: String,
+    limit: usize,
+    omitted: usize,
+}
+
+impl Doc {
+    fn line(&mut self, s: &str) {
+        self.buf.push_str(s);
+        self.buf.push('\n');
+    }
+
+    /// A table row, unless the budget is spent (then it is counted as omitted).
+    fn row(&mut self, s: &str) {
+        if self.omitted > 0 || self.buf.len() + s.len() + 1 + RESERVE > self.limit {
+            self.omitted += 1;
+        } else {
+            self.line(s);
+        }
+    }
+
+    /// Close a table: say how many rows did not fit.
+    fn end_table(&mut self) {
+        if self.omitted > 0 {
+            let n = self.omitted;
+            self.line("");
+            self.line(&format!(
+                "_… {} not shown: this summary stays under GitHub's 1 MiB limit. The JSON or SARIF report lists everything._",
+                plural(n, "row", "rows")
+            ));
+            // Once the budget is spent, every later table is cut at its first row too.
+            self.omitted = 0;
+            self.limit = 0;
+        }
+    }
+}
+
+fn finding_row(report: &Report, f: &Finding) -> String {
+    let state = report
+        .baseline_state(f)
+        .map(|s| format!(" {} |", s.as_str()))
+        .unwrap_or_default();
+    format!(
+        "| {} | `{}` | {} (`{}`) | {} | {} |{state}",
+        badge(f.severity),
+        f.rule_id,
+        cell(token_label(f)),
+        f.token_id,
+        cell(&f.owner.label()),
+        cell(&f.message)
+    )
+}
+
+fn findings_table(doc: &mut Doc, report: &Report, findings: &[&Finding]) {
+    if report.baseline.is_some() {
+        doc.line("| Severity | Rule | Token | Owner | Finding | Baseline |");
+        doc.line("| --- | --- | --- | --- | --- | --- |");
+    } else {
+        doc.line("| Severity | Rule | Token | Owner | Finding |");
+        doc.line("| --- | --- | --- | --- | --- |");
+    }
+    for f in findings {
+        doc.row(&finding_row(report, f));
+    }
+    doc.end_table();
+}
+
+fn header(doc: &mut Doc, report: &Report) {
     let s = report.summary();
     let verdict = if !s.complete {
         "⚠️ **incomplete**: some scopes were not evaluated"
@@ -34,102 +116,263 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     } else {
         "✅ passed"
     };
-    writeln!(
-        out,
-        "## tokenwarden: {} finding{} in {} token{}",
-        s.findings - s.exempted,
-        if s.findings - s.exempted == 1 {
-            ""
-        } else {
-            "s"
-        },
-        s.tokens_scanned,
-        if s.tokens_scanned == 1 { "" } else { "s" }
-    )?;
-    writeln!(out)?;
-    writeln!(
-        out,
-        "Scanned {} owner{} at {}. Gate (fail on {}): {verdict}.",
-        s.owners_scanned,
-        if s.owners_scanned == 1 { "" } else { "s" },
+    let open = s.findings - s.exempted;
+    doc.line(&format!(
+        "## tokenwarden: {} in {}",
+        plural(open, "finding", "findings"),
+        plural(s.tokens_scanned, "token", "tokens")
+    ));
+    doc.line("");
+    doc.line(&format!(
+        "Scanned {} at {}. Gate (fail on {}): {verdict}.",
+        plural(s.owners_scanned, "owner", "owners"),
         rfc3339(report.scanned_at),
         s.fail_on
-    )?;
-    writeln!(out)?;
-    writeln!(out, "| Severity | Findings |")?;
-    writeln!(out, "| --- | ---: |")?;
-    for sev in Severity::ALL_DESC {
-        writeln!(out, "| {} | {} |", badge(sev), report.count(sev))?;
+    ));
+    if let Some(b) = &report.baseline {
+        doc.line("");
+        doc.line(&format!(
+            "Baseline `{}`: **{} new**, {} updated, {} unchanged, {} absent. The gate counts new and updated findings only.",
+            cell(&b.file),
+            b.count(BaselineState::New),
+            b.count(BaselineState::Updated),
+            b.count(BaselineState::Unchanged),
+            b.count(BaselineState::Absent)
+        ));
     }
-    writeln!(out, "| exempted | {} |", s.exempted)?;
-    writeln!(out, "| not evaluated | {} |", s.not_evaluated)?;
-    if !report.not_evaluated.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "### Not evaluated")?;
-        writeln!(out)?;
-        writeln!(
-            out,
-            "These scopes were not scanned; they are **not** clean."
-        )?;
-        writeln!(out)?;
-        writeln!(out, "| Scope | Reason |")?;
-        writeln!(out, "| --- | --- |")?;
-        for n in &report.not_evaluated {
-            writeln!(out, "| `{}` | {} |", cell(&n.scope), cell(&n.reason))?;
+    doc.line("");
+    if let Some(b) = &report.baseline {
+        doc.line("| Severity | Findings | New |");
+        doc.line("| --- | ---: | ---: |");
+        for sev in Severity::ALL_DESC {
+            let new = report
+                .findings
+                .iter()
+                .filter(|f| f.severity == sev && !f.is_exempted() && b.state(f).gates())
+                .count();
+            doc.line(&format!(
+                "| {} | {} | {new} |",
+                badge(sev),
+                report.count(sev)
+            ));
+        }
+    } else {
+        doc.line("| Severity | Findings |");
+        doc.line("| --- | ---: |");
+        for sev in Severity::ALL_DESC {
+            doc.line(&format!("| {} | {} |", badge(sev), report.count(sev)));
         }
     }
-    let mut findings: Vec<_> = report
+    let blank = if report.baseline.is_some() { " |" } else { "" };
+    doc.line(&format!("| exempted | {} |{blank}", s.exempted));
+    doc.line(&format!("| not evaluated | {} |{blank}", s.not_evaluated));
+    doc.line(&format!(
+        "| stale exemptions | {} |{blank}",
+        s.stale_exemptions
+    ));
+}
+
+fn problems(doc: &mut Doc, report: &Report) {
+    if !report.not_evaluated.is_empty() {
+        doc.line("");
+        doc.line("### Not evaluated");
+        doc.line("");
+        doc.line("These scopes were not scanned; they are **not** clean.");
+        doc.line("");
+        doc.line("| Scope | Reason |");
+        doc.line("| --- | --- |");
+        for n in &report.not_evaluated {
+            doc.row(&format!("| `{}` | {} |", cell(&n.scope), cell(&n.reason)));
+        }
+        doc.end_table();
+    }
+    if !report.stale_exemptions.is_empty() {
+        doc.line("");
+        doc.line(&format!(
+            "### Stale exemptions ({})",
+            report.stale_exemptions.len()
+        ));
+        doc.line("");
+        doc.line("| Where | Stale | Rule | Token | Detail |");
+        doc.line("| --- | --- | --- | --- | --- |");
+        for e in &report.stale_exemptions {
+            doc.row(&format!(
+                "| `{}` | {} | `{}` | `{}` | {} |",
+                cell(&e.location()),
+                e.why.as_str(),
+                cell(&e.rule),
+                cell(&e.token),
+                cell(&e.message())
+            ));
+        }
+        doc.end_table();
+    }
+}
+
+/// `token-expiring-soon` findings, soonest first: whoever owns the token has to act.
+fn expiring(doc: &mut Doc, report: &Report) {
+    let mut soon: Vec<(&Finding, f64)> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "token-expiring-soon")
+        .map(|f| {
+            let days = f.evidence["days_until_expiry"].as_f64().unwrap_or(f64::NAN);
+            (f, days)
+        })
+        .collect();
+    if soon.is_empty() {
+        return;
+    }
+    soon.sort_by(|a, b| a.1.total_cmp(&b.1));
+    doc.line("");
+    doc.line(&format!("### Tokens expiring soon ({})", soon.len()));
+    doc.line("");
+    doc.line("| Token | Owner | Expires | Days left |");
+    doc.line("| --- | --- | --- | ---: |");
+    for (f, days) in soon {
+        let expires = f.evidence["expires_on"].as_str().unwrap_or("—");
+        let days = if days.is_nan() {
+            "—".to_string()
+        } else {
+            format!("{:.1}", days)
+        };
+        doc.row(&format!(
+            "| {} (`{}`) | {} | {} | {days} |",
+            cell(token_label(f)),
+            f.token_id,
+            cell(&f.owner.label()),
+            cell(expires)
+        ));
+    }
+    doc.end_table();
+}
+
+fn details_open(doc: &mut Doc, summary: &str) {
+    doc.line("");
+    doc.line(&format!("<details><summary>{summary}</summary>"));
+    doc.line("");
+}
+
+fn details_close(doc: &mut Doc) {
+    doc.line("");
+    doc.line("</details>");
+}
+
+/// Unexempted findings, most severe first. With a baseline: the new ones in the open, then
+/// tokens expiring soon, then the accepted ones folded away. Without: expiring tokens, then
+/// every finding.
+fn findings(doc: &mut Doc, report: &Report) {
+    let mut open: Vec<&Finding> = report
         .findings
         .iter()
         .filter(|f| !f.is_exempted())
         .collect();
-    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    if !findings.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "### Findings")?;
-        writeln!(out)?;
-        writeln!(out, "| Severity | Rule | Token | Owner | Finding |")?;
-        writeln!(out, "| --- | --- | --- | --- | --- |")?;
-        for f in findings {
-            writeln!(
-                out,
-                "| {} | `{}` | {} (`{}`) | {} | {} |",
-                badge(f.severity),
+    open.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let Some(b) = &report.baseline else {
+        expiring(doc, report);
+        if !open.is_empty() {
+            doc.line("");
+            doc.line("### Findings");
+            doc.line("");
+            findings_table(doc, report, &open);
+        }
+        return;
+    };
+    let (new, known): (Vec<&Finding>, Vec<&Finding>) =
+        open.into_iter().partition(|f| b.state(f).gates());
+    if !new.is_empty() {
+        doc.line("");
+        doc.line(&format!("### New findings ({})", new.len()));
+        doc.line("");
+        findings_table(doc, report, &new);
+    }
+    expiring(doc, report);
+    if !known.is_empty() {
+        details_open(
+            doc,
+            &format!(
+                "{} already in the baseline",
+                plural(known.len(), "finding", "findings")
+            ),
+        );
+        findings_table(doc, report, &known);
+        details_close(doc);
+    }
+}
+
+fn exempted(doc: &mut Doc, report: &Report) {
+    let exempted: Vec<&Finding> = report.findings.iter().filter(|f| f.is_exempted()).collect();
+    if exempted.is_empty() {
+        return;
+    }
+    details_open(
+        doc,
+        &plural(exempted.len(), "exempted finding", "exempted findings"),
+    );
+    doc.line("| Rule | Token | Reason | Owner | Expires |");
+    doc.line("| --- | --- | --- | --- | --- |");
+    for f in exempted {
+        if let Some(e) = &f.exempted_by {
+            doc.row(&format!(
+                "| `{}` | {} | {} | {} | {} |",
                 f.rule_id,
                 cell(token_label(f)),
-                f.token_id,
-                cell(&f.owner.label()),
-                cell(&f.message)
-            )?;
+                cell(&e.reason),
+                cell(&e.owner),
+                e.expires
+            ));
         }
     }
-    let exempted: Vec<_> = report.findings.iter().filter(|f| f.is_exempted()).collect();
-    if !exempted.is_empty() {
-        writeln!(out)?;
-        writeln!(
-            out,
-            "<details><summary>{} exempted finding{}</summary>",
-            exempted.len(),
-            if exempted.len() == 1 { "" } else { "s" }
-        )?;
-        writeln!(out)?;
-        writeln!(out, "| Rule | Token | Reason | Owner | Expires |")?;
-        writeln!(out, "| --- | --- | --- | --- | --- |")?;
-        for f in exempted {
-            if let Some(e) = &f.exempted_by {
-                writeln!(
-                    out,
-                    "| `{}` | {} | {} | {} | {} |",
-                    f.rule_id,
-                    cell(token_label(f)),
-                    cell(&e.reason),
-                    cell(&e.owner),
-                    e.expires
-                )?;
-            }
-        }
-        writeln!(out)?;
-        writeln!(out, "</details>")?;
+    doc.end_table();
+    details_close(doc);
+}
+
+fn absent(doc: &mut Doc, report: &Report) {
+    let Some(b) = &report.baseline else {
+        return;
+    };
+    if b.absent.is_empty() {
+        return;
     }
-    Ok(())
+    details_open(
+        doc,
+        &format!(
+            "{} in the baseline no longer found",
+            plural(b.absent.len(), "finding", "findings")
+        ),
+    );
+    doc.line("| Severity | Rule | Token | Owner | First seen |");
+    doc.line("| --- | --- | --- | --- | --- |");
+    for e in &b.absent {
+        doc.row(&format!(
+            "| {} | `{}` | {} (`{}`) | {} | {} |",
+            badge(e.severity),
+            e.rule_id,
+            cell(e.token_name.as_deref().unwrap_or(&e.token_id)),
+            e.token_id,
+            cell(&e.owner.label()),
+            rfc3339(e.first_seen)
+        ));
+    }
+    doc.end_table();
+    details_close(doc);
+}
+
+/// Render with a byte budget (tests use a small one).
+pub fn render(report: &Report, limit: usize) -> String {
+    let mut doc = Doc {
+        buf: String::new(),
+        limit,
+        omitted: 0,
+    };
+    header(&mut doc, report);
+    problems(&mut doc, report);
+    findings(&mut doc, report);
+    exempted(&mut doc, report);
+    absent(&mut doc, report);
+    doc.buf
+}
+
+pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    out.write_all(render(report, MAX_BYTES).as_bytes())
 }

@@ -1,5 +1,7 @@
 //! `--format sarif`: SARIF 2.1.0 for GitHub code scanning (DESIGN §7), built with
-//! serde_sarif's typed builders.
+//! serde_sarif's typed builders. With a baseline every result carries `baselineState`
+//! (absent findings as `pass` results); stale exemptions are
+//! `toolConfigurationNotifications` located at their file and line.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -8,9 +10,12 @@ use serde_json::{json, Value};
 use serde_sarif::sarif::{
     ArtifactLocation, Invocation, Location, LogicalLocation, Message, MultiformatMessageString,
     Notification, PhysicalLocation, PropertyBag, Region, ReportingConfiguration,
-    ReportingDescriptor, Result as SarifResult, ResultLevel, Run, RunAutomationDetails, Sarif,
-    Suppression, Tool, ToolComponent,
+    ReportingDescriptor, Result as SarifResult, ResultKind, ResultLevel, Run, RunAutomationDetails,
+    Sarif, Suppression, Tool, ToolComponent,
 };
+
+use crate::baseline::{BaselineEntry, BaselineState};
+use crate::stale::StaleExemption;
 
 use crate::engine::RuleMeta;
 use crate::finding::{Finding, Severity};
@@ -164,12 +169,72 @@ fn result(f: &Finding, rule_index: Option<usize>) -> SarifResult {
     }
 }
 
+/// A baseline finding that is gone: a `pass` result (level `none`) in state `absent`, so
+/// viewers that compare runs see it as fixed and none shows it as an open problem.
+fn absent_result(e: &BaselineEntry, rule_index: Option<usize>) -> SarifResult {
+    let as_finding = Finding {
+        rule_id: e.rule_id.clone(),
+        severity: e.severity,
+        token_id: e.token_id.clone(),
+        token_name: e.token_name.clone(),
+        owner: e.owner.clone(),
+        message: "no longer found (absent from this scan; recorded in the baseline)".into(),
+        evidence: Value::Object(Default::default()),
+        action: crate::finding::Action::None,
+        exempted_by: None,
+        fingerprint: e.fingerprint.clone(),
+    };
+    let mut r = result(&as_finding, rule_index);
+    r.kind = Some(ResultKind::Pass);
+    r.level = Some(ResultLevel::None);
+    r.baseline_state = Some(json!(BaselineState::Absent.as_str()));
+    r
+}
+
+/// One `toolConfigurationNotifications` entry per stale exemption, located at its line.
+fn stale_notification(e: &StaleExemption) -> Notification {
+    let location = Location::builder()
+        .physical_location(
+            PhysicalLocation::builder()
+                .artifact_location(ArtifactLocation::builder().uri(e.file.clone()).build())
+                .region(Region::builder().start_line(e.line as i64).build())
+                .build(),
+        )
+        .build();
+    let mut props = BTreeMap::new();
+    props.insert("stale".to_string(), json!(e.why.as_str()));
+    props.insert("rule".to_string(), json!(e.rule));
+    props.insert("token".to_string(), json!(e.token));
+    props.insert("expires".to_string(), json!(e.expires.to_string()));
+    Notification::builder()
+        .level(json!("warning"))
+        .message(Message::builder().text(e.message()).build())
+        .locations(vec![location])
+        .properties(PropertyBag::builder().additional_properties(props).build())
+        .build()
+}
+
 pub fn to_sarif(report: &Report) -> Sarif {
     let rules: Vec<ReportingDescriptor> = report.rules.iter().map(rule_descriptor).collect();
-    let results: Vec<SarifResult> = report
+    let index = |id: &str| report.rules.iter().position(|r| r.id == id);
+    let mut results: Vec<SarifResult> = report
         .findings
         .iter()
-        .map(|f| result(f, report.rules.iter().position(|r| r.id == f.rule_id)))
+        .map(|f| {
+            let mut r = result(f, index(&f.rule_id));
+            if let Some(state) = report.baseline_state(f) {
+                r.baseline_state = Some(json!(state.as_str()));
+            }
+            r
+        })
+        .collect();
+    if let Some(b) = &report.baseline {
+        results.extend(b.absent.iter().map(|e| absent_result(e, index(&e.rule_id))));
+    }
+    let config_notifications: Vec<Notification> = report
+        .stale_exemptions
+        .iter()
+        .map(stale_notification)
         .collect();
     let notifications: Vec<Notification> = report
         .not_evaluated
@@ -192,10 +257,13 @@ pub fn to_sarif(report: &Report) -> Sarif {
         .information_uri(INFORMATION_URI)
         .rules(rules)
         .build();
-    let invocation = Invocation::builder()
+    let mut invocation = Invocation::builder()
         .execution_successful(report.complete())
         .tool_execution_notifications(notifications)
         .build();
+    if !config_notifications.is_empty() {
+        invocation.tool_configuration_notifications = Some(config_notifications);
+    }
     let run = Run::builder()
         .tool(Tool::builder().driver(driver).build())
         .results(results)

@@ -1,10 +1,12 @@
 //! The human report (default on a terminal): findings grouped by token, most severe
-//! first, severity-coloured when colour is on, then what was not evaluated and a summary.
+//! first, severity-coloured when colour is on (each tagged new/unchanged with a baseline),
+//! then what was not evaluated, absent baseline findings, stale exemptions and a summary.
 
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
+use crate::baseline::BaselineState;
 use crate::enrich::rfc3339;
 use crate::finding::Severity;
 use crate::report::token_label;
@@ -61,6 +63,14 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
             f.rule_id,
             f.message
         );
+        if let Some(state) = report.baseline_state(f) {
+            let tag = format!("  [{}]", state.as_str());
+            line.push_str(&if state.gates() {
+                paint(&tag, bold, color)
+            } else {
+                paint(&tag, dim, color)
+            });
+        }
         if let Some(e) = &f.exempted_by {
             line.push_str(&paint(
                 &format!(
@@ -84,6 +94,45 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
         writeln!(out, "{}", paint(&title, style(Severity::High), color))?;
         for n in &report.not_evaluated {
             writeln!(out, "  {}: {}", n.scope, n.reason)?;
+        }
+        writeln!(out)?;
+    }
+    if let Some(b) = &report.baseline {
+        if !b.absent.is_empty() {
+            writeln!(
+                out,
+                "{}",
+                paint(
+                    &format!(
+                        "ABSENT ({}): in the baseline, no longer found",
+                        b.absent.len()
+                    ),
+                    bold,
+                    color
+                )
+            )?;
+            for e in &b.absent {
+                writeln!(
+                    out,
+                    "  {:<8}  {}  {} ({})  {}",
+                    e.severity.as_str().to_uppercase(),
+                    e.rule_id,
+                    e.token_name.as_deref().unwrap_or(&e.token_id),
+                    e.token_id,
+                    e.owner.label()
+                )?;
+            }
+            writeln!(out)?;
+        }
+    }
+    if !report.stale_exemptions.is_empty() {
+        let title = format!(
+            "STALE EXEMPTIONS ({}): expired or matching nothing",
+            report.stale_exemptions.len()
+        );
+        writeln!(out, "{}", paint(&title, style(Severity::Medium), color))?;
+        for e in &report.stale_exemptions {
+            writeln!(out, "  {}", e.message())?;
         }
         writeln!(out)?;
     }
@@ -116,6 +165,17 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
         s.not_evaluated,
         if s.not_evaluated == 1 { "" } else { "s" },
     )?;
+    if let Some(b) = &report.baseline {
+        writeln!(
+            out,
+            "Baseline {}: {} new, {} updated, {} unchanged, {} absent; the gate counts new and updated findings only.",
+            b.file,
+            b.count(BaselineState::New),
+            b.count(BaselineState::Updated),
+            b.count(BaselineState::Unchanged),
+            b.count(BaselineState::Absent)
+        )?;
+    }
     let verdict = if !s.complete {
         paint("INCOMPLETE (exit 3)", style(Severity::High), color)
     } else if s.gate_failed {

@@ -142,7 +142,7 @@ fn sarif_validator() -> jsonschema::Validator {
     jsonschema::validator_for(&schema).unwrap()
 }
 
-fn assert_valid_sarif(text: &str) -> Value {
+pub(crate) fn assert_valid_sarif(text: &str) -> Value {
     let sarif: Value = serde_json::from_str(text).unwrap();
     let validator = sarif_validator();
     let errors: Vec<String> = validator

@@ -1,11 +1,17 @@
 //! The one integration-test binary: the CLI end to end, against snapshots and against the
 //! stateful Cloudflare emulator.
 
+mod baseline;
+mod ci;
 mod cli;
+mod doctor;
 mod emulator;
 mod emulator_tests;
 mod example;
+mod exemptions;
+mod explain;
 mod live;
 mod remediate;
+mod rule_packs;
 mod rules;
 mod support;

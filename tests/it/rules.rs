@@ -193,7 +193,7 @@ fn bad_metadata_is_exit_2_naming_file_and_line() {
     let (code, _, stderr) = scan_example(&["--rules", dir.path().to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("ci-token-short-expiry.rego:2:") && stderr.contains("huge"),
+        stderr.contains("ci-token-short-expiry.rego:5:") && stderr.contains("huge"),
         "{stderr}"
     );
 }
@@ -207,7 +207,10 @@ fn a_custom_rule_reusing_a_builtin_id_is_rejected() {
     std::fs::write(dir.path().join("x.rego"), dup).unwrap();
     let (code, _, stderr) = scan_example(&["--rules", dir.path().to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("defined twice"), "{stderr}");
+    assert!(
+        stderr.contains("x.rego:4: rule id \"token-no-expiry\" is already defined at rules/token-no-expiry.rego:"),
+        "{stderr}"
+    );
 }
 
 #[test]

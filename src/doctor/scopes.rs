@@ -1,0 +1,154 @@
+//! The scopes a scan would read, each probed with one small page: the user's tokens and
+//! catalogue, the account list, and every account's tokens and catalogue.
+
+use serde_json::Value;
+
+use super::{check, Check, Need, Status, ACCOUNT_TOKEN_DOCS_URL, CREATE_TOKEN_URL, TOKEN_DOCS_URL};
+use crate::cloudflare::{ApiError, Client};
+
+fn per_page() -> Vec<(&'static str, String)> {
+    vec![
+        ("per_page", "5".to_string()),
+        ("include_expired", "true".to_string()),
+    ]
+}
+
+fn read_hint(group: &str, on: &str, docs: &str) -> String {
+    format!("add the permission group \"{group}\" on {on} to the scanning token ({CREATE_TOKEN_URL}; {docs})")
+}
+
+fn probe_result(id: &str, result: Result<(), ApiError>, missing: impl FnOnce() -> String) -> Check {
+    match result {
+        Ok(()) => check(id, Status::Ok, Need::Scan, "readable".into(), None),
+        Err(e) if e.kind.is_forbidden() => check(
+            id,
+            Status::Missing,
+            Need::Scan,
+            format!("not readable: {e}"),
+            Some(missing()),
+        ),
+        Err(e) => check(
+            id,
+            Status::Error,
+            Need::Scan,
+            format!("cannot read: {e}"),
+            Some("check --api-base and the network, then run doctor again".into()),
+        ),
+    }
+}
+
+async fn catalogue(client: &Client, id: &str, path: &str, checks: &mut Vec<Check>) {
+    let c = match client.get(path, &[]).await {
+        Ok(_) => check(id, Status::Ok, Need::Advice, "readable".into(), None),
+        Err(e) => check(
+            id,
+            Status::Warn,
+            Need::Advice,
+            format!("the permission-group catalogue is not readable ({e}): unknown permission groups will not be reported"),
+            None,
+        ),
+    };
+    checks.push(c);
+}
+
+pub(super) async fn user_scope(client: &Client, account_token: bool, checks: &mut Vec<Check>) {
+    if account_token {
+        checks.push(check("scope user/tokens", Status::Missing, Need::Scan, "an account-owned token cannot read user tokens".into(), Some(format!("scan with --scope accounts, or use a user-owned token with \"API Tokens Read\" ({CREATE_TOKEN_URL})"))));
+        return;
+    }
+    let r = client.get("/user/tokens", &per_page()).await.map(|_| ());
+    let ok = r.is_ok();
+    checks.push(probe_result("scope user/tokens", r, || {
+        read_hint("API Tokens Read", "the user", TOKEN_DOCS_URL)
+    }));
+    if ok {
+        catalogue(
+            client,
+            "catalogue user",
+            "/user/tokens/permission_groups",
+            checks,
+        )
+        .await;
+    }
+}
+
+/// Probe each account a scan would read; returns those whose tokens are readable.
+pub(super) async fn account_scopes(
+    client: &Client,
+    wanted: &[String],
+    checks: &mut Vec<Check>,
+) -> Vec<String> {
+    let listed: Vec<(String, Option<String>)> = match client.list_all("/accounts", &[]).await {
+        Ok(list) => list
+            .iter()
+            .filter_map(|a| {
+                let id = a.get("id")?.as_str()?.to_string();
+                Some((
+                    id,
+                    a.get("name").and_then(Value::as_str).map(str::to_string),
+                ))
+            })
+            .collect(),
+        Err(e) => {
+            checks.push(probe_result("scope accounts", Err(e), || {
+                "the scanning token must be able to list accounts: grant \"Account API Tokens Read\" on the accounts to scan, or name them with --account ID".into()
+            }));
+            Vec::new()
+        }
+    };
+    let targets: Vec<(String, Option<String>)> = if wanted.is_empty() {
+        listed
+    } else {
+        wanted
+            .iter()
+            .map(|id| {
+                let name = listed
+                    .iter()
+                    .find(|(i, _)| i == id)
+                    .and_then(|(_, n)| n.clone());
+                (id.clone(), name)
+            })
+            .collect()
+    };
+    if targets.is_empty() {
+        checks.push(check(
+            "scope accounts",
+            Status::Warn,
+            Need::Advice,
+            "the credential sees no account: account-owned tokens will not be scanned".into(),
+            Some(read_hint(
+                "Account API Tokens Read",
+                "each account (or All accounts)",
+                ACCOUNT_TOKEN_DOCS_URL,
+            )),
+        ));
+    }
+    let mut readable = Vec::new();
+    for (id, name) in targets {
+        let label = match &name {
+            Some(n) => format!("account {n} ({id})"),
+            None => format!("account {id}"),
+        };
+        let r = client
+            .get(&format!("/accounts/{id}/tokens"), &per_page())
+            .await
+            .map(|_| ());
+        let ok = r.is_ok();
+        checks.push(probe_result(
+            &format!("scope accounts/{id}/tokens"),
+            r,
+            || read_hint("Account API Tokens Read", &label, ACCOUNT_TOKEN_DOCS_URL),
+        ));
+        if ok {
+            catalogue(
+                client,
+                &format!("catalogue accounts/{id}"),
+                &format!("/accounts/{id}/tokens/permission_groups"),
+                checks,
+            )
+            .await;
+            readable.push(id);
+        }
+    }
+    readable
+}
