@@ -93,6 +93,13 @@ impl Ui {
         }
     }
 
+    /// Timings and other detail for `-vv`.
+    pub fn debug(&self, msg: &str) {
+        if self.verbosity >= 2 {
+            eprintln!("{msg}");
+        }
+    }
+
     pub fn info(&self, msg: &str) {
         if self.verbosity >= 1 {
             eprintln!("{msg}");
@@ -406,7 +413,14 @@ fn scan_cmd(args: &ScanArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
             "using the Rego interpreter: the bytecode VM cannot run these rules ({reason})"
         ));
     }
+    let started = std::time::Instant::now();
     let inv = inventory(&args.source, conn, now, ui)?;
+    ui.debug(&format!(
+        "inventory: {} tokens in {:.2?}",
+        inv.token_count(),
+        started.elapsed()
+    ));
+    let started = std::time::Instant::now();
     let mut report = scan::scan(
         &inv,
         &evaluator,
@@ -415,6 +429,13 @@ fn scan_cmd(args: &ScanArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
         now,
         scope_of(args.source.scope).as_str(),
     );
+    ui.debug(&format!(
+        "evaluation ({}): {} findings in {:.2?}",
+        evaluator.backend().as_str(),
+        report.findings.len(),
+        started.elapsed()
+    ));
+    let started = std::time::Instant::now();
     let reach = Reach::of(&inv, scope_of(args.source.scope), &args.source.accounts);
     report.stale_exemptions = stale::find(&policy.exemptions, &report.findings, now, &reach);
     if let (Some(b), Some(path)) = (&previous, &args.baseline) {
@@ -434,6 +455,7 @@ fn scan_cmd(args: &ScanArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
     if let Some(path) = &args.sarif {
         write_report(Format::Sarif, &report, Some(path), false)?;
     }
+    ui.debug(&format!("reports: {:.2?}", started.elapsed()));
     if let Some(path) = &args.write_baseline {
         let b = Baseline::record(&report.findings, now, previous.as_ref(), &reach);
         b.write(path).map_err(|e| Failure::runtime(e.to_string()))?;

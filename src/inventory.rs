@@ -193,18 +193,30 @@ impl Inventory {
 
     /// Parse a snapshot document. `path` is only used in error messages.
     pub fn from_json(text: &str, path: &Path) -> Result<Inventory, SnapshotError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| SnapshotError::Syntax {
+        // A first pass checks the syntax and the format without building anything (the
+        // rest is skipped as `IgnoredAny`); the second builds the inventory straight from
+        // the text, so a large snapshot is held once, not as a JSON tree and a copy.
+        #[derive(Deserialize)]
+        struct Head {
+            format: Option<Value>,
+        }
+        let syntax = |e: serde_json::Error| SnapshotError::Syntax {
             path: path.to_path_buf(),
             line: e.line(),
             column: e.column(),
             message: e.to_string(),
-        })?;
+        };
         let shape = |json_path: String, message: String| SnapshotError::Shape {
             path: path.to_path_buf(),
             json_path,
             message,
         };
-        match value.get("format") {
+        let head: Head = match serde_json::from_str(text) {
+            Ok(h) => h,
+            Err(e) if e.is_syntax() || e.is_eof() => return Err(syntax(e)),
+            Err(e) => return Err(shape("$".into(), e.to_string())),
+        };
+        match head.format {
             Some(Value::String(f)) if f == SNAPSHOT_FORMAT => {}
             Some(Value::String(f)) => {
                 return Err(shape(
@@ -220,7 +232,8 @@ impl Inventory {
                 ))
             }
         }
-        let inventory: Inventory = serde_path_to_error::deserialize(&value).map_err(|e| {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let inventory: Inventory = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let p = e.path().to_string();
             shape(if p == "." { "$".into() } else { p }, e.inner().to_string())
         })?;

@@ -4,58 +4,82 @@
 
 use std::io::{self, Write};
 
+use serde::ser::{SerializeSeq, Serializer};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::baseline::BaselineState;
 use crate::enrich::rfc3339;
-use crate::scan::Report;
+use crate::finding::Finding;
+use crate::inventory::NotEvaluated;
+use crate::scan::{Report, Summary};
+use crate::stale::StaleExemption;
 
-fn findings(report: &Report) -> Value {
-    let Some(b) = &report.baseline else {
-        return json!(report.findings);
-    };
-    Value::Array(
-        report
-            .findings
-            .iter()
-            .map(|f| {
-                let mut v = json!(f);
-                if let Value::Object(o) = &mut v {
-                    o.insert("baseline_state".into(), json!(b.state(f)));
-                }
-                v
-            })
-            .collect(),
-    )
+/// The findings, streamed one by one (a large estate's report is never built as a JSON
+/// tree in memory), each with its `baseline_state` when a baseline was given.
+struct Findings<'a>(&'a Report);
+
+#[derive(Serialize)]
+struct WithState<'a> {
+    #[serde(flatten)]
+    finding: &'a Finding,
+    baseline_state: BaselineState,
 }
 
-pub fn to_value(report: &Report) -> Value {
-    let mut v = json!({
-        "tool": "tokenwarden",
-        "version": env!("CARGO_PKG_VERSION"),
-        "scanned_at": rfc3339(report.scanned_at),
-        "scope": report.scope,
-        "summary": report.summary(),
-        "findings": findings(report),
-        "not_evaluated": report.not_evaluated,
-        "stale_exemptions": report.stale_exemptions,
-    });
-    if let (Some(b), Value::Object(o)) = (&report.baseline, &mut v) {
-        o.insert(
-            "baseline".into(),
+impl Serialize for Findings<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let report = self.0;
+        let mut seq = s.serialize_seq(Some(report.findings.len()))?;
+        for f in &report.findings {
+            match &report.baseline {
+                None => seq.serialize_element(f)?,
+                Some(b) => seq.serialize_element(&WithState {
+                    finding: f,
+                    baseline_state: b.state(f),
+                })?,
+            }
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    tool: &'static str,
+    version: &'static str,
+    scanned_at: String,
+    scope: &'a str,
+    summary: Summary,
+    findings: Findings<'a>,
+    not_evaluated: &'a [NotEvaluated],
+    stale_exemptions: &'a [StaleExemption],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline: Option<Value>,
+}
+
+fn document(report: &Report) -> Document<'_> {
+    Document {
+        tool: "tokenwarden",
+        version: env!("CARGO_PKG_VERSION"),
+        scanned_at: rfc3339(report.scanned_at),
+        scope: &report.scope,
+        summary: report.summary(),
+        findings: Findings(report),
+        not_evaluated: &report.not_evaluated,
+        stale_exemptions: &report.stale_exemptions,
+        baseline: report.baseline.as_ref().map(|b| {
             json!({
                 "file": b.file,
                 "new": b.count(BaselineState::New),
                 "updated": b.count(BaselineState::Updated),
                 "unchanged": b.count(BaselineState::Unchanged),
                 "absent": b.absent,
-            }),
-        );
+            })
+        }),
     }
-    v
 }
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &to_value(report))?;
+    serde_json::to_writer_pretty(&mut *out, &document(report))?;
     writeln!(out)
 }
