@@ -12,6 +12,7 @@ mod exemptions;
 mod explain;
 mod live;
 mod remediate;
+mod resilience;
 mod rule_packs;
 mod rules;
 mod support;
