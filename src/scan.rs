@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::baseline::{BaselineState, Comparison};
 use crate::engine::{Evaluator, RuleMeta, Worker};
@@ -128,20 +127,19 @@ impl Report {
     }
 }
 
-/// Evaluate one token: its input document and its raw findings, or why it could not be
-/// evaluated. A failing rule is reported; the other rules' findings stay.
+/// Evaluate one token: its raw findings, or why it could not be evaluated. A failing rule
+/// is reported; the other rules' findings stay.
 pub fn evaluate_token(
     token: TokenRef<'_>,
     worker: &mut Worker<'_>,
     now: DateTime<Utc>,
     scanner_token_id: Option<&str>,
-) -> (Option<Value>, Vec<RawFinding>, Vec<NotEvaluated>) {
+) -> (Vec<RawFinding>, Vec<NotEvaluated>) {
     let scope = format!("{}/tokens/{}", token.owner.path(), token.id());
     let input = match enrich::input_document(token, now, scanner_token_id) {
         Ok(doc) => doc,
         Err(e) => {
             return (
-                None,
                 Vec::new(),
                 vec![NotEvaluated {
                     scope,
@@ -152,7 +150,7 @@ pub fn evaluate_token(
     };
     let mut raw = Vec::new();
     let mut errors = Vec::new();
-    for (meta, result) in worker.evaluate(&input) {
+    for (meta, result) in worker.evaluate_owned(input) {
         match result {
             Ok(outputs) => raw.extend(outputs.into_iter().map(|o| RawFinding {
                 rule_id: meta.id.clone(),
@@ -170,7 +168,7 @@ pub fn evaluate_token(
             }),
         }
     }
-    (Some(input), raw, errors)
+    (raw, errors)
 }
 
 /// Evaluate tokens on every core: each worker takes a contiguous share and its own clone
@@ -191,7 +189,7 @@ pub fn evaluate_all(
         let mut errors = Vec::new();
         let mut worker = evaluator.worker();
         for t in share {
-            let (_, found, errs) = evaluate_token(*t, &mut worker, now, scanner_token_id);
+            let (found, errs) = evaluate_token(*t, &mut worker, now, scanner_token_id);
             raw.extend(found);
             errors.extend(errs);
         }

@@ -203,7 +203,11 @@ impl<'a> Worker<'a> {
     }
 
     fn evaluate_raw(&mut self, input: &Value) -> Vec<Result<regorus::Value, String>> {
-        let input = regorus::Value::from(input.clone());
+        self.evaluate_raw_owned(input.clone())
+    }
+
+    fn evaluate_raw_owned(&mut self, input: Value) -> Vec<Result<regorus::Value, String>> {
+        let input = regorus::Value::from(input);
         match &mut self.state {
             WorkerState::Vm(vm) => {
                 vm.set_input(input);
@@ -231,8 +235,16 @@ impl<'a> Worker<'a> {
         &mut self,
         input: &Value,
     ) -> Vec<(&'a RuleMeta, Result<Vec<RuleOutput>, EvalError>)> {
+        self.evaluate_owned(input.clone())
+    }
+
+    /// [`Worker::evaluate`] taking the document, which saves a deep copy per token.
+    pub fn evaluate_owned(
+        &mut self,
+        input: Value,
+    ) -> Vec<(&'a RuleMeta, Result<Vec<RuleOutput>, EvalError>)> {
         let ev = self.ev;
-        self.evaluate_raw(input)
+        self.evaluate_raw_owned(input)
             .into_iter()
             .zip(&ev.rules)
             .map(|(r, (meta, _))| {
