@@ -33,9 +33,12 @@ deny contains finding if {
 matches contains g if {
 	some g in input.facts.permission_groups
 	g.effect == "allow"
-	some entry in data.tokenwarden.config.privilege_escalation_groups
-	normalize(entry) in object.get(g, "match_names", [])
+	some name in object.get(g, "match_names", [])
+	name in wanted
 }
+
+# The configured names, normalised once per evaluation rather than once per group.
+wanted := {normalize(entry) | some entry in data.tokenwarden.config.privilege_escalation_groups}
 
 normalize(s) := concat("", [trim_suffix(t, " edit"), " write"]) if {
 	t := lower(trim_space(s))
