@@ -267,21 +267,15 @@ pub fn govern(raw: Vec<RawFinding>, policy: &GovernancePolicy, now: DateTime<Utc
 
 /// Deterministic order: by owner, token, then most severe first, rule, message.
 pub fn sort_findings(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| {
+    // The owner's path is built once per finding, not once per comparison.
+    findings.sort_by_cached_key(|f| {
         (
-            a.owner.path(),
-            &a.token_id,
-            std::cmp::Reverse(a.severity),
-            &a.rule_id,
-            &a.message,
+            f.owner.path(),
+            f.token_id.clone(),
+            std::cmp::Reverse(f.severity),
+            f.rule_id.clone(),
+            f.message.clone(),
         )
-            .cmp(&(
-                b.owner.path(),
-                &b.token_id,
-                std::cmp::Reverse(b.severity),
-                &b.rule_id,
-                &b.message,
-            ))
     });
 }
 
