@@ -88,5 +88,5 @@ pub fn per_second(n: usize, d: Duration) -> String {
 
 /// Decimal megabytes, as the 300 MB target is written.
 pub fn megabytes(bytes: u64) -> String {
-    format!("{:.0} MB", bytes as f64 / 1e6)
+    format!("{} MB", count((bytes as f64 / 1e6).round() as usize))
 }
