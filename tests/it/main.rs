@@ -16,3 +16,7 @@ mod resilience;
 mod rule_packs;
 mod rules;
 mod support;
+// The benchmark's estate generator, tested here so that CI covers it.
+#[path = "../../benches/scale/synth.rs"]
+mod synth;
+mod synthetic;
