@@ -190,26 +190,9 @@ impl Baseline {
 
     /// Write atomically (temp file + rename): a half-written baseline would fail the next run.
     pub fn write(&self, path: &Path) -> Result<(), BaselineError> {
-        let err = |source| BaselineError::Write {
+        crate::atomic::write_json(path, self).map_err(|source| BaselineError::Write {
             path: path.to_path_buf(),
             source,
-        };
-        let mut text = serde_json::to_string_pretty(self)
-            .map_err(|e| err(std::io::Error::other(e.to_string())))?;
-        text.push('\n');
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "baseline.json".into());
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        std::fs::write(&tmp, text).map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            err(e)
         })
     }
 }

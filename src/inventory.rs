@@ -252,26 +252,9 @@ impl Inventory {
     /// Write the snapshot atomically (temp file + rename) so a crash never leaves half
     /// of the audit evidence.
     pub fn write(&self, path: &Path) -> Result<(), SnapshotError> {
-        let err = |source| SnapshotError::Write {
+        crate::atomic::write_json(path, self).map_err(|source| SnapshotError::Write {
             path: path.to_path_buf(),
             source,
-        };
-        let mut text = serde_json::to_string_pretty(self)
-            .map_err(|e| err(std::io::Error::other(e.to_string())))?;
-        text.push('\n');
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "snapshot.json".into());
-        let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-        std::fs::write(&tmp, text).map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            err(e)
         })
     }
 

@@ -5,6 +5,7 @@
 //! See DESIGN.md for the contracts each module implements.
 
 pub mod app;
+pub mod atomic;
 pub mod baseline;
 pub mod cli;
 pub mod cloudflare;
