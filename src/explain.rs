@@ -49,16 +49,11 @@ pub fn explain(
     let mut errors: Vec<(String, String)> = Vec::new();
     for (meta, result) in evaluator.evaluate(&input) {
         match result {
-            Ok(outputs) => raw.extend(outputs.into_iter().map(|o| RawFinding {
-                rule_id: meta.id.clone(),
-                severity: o.severity.unwrap_or(meta.severity),
-                default_action: meta.remediation,
-                owner: token.owner.clone(),
-                token_id: token.id().to_string(),
-                token_name: token.name().map(str::to_string),
-                message: o.message,
-                evidence: o.evidence,
-            })),
+            Ok(outputs) => raw.extend(
+                outputs
+                    .into_iter()
+                    .map(|o| crate::scan::raw_finding(meta, token, o)),
+            ),
             Err(e) => errors.push((meta.id.clone(), e.message)),
         }
     }

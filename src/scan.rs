@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::baseline::{BaselineState, Comparison};
-use crate::engine::{Evaluator, RuleMeta, Worker};
+use crate::engine::{Evaluator, RuleMeta, RuleOutput, Worker};
 use crate::enrich;
 use crate::finding::{self, FailOn, Finding, RawFinding, Severity};
 use crate::inventory::{Inventory, NotEvaluated, TokenRef};
@@ -127,6 +127,21 @@ impl Report {
     }
 }
 
+/// What one rule found on one token, before governance: the finding's own severity, else
+/// the rule's.
+pub fn raw_finding(meta: &RuleMeta, token: TokenRef<'_>, o: RuleOutput) -> RawFinding {
+    RawFinding {
+        rule_id: meta.id.clone(),
+        severity: o.severity.unwrap_or(meta.severity),
+        default_action: meta.remediation,
+        owner: token.owner.clone(),
+        token_id: token.id().to_string(),
+        token_name: token.name().map(str::to_string),
+        message: o.message,
+        evidence: o.evidence,
+    }
+}
+
 /// Evaluate one token: its raw findings, or why it could not be evaluated. A failing rule
 /// is reported; the other rules' findings stay.
 pub fn evaluate_token(
@@ -152,16 +167,7 @@ pub fn evaluate_token(
     let mut errors = Vec::new();
     for (meta, result) in worker.evaluate_owned(input) {
         match result {
-            Ok(outputs) => raw.extend(outputs.into_iter().map(|o| RawFinding {
-                rule_id: meta.id.clone(),
-                severity: o.severity.unwrap_or(meta.severity),
-                default_action: meta.remediation,
-                owner: token.owner.clone(),
-                token_id: token.id().to_string(),
-                token_name: token.name().map(str::to_string),
-                message: o.message,
-                evidence: o.evidence,
-            })),
+            Ok(outputs) => raw.extend(outputs.into_iter().map(|o| raw_finding(meta, token, o))),
             Err(e) => errors.push(NotEvaluated {
                 scope: scope.clone(),
                 reason: format!("token {}: {e}", token.id()),
