@@ -2,15 +2,16 @@
 //! CIDRs with ipnet here, once, so that rules compare numbers and booleans and never
 //! parse. `docs/input-document.md` is the contract for every field built below.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use ipnet::IpNet;
-use serde_json::{json, Map, Value};
+use regorus::value::{Array, Object};
+use regorus::Value;
 
-use crate::inventory::{Owner, TokenRef};
+use crate::inventory::{Owner, RawToken, TokenRef};
 
 /// A token whose verbatim object cannot be read as Cloudflare documents it. The token is
 /// reported as not evaluated; the rest of the scan goes on.
@@ -22,34 +23,127 @@ pub struct EnrichError {
     pub message: String,
 }
 
+/// What every token of one owner shares, built once per owner rather than once per token:
+/// the clock, the owner object and the owner's catalogue indexed by group id.
+///
+/// The document is built as a regorus value directly: a JSON tree per token that is then
+/// converted would cost as much again as the facts themselves (issue 5).
+pub struct OwnerContext {
+    now: DateTime<Utc>,
+    now_value: Value,
+    owner: Value,
+    scanner_token_id: Option<String>,
+    /// Group id -> (catalogue name, scopes); `None` when the catalogue was not read.
+    catalogue: Option<HashMap<String, (Option<String>, Value)>>,
+}
+
+impl OwnerContext {
+    pub fn new(
+        owner: &Owner,
+        catalogue: Option<&[serde_json::Value]>,
+        now: DateTime<Utc>,
+        scanner_token_id: Option<&str>,
+    ) -> OwnerContext {
+        let catalogue = catalogue.map(|groups| {
+            let mut index = HashMap::with_capacity(groups.len());
+            for g in groups {
+                let Some(id) = g.get("id").and_then(serde_json::Value::as_str) else {
+                    continue;
+                };
+                // The first entry of a duplicated id wins, as a map lookup in order would.
+                index.entry(id.to_string()).or_insert_with(|| {
+                    let name = g.get("name").and_then(serde_json::Value::as_str);
+                    let scopes = g
+                        .get("scopes")
+                        .map(|s| Value::from(s.clone()))
+                        .unwrap_or_else(Value::new_array);
+                    (name.map(str::to_string), scopes)
+                });
+            }
+            index
+        });
+        OwnerContext {
+            now,
+            now_value: Value::from(rfc3339(now)),
+            owner: owner_value(owner),
+            scanner_token_id: scanner_token_id.map(str::to_string),
+            catalogue,
+        }
+    }
+}
+
 /// Build the Rego input document for one token.
 pub fn input_document(
     token: TokenRef<'_>,
     now: DateTime<Utc>,
     scanner_token_id: Option<&str>,
 ) -> Result<Value, EnrichError> {
-    let facts = facts(token, now, scanner_token_id)?;
-    Ok(json!({
-        "now": rfc3339(now),
-        "owner": owner_value(token.owner),
-        "token": token.token,
-        "facts": facts,
-    }))
+    let ctx = OwnerContext::new(token.owner, token.catalogue, now, scanner_token_id);
+    input_document_in(token.token, &ctx)
+}
+
+/// [`input_document`] with the owner's shared part already built.
+pub fn input_document_in(token: &RawToken, owner: &OwnerContext) -> Result<Value, EnrichError> {
+    let ctx = Ctx {
+        token_id: token.id(),
+    };
+    let t = Value::from_json_str(token.json())
+        .map_err(|e| ctx.err("", format!("not valid JSON: {e}")))?;
+    let facts = facts(&t, token.id(), owner, &ctx)?;
+    Ok(obj([
+        ("facts", facts),
+        ("now", owner.now_value.clone()),
+        ("owner", owner.owner.clone()),
+        ("token", t),
+    ]))
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// An object from its members.
+fn obj<const N: usize>(members: [(&str, Value); N]) -> Value {
+    members
+        .into_iter()
+        .map(|(k, v)| (Value::from(k), v))
+        .collect::<Object>()
+        .into_value()
+}
+
+/// `null` for `None`.
+fn opt<T: Into<Value>>(v: Option<T>) -> Value {
+    v.map_or(Value::Null, Into::into)
+}
+
 fn owner_value(owner: &Owner) -> Value {
     match owner {
-        Owner::User { id } => json!({"kind": "user", "id": id}),
-        Owner::Account { id, name } => json!({"kind": "account", "id": id, "name": name}),
+        Owner::User { id } => obj([("kind", "user".into()), ("id", opt(id.as_deref()))]),
+        Owner::Account { id, name } => obj([
+            ("kind", "account".into()),
+            ("id", id.as_str().into()),
+            ("name", opt(name.as_deref())),
+        ]),
     }
 }
 
 fn days_between(later: DateTime<Utc>, earlier: DateTime<Utc>) -> f64 {
     (later - earlier).num_milliseconds() as f64 / 86_400_000.0
+}
+
+/// A member of an object; `Undefined` when absent or when `v` is not an object.
+fn get<'v>(v: &'v Value, key: &str) -> &'v Value {
+    match v {
+        Value::Object(o) => o.get(&Value::from(key)).unwrap_or(&Value::Undefined),
+        _ => &Value::Undefined,
+    }
+}
+
+fn as_str(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
 }
 
 struct Ctx<'a> {
@@ -67,29 +161,30 @@ impl Ctx<'_> {
 
     /// An optional RFC 3339 time field: absent or null is `None`, anything else must parse.
     fn time(&self, token: &Value, field: &str) -> Result<Option<DateTime<Utc>>, EnrichError> {
-        match token.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+        match get(token, field) {
+            Value::Undefined | Value::Null => Ok(None),
+            Value::String(s) => DateTime::parse_from_rfc3339(s)
                 .map(|t| Some(t.with_timezone(&Utc)))
                 .map_err(|e| self.err(field, format!("invalid RFC 3339 time {s:?}: {e}"))),
-            Some(other) => Err(self.err(field, format!("expected a string, got {other}"))),
+            other => Err(self.err(field, format!("expected a string, got {other}"))),
         }
     }
 }
 
 fn facts(
-    token: TokenRef<'_>,
-    now: DateTime<Utc>,
-    scanner_token_id: Option<&str>,
+    t: &Value,
+    token_id: &str,
+    owner: &OwnerContext,
+    ctx: &Ctx<'_>,
 ) -> Result<Value, EnrichError> {
-    let t = token.token;
-    let ctx = Ctx {
-        token_id: token.id(),
-    };
-    let status = match t.get("status") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.as_str()),
-        Some(other) => return Err(ctx.err("status", format!("expected a string, got {other}"))),
+    if !matches!(t, Value::Object(_)) {
+        return Err(ctx.err("", format!("expected an object, got {t}")));
+    }
+    let now = owner.now;
+    let status = match get(t, "status") {
+        Value::Undefined | Value::Null => None,
+        Value::String(s) => Some(s.as_ref()),
+        other => return Err(ctx.err("status", format!("expected a string, got {other}"))),
     };
     let issued_on = ctx.time(t, "issued_on")?;
     let modified_on = ctx.time(t, "modified_on")?;
@@ -119,24 +214,38 @@ fn facts(
 
     let lifetime_days =
         expires_on.and_then(|e| not_before.or(issued_on).map(|s| days_between(e, s)));
+    let policies = policies(t, ctx)?;
 
-    Ok(json!({
-        "active": active,
-        "status": status,
-        "expired": expired,
-        "not_yet_valid": not_yet_valid,
-        "age_days": since(issued_on),
-        "secret_age_days": since(modified_on.or(issued_on)),
-        "lifetime_days": lifetime_days,
-        "days_until_expiry": expires_on.map(|e| days_between(e, now)),
-        "days_since_last_use": since(last_used_on),
-        "never_used": last_used_on.is_none(),
-        "inactive_days": inactive_days,
-        "is_scanner": scanner_token_id.is_some_and(|s| !s.is_empty() && s == token.id()),
-        "ip": ip_facts(t.get("condition"), &ctx)?,
-        "resources": resource_facts(t, &ctx)?,
-        "permission_groups": group_facts(t, token.catalogue, &ctx)?,
-    }))
+    Ok(obj([
+        ("active", active.into()),
+        ("status", opt(status)),
+        ("expired", expired.into()),
+        ("not_yet_valid", not_yet_valid.into()),
+        ("age_days", opt(since(issued_on))),
+        ("secret_age_days", opt(since(modified_on.or(issued_on)))),
+        ("lifetime_days", opt(lifetime_days)),
+        (
+            "days_until_expiry",
+            opt(expires_on.map(|e| days_between(e, now))),
+        ),
+        ("days_since_last_use", opt(since(last_used_on))),
+        ("never_used", last_used_on.is_none().into()),
+        ("inactive_days", opt(inactive_days)),
+        (
+            "is_scanner",
+            owner
+                .scanner_token_id
+                .as_deref()
+                .is_some_and(|s| !s.is_empty() && s == token_id)
+                .into(),
+        ),
+        ("ip", ip_facts(get(t, "condition"), ctx)?),
+        ("resources", resource_facts(policies, ctx)?),
+        (
+            "permission_groups",
+            group_facts(policies, owner.catalogue.as_ref(), ctx)?,
+        ),
+    ]))
 }
 
 /// One parsed CIDR entry of an IP condition.
@@ -156,67 +265,90 @@ pub fn parse_cidr(s: &str) -> Option<IpNet> {
     IpAddr::from_str(s).ok().map(IpNet::from)
 }
 
-fn cidr_value(raw: &Value) -> (Value, Option<String>) {
+/// One allow or deny entry: its fact row, whether it is valid, whether it is any-address,
+/// and its text when it is invalid.
+fn cidr_value(raw: &Value) -> (Value, bool, bool, Option<String>) {
     let text = match raw {
-        Value::String(s) => s.clone(),
+        Value::String(s) => s.to_string(),
         other => other.to_string(),
     };
-    let net = raw.as_str().and_then(parse_cidr);
-    let v = match net {
-        Some(n) => json!({
-            "cidr": text,
-            "valid": true,
-            "version": if n.addr().is_ipv4() { 4 } else { 6 },
-            "prefix": n.prefix_len(),
-            "any": n.prefix_len() == 0,
-        }),
-        None => {
-            json!({"cidr": text, "valid": false, "version": null, "prefix": null, "any": false})
-        }
-    };
-    let invalid = if net.is_none() { Some(text) } else { None };
-    (v, invalid)
+    let net = as_str(raw).and_then(parse_cidr);
+    match net {
+        Some(n) => (
+            obj([
+                ("cidr", text.as_str().into()),
+                ("valid", true.into()),
+                ("version", if n.addr().is_ipv4() { 4u64 } else { 6 }.into()),
+                ("prefix", u64::from(n.prefix_len()).into()),
+                ("any", (n.prefix_len() == 0).into()),
+            ]),
+            true,
+            n.prefix_len() == 0,
+            None,
+        ),
+        None => (
+            obj([
+                ("cidr", text.as_str().into()),
+                ("valid", false.into()),
+                ("version", Value::Null),
+                ("prefix", Value::Null),
+                ("any", false.into()),
+            ]),
+            false,
+            false,
+            Some(text),
+        ),
+    }
 }
 
-fn ip_facts(condition: Option<&Value>, ctx: &Ctx<'_>) -> Result<Value, EnrichError> {
+fn ip_facts(condition: &Value, ctx: &Ctx<'_>) -> Result<Value, EnrichError> {
     let condition = match condition {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(m)) => Some(m),
-        Some(other) => return Err(ctx.err("condition", format!("expected an object, got {other}"))),
+        Value::Undefined | Value::Null => None,
+        c @ Value::Object(_) => Some(c),
+        other => return Err(ctx.err("condition", format!("expected an object, got {other}"))),
     };
     let mut key_used = Value::Null;
     let mut allow = Vec::new();
     let mut deny = Vec::new();
     let mut invalid = Vec::new();
+    let mut has_allowlist = false;
+    let mut allows_any = false;
     // Both spellings occur in the wild; read both so neither hides entries.
     for key in ["request_ip", "request.ip"] {
-        let Some(ip) = condition.and_then(|c| c.get(key)) else {
-            continue;
+        let ip = match condition.map(|c| get(c, key)) {
+            None | Some(Value::Undefined) => continue,
+            Some(ip) => ip,
         };
-        if key_used.is_null() {
+        if key_used == Value::Null {
             key_used = Value::from(key);
         }
-        let ip = match ip {
+        match ip {
             Value::Null => continue,
-            Value::Object(m) => m,
+            Value::Object(_) => {}
             other => {
                 return Err(ctx.err(
                     format!("condition.{key}"),
                     format!("expected an object, got {other}"),
                 ))
             }
-        };
-        for (list, out) in [("in", &mut allow), ("not_in", &mut deny)] {
-            match ip.get(list) {
-                None | Some(Value::Null) => {}
-                Some(Value::Array(entries)) => {
-                    for e in entries {
-                        let (v, bad) = cidr_value(e);
-                        out.push(v);
-                        invalid.extend(bad);
+        }
+        for (list, is_allow) in [("in", true), ("not_in", false)] {
+            match get(ip, list) {
+                Value::Undefined | Value::Null => {}
+                Value::Array(entries) => {
+                    for e in entries.iter() {
+                        let (v, valid, any, bad) = cidr_value(e);
+                        if is_allow {
+                            has_allowlist |= valid;
+                            allows_any |= valid && any;
+                            allow.push(v);
+                        } else {
+                            deny.push(v);
+                        }
+                        invalid.extend(bad.map(Value::from));
                     }
                 }
-                Some(other) => {
+                other => {
                     return Err(ctx.err(
                         format!("condition.{key}.{list}"),
                         format!("expected a list of CIDRs, got {other}"),
@@ -225,36 +357,33 @@ fn ip_facts(condition: Option<&Value>, ctx: &Ctx<'_>) -> Result<Value, EnrichErr
             }
         }
     }
-    let valid = |v: &Value| v["valid"] == Value::Bool(true);
-    let has_allowlist = allow.iter().any(valid);
-    let allows_any = allow
-        .iter()
-        .any(|v| valid(v) && v["any"] == Value::Bool(true));
-    Ok(json!({
-        "condition_key": key_used,
-        "has_allowlist": has_allowlist,
-        "allows_any": allows_any,
-        "allow": allow,
-        "deny": deny,
-        "invalid": invalid,
-    }))
+    Ok(obj([
+        ("condition_key", key_used),
+        ("has_allowlist", has_allowlist.into()),
+        ("allows_any", allows_any.into()),
+        ("allow", allow.into()),
+        ("deny", deny.into()),
+        ("invalid", invalid.into()),
+    ]))
 }
 
-fn policies<'a>(token: &'a Value, ctx: &Ctx<'_>) -> Result<&'a [Value], EnrichError> {
-    match token.get("policies") {
-        None | Some(Value::Null) => Ok(&[]),
-        Some(Value::Array(p)) => Ok(p),
-        Some(other) => Err(ctx.err("policies", format!("expected a list, got {other}"))),
+static NO_POLICIES: Array = Array::new();
+
+fn policies<'a>(token: &'a Value, ctx: &Ctx<'_>) -> Result<&'a Array, EnrichError> {
+    match get(token, "policies") {
+        Value::Undefined | Value::Null => Ok(&NO_POLICIES),
+        Value::Array(p) => Ok(p),
+        other => Err(ctx.err("policies", format!("expected a list, got {other}"))),
     }
 }
 
 fn effect(policy: &Value) -> Value {
     // `effect` is required by the API; when a malformed object omits it, assume the
     // dangerous reading (allow) so that nothing is under-reported.
-    policy
-        .get("effect")
-        .and_then(Value::as_str)
-        .map_or(Value::from("allow"), Value::from)
+    match get(policy, "effect") {
+        e @ Value::String(_) => e.clone(),
+        _ => Value::from("allow"),
+    }
 }
 
 const ACCOUNT_PREFIX: &str = "com.cloudflare.api.account.";
@@ -288,38 +417,47 @@ fn resource_row(
 ) -> Value {
     let (kind, account_id, zone_id) = classify_resource(key);
     let parent_account = parent.and_then(|p| classify_resource(p).1);
-    json!({
-        "policy_index": policy_index,
-        "effect": effect,
-        "key": key,
-        "value": value,
-        "parent": parent,
-        "kind": kind,
-        "all_zones": key == "com.cloudflare.api.account.zone.*",
-        "all_accounts": key == "com.cloudflare.api.account.*",
-        "account_id": account_id.or(parent_account),
-        "zone_id": zone_id,
-    })
+    obj([
+        ("policy_index", policy_index.into()),
+        ("effect", effect.clone()),
+        ("key", key.into()),
+        ("value", value.clone()),
+        ("parent", opt(parent)),
+        ("kind", kind.into()),
+        (
+            "all_zones",
+            (key == "com.cloudflare.api.account.zone.*").into(),
+        ),
+        (
+            "all_accounts",
+            (key == "com.cloudflare.api.account.*").into(),
+        ),
+        ("account_id", opt(account_id.or(parent_account))),
+        ("zone_id", opt(zone_id)),
+    ])
 }
 
-fn resource_facts(token: &Value, ctx: &Ctx<'_>) -> Result<Vec<Value>, EnrichError> {
+fn resource_facts(policies: &Array, ctx: &Ctx<'_>) -> Result<Value, EnrichError> {
     let mut rows = Vec::new();
-    for (i, policy) in policies(token, ctx)?.iter().enumerate() {
+    for (i, policy) in policies.iter().enumerate() {
         let effect = effect(policy);
-        let resources = match policy.get("resources") {
-            None | Some(Value::Null) => continue,
-            Some(Value::Object(r)) => r,
-            Some(other) => {
+        let resources = match get(policy, "resources") {
+            Value::Undefined | Value::Null => continue,
+            Value::Object(r) => r,
+            other => {
                 return Err(ctx.err(
                     format!("policies[{i}].resources"),
                     format!("expected an object, got {other}"),
                 ))
             }
         };
-        for (key, value) in resources {
+        for (key, value) in resources.iter() {
+            // Object keys parsed from JSON are strings.
+            let key = as_str(key).unwrap_or_default();
             match value {
                 Value::Object(nested) => {
-                    for (inner, v) in nested {
+                    for (inner, v) in nested.iter() {
+                        let inner = as_str(inner).unwrap_or_default();
                         rows.push(resource_row(i, &effect, inner, v, Some(key)));
                     }
                 }
@@ -327,7 +465,7 @@ fn resource_facts(token: &Value, ctx: &Ctx<'_>) -> Result<Vec<Value>, EnrichErro
             }
         }
     }
-    Ok(rows)
+    Ok(rows.into())
 }
 
 /// Lower-case, trimmed, and the older "Edit" spelled "Write" (DESIGN §5).
@@ -354,23 +492,17 @@ fn access_of(name: &str) -> u8 {
 }
 
 fn group_facts(
-    token: &Value,
-    catalogue: Option<&[Value]>,
+    policies: &Array,
+    catalogue: Option<&HashMap<String, (Option<String>, Value)>>,
     ctx: &Ctx<'_>,
-) -> Result<Vec<Value>, EnrichError> {
-    let index: Option<BTreeMap<&str, &Value>> = catalogue.map(|groups| {
-        groups
-            .iter()
-            .filter_map(|g| g.get("id").and_then(Value::as_str).map(|id| (id, g)))
-            .collect()
-    });
+) -> Result<Value, EnrichError> {
     let mut rows = Vec::new();
-    for (i, policy) in policies(token, ctx)?.iter().enumerate() {
+    for (i, policy) in policies.iter().enumerate() {
         let effect = effect(policy);
-        let groups = match policy.get("permission_groups") {
-            None | Some(Value::Null) => continue,
-            Some(Value::Array(g)) => g,
-            Some(other) => {
+        let groups = match get(policy, "permission_groups") {
+            Value::Undefined | Value::Null => continue,
+            Value::Array(g) => g,
+            other => {
                 return Err(ctx.err(
                     format!("policies[{i}].permission_groups"),
                     format!("expected a list, got {other}"),
@@ -378,15 +510,15 @@ fn group_facts(
             }
         };
         for (j, group) in groups.iter().enumerate() {
-            let Some(id) = group.get("id").and_then(Value::as_str) else {
+            let Some(id) = as_str(get(group, "id")) else {
                 return Err(ctx.err(
                     format!("policies[{i}].permission_groups[{j}].id"),
                     "missing or not a string",
                 ));
             };
-            let entry = index.as_ref().and_then(|ix| ix.get(id).copied());
-            let token_name = group.get("name").and_then(Value::as_str);
-            let catalogue_name = entry.and_then(|g| g.get("name")).and_then(Value::as_str);
+            let entry = catalogue.and_then(|ix| ix.get(id));
+            let token_name = as_str(get(group, "name"));
+            let catalogue_name = entry.and_then(|(name, _)| name.as_deref());
             let names: Vec<&str> = token_name.into_iter().chain(catalogue_name).collect();
             let match_names: BTreeSet<String> =
                 names.iter().map(|n| normalize_group_name(n)).collect();
@@ -395,27 +527,28 @@ fn group_facts(
                 1 => "read",
                 _ => "other",
             };
-            let scopes = entry
-                .and_then(|g| g.get("scopes"))
-                .cloned()
-                .unwrap_or_else(|| Value::Array(Vec::new()));
-            let mut row = Map::new();
-            row.insert("policy_index".into(), i.into());
-            row.insert("effect".into(), effect.clone());
-            row.insert("id".into(), id.into());
-            row.insert("name".into(), token_name.or(catalogue_name).into());
-            row.insert("catalogue_name".into(), catalogue_name.into());
-            row.insert("match_names".into(), match_names.into_iter().collect());
-            row.insert("scopes".into(), scopes);
-            row.insert("access".into(), access.into());
-            row.insert(
-                "known".into(),
-                index.as_ref().map(|ix| ix.contains_key(id)).into(),
-            );
-            rows.push(Value::Object(row));
+            let scopes = entry.map_or_else(Value::new_array, |(_, scopes)| scopes.clone());
+            rows.push(obj([
+                ("policy_index", i.into()),
+                ("effect", effect.clone()),
+                ("id", id.into()),
+                ("name", opt(token_name.or(catalogue_name))),
+                ("catalogue_name", opt(catalogue_name)),
+                (
+                    "match_names",
+                    match_names
+                        .into_iter()
+                        .map(Value::from)
+                        .collect::<Vec<_>>()
+                        .into(),
+                ),
+                ("scopes", scopes),
+                ("access", access.into()),
+                ("known", opt(catalogue.map(|_| entry.is_some()))),
+            ]));
         }
     }
-    Ok(rows)
+    Ok(rows.into())
 }
 
 #[cfg(test)]

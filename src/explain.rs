@@ -47,7 +47,7 @@ pub fn explain(
     };
     let mut raw: Vec<RawFinding> = Vec::new();
     let mut errors: Vec<(String, String)> = Vec::new();
-    for (meta, result) in evaluator.evaluate(&input) {
+    for (meta, result) in evaluator.evaluate(input.clone()) {
         match result {
             Ok(outputs) => raw.extend(
                 outputs

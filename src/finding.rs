@@ -162,6 +162,54 @@ impl FromStr for FailOn {
     }
 }
 
+/// A finding's evidence object, held as its compact JSON text: a scan of 100,000 tokens
+/// keeps some 300,000 of them, and a JSON tree each would be most of the scan's memory.
+#[derive(Clone)]
+pub struct Evidence(Box<serde_json::value::RawValue>);
+
+impl Evidence {
+    /// `{}`.
+    pub fn empty() -> Evidence {
+        // "{}" is valid JSON; the default (`null`) only keeps this free of panics.
+        Evidence(serde_json::value::RawValue::from_string("{}".into()).unwrap_or_default())
+    }
+
+    /// Evidence from anything that serializes to JSON (`{}` if it does not).
+    pub fn from_json<T: Serialize + ?Sized>(v: &T) -> Evidence {
+        serde_json::value::to_raw_value(v).map_or_else(|_| Evidence::empty(), Evidence)
+    }
+
+    /// The evidence as a JSON tree (for the few readers that look inside).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl fmt::Debug for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.get())
+    }
+}
+
+impl PartialEq for Evidence {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl Serialize for Evidence {
+    /// Re-emitted event by event rather than verbatim, so a pretty report stays pretty
+    /// (and no JSON tree is built on the way).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut de = serde_json::Deserializer::from_str(self.0.get());
+        serde_transcode::transcode(&mut de, s)
+    }
+}
+
 /// What a rule returned for one token, before the policy is applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawFinding {
@@ -173,7 +221,7 @@ pub struct RawFinding {
     pub token_id: String,
     pub token_name: Option<String>,
     pub message: String,
-    pub evidence: Value,
+    pub evidence: Evidence,
 }
 
 /// The exemption that suppressed a finding.
@@ -195,7 +243,7 @@ pub struct Finding {
     pub token_name: Option<String>,
     pub owner: Owner,
     pub message: String,
-    pub evidence: Value,
+    pub evidence: Evidence,
     pub action: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exempted_by: Option<ExemptedBy>,
@@ -292,6 +340,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn evidence_keeps_numbers_exact_and_reads_back() {
+        // 941 days 3:53:44 in days: the shortest exact rendering has 16 digits after the
+        // point; without serde_json's float_roundtrip the last one came out wrong.
+        let days = 81_316_424_000_f64 / 86_400_000.0;
+        let v: regorus::Value = [(regorus::Value::from("d"), regorus::Value::from(days))]
+            .into_iter()
+            .collect::<regorus::value::Object>()
+            .into_value();
+        let e = Evidence::from_json(&v);
+        assert_eq!(e.json(), r#"{"d":941.1623148148149}"#);
+        assert_eq!(e.value()["d"].as_f64(), Some(days));
+        assert_eq!(
+            serde_json::to_string_pretty(&e).unwrap(),
+            "{\n  \"d\": 941.1623148148149\n}"
+        );
+        assert_eq!(Evidence::empty().json(), "{}");
+    }
+
+    #[test]
     fn severity_order_and_parse() {
         assert!(Severity::Critical > Severity::High && Severity::Medium > Severity::Low);
         assert_eq!("high".parse::<Severity>().unwrap(), Severity::High);
@@ -329,7 +396,7 @@ mod tests {
             token_name: None,
             owner: Owner::User { id: None },
             message: String::new(),
-            evidence: Value::Null,
+            evidence: Evidence::empty(),
             action: Action::None,
             exempted_by: exempt.then(|| ExemptedBy {
                 rule: "r".into(),

@@ -1,14 +1,17 @@
 //! The collected inventory (owners, their tokens and permission-group catalogues, what
 //! could not be read) and the `tokenwarden-snapshot/v1` file that stores it (DESIGN §3).
 //!
-//! Token and permission-group objects stay verbatim Cloudflare API objects
-//! (`serde_json::Value`), so a snapshot can also be built with curl, and nothing the API
-//! sends is lost between collection and evaluation.
+//! Token and permission-group objects stay verbatim Cloudflare API objects, so a snapshot
+//! can also be built with curl, and nothing the API sends is lost between collection and
+//! evaluation. A token is held as its compact JSON text ([`RawToken`]) and parsed only by
+//! the worker that evaluates it: a JSON tree per token costs about eight times the text,
+//! which at 100,000 tokens is the difference between 100 MB and a gigabyte (issue 5).
 
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 pub const SNAPSHOT_FORMAT: &str = "tokenwarden-snapshot/v1";
@@ -33,7 +36,7 @@ pub struct Inventory {
 pub struct UserInventory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    pub tokens: Vec<Value>,
+    pub tokens: Vec<RawToken>,
     /// `None` when the catalogue was not read: then no group can be called unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission_groups: Option<Vec<Value>>,
@@ -44,9 +47,146 @@ pub struct AccountInventory {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    pub tokens: Vec<Value>,
+    pub tokens: Vec<RawToken>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission_groups: Option<Vec<Value>>,
+}
+
+/// One token object exactly as the API sent it, minus insignificant whitespace, with the
+/// id and name that every report needs read out once.
+#[derive(Clone)]
+pub struct RawToken {
+    id: String,
+    name: Option<String>,
+    json: Box<RawValue>,
+    /// Why the object cannot be identified (JSON path suffix, message): reported by
+    /// [`Inventory::validate`] with the token's full path, never dropped silently.
+    problem: Option<(String, String)>,
+}
+
+impl RawToken {
+    /// A token from a parsed API object; an object without a usable `id` is an error
+    /// naming `json_path`.
+    pub fn from_value(value: &Value, json_path: &str) -> Result<RawToken, (String, String)> {
+        check_object_with_id(value, json_path)?;
+        let json = serde_json::value::to_raw_value(value)
+            .map_err(|e| (json_path.to_string(), e.to_string()))?;
+        Ok(RawToken::from_raw(json))
+    }
+
+    fn from_raw(json: Box<RawValue>) -> RawToken {
+        /// The two members every report needs; everything else is skipped unparsed.
+        #[derive(Deserialize)]
+        struct Head<'a> {
+            #[serde(borrow)]
+            id: Option<&'a RawValue>,
+            #[serde(borrow)]
+            name: Option<&'a RawValue>,
+        }
+        let as_string =
+            |v: Option<&RawValue>| v.and_then(|v| serde_json::from_str::<String>(v.get()).ok());
+        let (id, name, problem) = match serde_json::from_str::<Head<'_>>(json.get()) {
+            Err(_) => (
+                String::new(),
+                None,
+                Some((String::new(), "expected an object".into())),
+            ),
+            Ok(head) => {
+                let id = as_string(head.id);
+                let problem = match (&id, head.id) {
+                    (Some(id), _) if !id.trim().is_empty() => None,
+                    (Some(_), _) => Some((".id".into(), "must not be empty".into())),
+                    (None, Some(_)) => Some((".id".into(), "expected a string".into())),
+                    (None, None) => Some((".id".into(), "missing required key".into())),
+                };
+                (id.unwrap_or_default(), as_string(head.name), problem)
+            }
+        };
+        RawToken {
+            id,
+            name,
+            json,
+            problem,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The token's name when it is a string.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The compact JSON text of the object.
+    pub fn json(&self) -> &str {
+        self.json.get()
+    }
+
+    /// The object as a JSON tree (for explain and remediation, one token at a time).
+    pub fn value(&self) -> Value {
+        // The text was valid JSON when it was stored, so this cannot fail; `Null` keeps
+        // library code free of panics all the same.
+        serde_json::from_str(self.json.get()).unwrap_or(Value::Null)
+    }
+}
+
+impl std::fmt::Debug for RawToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.json.get())
+    }
+}
+
+impl PartialEq for RawToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.json.get() == other.json.get()
+    }
+}
+
+impl Serialize for RawToken {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawToken {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        let compact = minify(raw.get());
+        let json = if compact.len() == raw.get().len() {
+            raw
+        } else {
+            RawValue::from_string(compact).map_err(serde::de::Error::custom)?
+        };
+        Ok(RawToken::from_raw(json))
+    }
+}
+
+/// JSON text without the whitespace between tokens (strings are copied untouched). A
+/// pretty-printed snapshot spends a third of its bytes on indentation.
+fn minify(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\n' | '\r' | '\t') {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A scope (or a single token) that could not be read or evaluated. Never clean.
@@ -104,17 +244,17 @@ impl Owner {
 #[derive(Debug, Clone, Copy)]
 pub struct TokenRef<'a> {
     pub owner: &'a Owner,
-    pub token: &'a Value,
+    pub token: &'a RawToken,
     pub catalogue: Option<&'a [Value]>,
 }
 
 impl<'a> TokenRef<'a> {
     pub fn id(&self) -> &'a str {
-        self.token.get("id").and_then(Value::as_str).unwrap_or("")
+        self.token.id()
     }
 
     pub fn name(&self) -> Option<&'a str> {
-        self.token.get("name").and_then(Value::as_str)
+        self.token.name()
     }
 }
 
@@ -122,7 +262,7 @@ impl<'a> TokenRef<'a> {
 #[derive(Debug, Clone)]
 pub struct OwnerTokens<'a> {
     pub owner: Owner,
-    pub tokens: &'a [Value],
+    pub tokens: &'a [RawToken],
     pub catalogue: Option<&'a [Value]>,
 }
 
@@ -261,9 +401,11 @@ impl Inventory {
     /// Every token must be an object with a string `id`; permission groups likewise.
     /// A token we cannot identify cannot be reported, so it is an error, never dropped.
     fn validate(&self) -> Result<(), (String, String)> {
-        let check_tokens = |prefix: &str, tokens: &[Value]| -> Result<(), (String, String)> {
+        let check_tokens = |prefix: &str, tokens: &[RawToken]| -> Result<(), (String, String)> {
             for (i, t) in tokens.iter().enumerate() {
-                check_object_with_id(t, &format!("{prefix}.tokens[{i}]"))?;
+                if let Some((suffix, message)) = &t.problem {
+                    return Err((format!("{prefix}.tokens[{i}]{suffix}"), message.clone()));
+                }
             }
             Ok(())
         };
@@ -360,6 +502,28 @@ mod tests {
     }
 
     #[test]
+    fn tokens_are_held_compact_with_their_id_and_name() {
+        let inv = parse(
+            "{\"format\":\"tokenwarden-snapshot/v1\",\"user\":{\"tokens\":[\n  {\n    \"id\": \"t 1\",\n    \"name\": \"a \\\" b\",\n    \"policies\": [ ]\n  }\n]}}",
+        )
+        .unwrap();
+        let t = &inv.user.unwrap().tokens[0];
+        assert_eq!(t.json(), r#"{"id":"t 1","name":"a \" b","policies":[]}"#);
+        assert_eq!((t.id(), t.name()), ("t 1", Some("a \" b")));
+    }
+
+    #[test]
+    fn a_token_that_is_not_an_object_names_its_path() {
+        let e = parse(r#"{"format":"tokenwarden-snapshot/v1","accounts":[{"id":"a","tokens":[{"id":"x"},[1]]}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("accounts[0].tokens[1]") && e.contains("expected an object"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn syntax_errors_carry_line_and_column() {
         let e = parse("{\n \"format\": }").unwrap_err().to_string();
         assert!(e.contains("line 2"), "{e}");
@@ -381,7 +545,11 @@ mod tests {
         inv.accounts.push(AccountInventory {
             id: "a".into(),
             name: Some("A".into()),
-            tokens: vec![serde_json::json!({"id":"t","name":"n","policies":[]})],
+            tokens: vec![RawToken::from_value(
+                &serde_json::json!({"id":"t","name":"n","policies":[]}),
+                "t",
+            )
+            .unwrap()],
             permission_groups: Some(vec![]),
         });
         inv.write(&path).unwrap();

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::baseline::{BaselineState, Comparison};
 use crate::engine::{Evaluator, RuleMeta, RuleOutput, Worker};
 use crate::enrich;
+use crate::enrich::OwnerContext;
 use crate::finding::{self, FailOn, Finding, RawFinding, Severity};
 use crate::inventory::{Inventory, NotEvaluated, TokenRef};
 use crate::policy::GovernancePolicy;
@@ -146,18 +147,17 @@ pub fn raw_finding(meta: &RuleMeta, token: TokenRef<'_>, o: RuleOutput) -> RawFi
 /// is reported; the other rules' findings stay.
 pub fn evaluate_token(
     token: TokenRef<'_>,
+    owner: &OwnerContext,
     worker: &mut Worker<'_>,
-    now: DateTime<Utc>,
-    scanner_token_id: Option<&str>,
 ) -> (Vec<RawFinding>, Vec<NotEvaluated>) {
-    let scope = format!("{}/tokens/{}", token.owner.path(), token.id());
-    let input = match enrich::input_document(token, now, scanner_token_id) {
+    let scope = || format!("{}/tokens/{}", token.owner.path(), token.id());
+    let input = match enrich::input_document_in(token.token, owner) {
         Ok(doc) => doc,
         Err(e) => {
             return (
                 Vec::new(),
                 vec![NotEvaluated {
-                    scope,
+                    scope: scope(),
                     reason: e.to_string(),
                 }],
             )
@@ -165,11 +165,11 @@ pub fn evaluate_token(
     };
     let mut raw = Vec::new();
     let mut errors = Vec::new();
-    for (meta, result) in worker.evaluate_owned(input) {
+    for (meta, result) in worker.evaluate(input) {
         match result {
             Ok(outputs) => raw.extend(outputs.into_iter().map(|o| raw_finding(meta, token, o))),
             Err(e) => errors.push(NotEvaluated {
-                scope: scope.clone(),
+                scope: scope(),
                 reason: format!("token {}: {e}", token.id()),
             }),
         }
@@ -181,21 +181,19 @@ pub fn evaluate_token(
 /// of the prepared engine; shares are joined in order, so the result does not depend on
 /// the number of workers.
 pub fn evaluate_all(
-    tokens: &[TokenRef<'_>],
+    tokens: &[(TokenRef<'_>, &OwnerContext)],
     evaluator: &Evaluator,
-    now: DateTime<Utc>,
-    scanner_token_id: Option<&str>,
 ) -> (Vec<RawFinding>, Vec<NotEvaluated>) {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(tokens.len().div_ceil(64).max(1));
-    let run = |share: &[TokenRef<'_>]| {
+    let run = |share: &[(TokenRef<'_>, &OwnerContext)]| {
         let mut raw = Vec::new();
         let mut errors = Vec::new();
         let mut worker = evaluator.worker();
-        for t in share {
-            let (found, errs) = evaluate_token(*t, &mut worker, now, scanner_token_id);
+        for (t, owner) in share {
+            let (found, errs) = evaluate_token(*t, owner, &mut worker);
             raw.extend(found);
             errors.extend(errs);
         }
@@ -219,14 +217,12 @@ pub fn evaluate_all(
                     errors.extend(e);
                 }
                 // A worker that died takes its share with it: say so, token by token.
-                Err(_) => {
-                    errors.extend(tokens.chunks(chunk).nth(i).into_iter().flatten().map(|t| {
-                        NotEvaluated {
-                            scope: format!("{}/tokens/{}", t.owner.path(), t.id()),
-                            reason: "the evaluation worker failed".into(),
-                        }
-                    }))
-                }
+                Err(_) => errors.extend(tokens.chunks(chunk).nth(i).into_iter().flatten().map(
+                    |(t, _)| NotEvaluated {
+                        scope: format!("{}/tokens/{}", t.owner.path(), t.id()),
+                        reason: "the evaluation worker failed".into(),
+                    },
+                )),
             }
         }
         (raw, errors)
@@ -243,22 +239,32 @@ pub fn scan(
     scope: &str,
 ) -> Report {
     let owners = inventory.owners();
-    let tokens: Vec<TokenRef<'_>> = owners
+    let contexts: Vec<OwnerContext> = owners
         .iter()
-        .flat_map(|o| {
-            o.tokens.iter().map(|token| TokenRef {
-                owner: &o.owner,
-                token,
-                catalogue: o.catalogue,
+        .map(|o| {
+            OwnerContext::new(
+                &o.owner,
+                o.catalogue,
+                now,
+                inventory.scanner_token_id.as_deref(),
+            )
+        })
+        .collect();
+    let tokens: Vec<(TokenRef<'_>, &OwnerContext)> = owners
+        .iter()
+        .zip(&contexts)
+        .flat_map(|(o, ctx)| {
+            o.tokens.iter().map(move |token| {
+                let t = TokenRef {
+                    owner: &o.owner,
+                    token,
+                    catalogue: o.catalogue,
+                };
+                (t, ctx)
             })
         })
         .collect();
-    let (raw, errors) = evaluate_all(
-        &tokens,
-        evaluator,
-        now,
-        inventory.scanner_token_id.as_deref(),
-    );
+    let (raw, errors) = evaluate_all(&tokens, evaluator);
     let mut not_evaluated = inventory.not_evaluated.clone();
     not_evaluated.extend(errors);
     not_evaluated.sort();

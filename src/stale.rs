@@ -164,7 +164,7 @@ mod tests {
                 name: None,
             },
             message: String::new(),
-            evidence: serde_json::Value::Null,
+            evidence: crate::finding::Evidence::empty(),
             action: Action::None,
             exempted_by: None,
             fingerprint: String::new(),

@@ -1,8 +1,6 @@
 //! `tokenwarden explain` and `tokenwarden doctor`: the commands that look closely at one
 //! token, or at the credential itself.
 
-use serde_json::Value;
-
 use super::{
     client, inventory, parse_now, prepare_with_rules, runtime, scope_of, Conn, Failure, Outcome, Ui,
 };
@@ -18,7 +16,7 @@ pub(super) fn explain_cmd(args: &ExplainArgs, conn: Conn<'_>, ui: Ui) -> Outcome
     let found = owners.iter().find_map(|o| {
         o.tokens
             .iter()
-            .find(|t| t.get("id").and_then(Value::as_str) == Some(args.token_id.as_str()))
+            .find(|t| t.id() == args.token_id)
             .map(|t| TokenRef {
                 owner: &o.owner,
                 token: t,

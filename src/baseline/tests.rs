@@ -22,7 +22,7 @@ fn finding(rule: &str, token: &str, severity: Severity) -> Finding {
         token_name: Some(format!("name-{token}")),
         owner,
         message: "m".into(),
-        evidence: Value::Null,
+        evidence: crate::finding::Evidence::empty(),
         action: Action::None,
         exempted_by: None,
     }

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::client::{ApiError, Client, Credential};
-use crate::inventory::{AccountInventory, Inventory, NotEvaluated, UserInventory};
+use super::client::{ApiError, ApiErrorKind, Client, Credential};
+use crate::inventory::{AccountInventory, Inventory, NotEvaluated, RawToken, UserInventory};
 use crate::progress::Progress;
 
 /// Which owners a scan covers (`--scope`).
@@ -56,14 +56,32 @@ pub type Warnings = Vec<String>;
 
 /// One owner's tokens and catalogue, or why its tokens could not be read.
 struct Owned {
-    tokens: Result<Vec<Value>, ApiError>,
+    tokens: Result<Vec<RawToken>, ApiError>,
     catalogue: Option<Vec<Value>>,
     warning: Option<String>,
 }
 
 /// Tokens first; the catalogue only for an owner whose tokens could be read.
 async fn owner(client: &Client, tokens_path: &str, catalogue_path: &str) -> Owned {
-    let tokens = client.list_all(tokens_path, &include_expired()).await;
+    let tokens = client
+        .list_all(tokens_path, &include_expired())
+        .await
+        .and_then(|items| {
+            // `list_all` has checked every item is an object with an id; this keeps the
+            // text compact for the rest of the run.
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    RawToken::from_value(t, &format!("result[{i}]")).map_err(|(p, m)| ApiError {
+                        method: "GET".into(),
+                        endpoint: tokens_path.to_string(),
+                        page: None,
+                        kind: ApiErrorKind::Malformed(format!("{p}: {m}")),
+                    })
+                })
+                .collect()
+        });
     if tokens.is_err() {
         return Owned {
             tokens,

@@ -8,16 +8,16 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use regorus::Value;
 
 use super::{add_policy, RuleError, RuleMeta, RuleSet};
-use crate::finding::Severity;
+use crate::finding::{Evidence, Severity};
 
 /// What one rule returned for one token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleOutput {
     pub message: String,
-    pub evidence: Value,
+    pub evidence: Evidence,
     pub severity: Option<Severity>,
 }
 
@@ -69,14 +69,18 @@ enum WorkerState {
 impl Evaluator {
     /// Compile `rules` (minus `disabled`) with `config` as `data.tokenwarden.config`, for
     /// the VM backend (falling back to the interpreter if the VM cannot compile them).
-    pub fn new(set: &RuleSet, config: &Value, disabled: &[String]) -> Result<Self, RuleError> {
+    pub fn new(
+        set: &RuleSet,
+        config: &serde_json::Value,
+        disabled: &[String],
+    ) -> Result<Self, RuleError> {
         Self::with_backend(set, config, disabled, Backend::Vm)
     }
 
     /// A rule that does not compile is an error naming its file and line.
     pub fn with_backend(
         set: &RuleSet,
-        config: &Value,
+        config: &serde_json::Value,
         disabled: &[String],
         backend: Backend,
     ) -> Result<Self, RuleError> {
@@ -144,9 +148,8 @@ impl Evaluator {
         // The VM must answer exactly as the interpreter did on the probe input.
         let vm = (compiled, program);
         let mut w = Worker::vm(self, &vm).map_err(|e| e.to_string())?;
-        let empty = Value::Object(Default::default());
-        let by_vm = w.evaluate_raw(&empty);
-        let by_interp = self.interpreter_worker().evaluate_raw(&empty);
+        let by_vm = w.evaluate_raw(Value::new_object());
+        let by_interp = self.interpreter_worker().evaluate_raw(Value::new_object());
         if by_vm != by_interp {
             return Err("the VM and the interpreter disagree on an empty input".into());
         }
@@ -183,7 +186,7 @@ impl Evaluator {
     }
 
     /// Evaluate one input document (a worker made for the occasion).
-    pub fn evaluate(&self, input: &Value) -> Vec<(&RuleMeta, Result<Vec<RuleOutput>, EvalError>)> {
+    pub fn evaluate(&self, input: Value) -> Vec<(&RuleMeta, Result<Vec<RuleOutput>, EvalError>)> {
         self.worker().evaluate(input)
     }
 }
@@ -202,30 +205,29 @@ impl<'a> Worker<'a> {
         })
     }
 
-    fn evaluate_raw(&mut self, input: &Value) -> Vec<Result<regorus::Value, String>> {
-        self.evaluate_raw_owned(input.clone())
+    /// Every rule's raw result (the probe at load time compares the two backends).
+    fn evaluate_raw(&mut self, input: Value) -> Vec<Result<Value, String>> {
+        self.set_input(input);
+        (0..self.ev.rules.len()).map(|i| self.run(i)).collect()
     }
 
-    fn evaluate_raw_owned(&mut self, input: Value) -> Vec<Result<regorus::Value, String>> {
-        let input = regorus::Value::from(input);
+    fn set_input(&mut self, input: Value) {
         match &mut self.state {
-            WorkerState::Vm(vm) => {
-                vm.set_input(input);
-                (0..self.ev.rules.len())
-                    .map(|i| {
-                        vm.execute_entry_point_by_index(i)
-                            .map_err(|e| e.to_string())
-                    })
-                    .collect()
-            }
-            WorkerState::Interpreter(engine) => {
-                engine.set_input(input);
-                self.ev
-                    .rules
-                    .iter()
-                    .map(|(_, path)| engine.eval_rule(path.clone()).map_err(|e| e.to_string()))
-                    .collect()
-            }
+            WorkerState::Vm(vm) => vm.set_input(input),
+            WorkerState::Interpreter(engine) => engine.set_input(input),
+        }
+    }
+
+    /// Rule `i` on the input set last.
+    fn run(&mut self, i: usize) -> Result<Value, String> {
+        match &mut self.state {
+            WorkerState::Vm(vm) => vm
+                .execute_entry_point_by_index(i)
+                .map_err(|e| e.to_string()),
+            WorkerState::Interpreter(engine) => match self.ev.rules.get(i) {
+                Some((_, path)) => engine.eval_rule(path.clone()).map_err(|e| e.to_string()),
+                None => Err(format!("no rule {i}")),
+            },
         }
     }
 
@@ -233,22 +235,16 @@ impl<'a> Worker<'a> {
     /// failing rule does not hide the others.
     pub fn evaluate(
         &mut self,
-        input: &Value,
-    ) -> Vec<(&'a RuleMeta, Result<Vec<RuleOutput>, EvalError>)> {
-        self.evaluate_owned(input.clone())
-    }
-
-    /// [`Worker::evaluate`] taking the document, which saves a deep copy per token.
-    pub fn evaluate_owned(
-        &mut self,
         input: Value,
     ) -> Vec<(&'a RuleMeta, Result<Vec<RuleOutput>, EvalError>)> {
         let ev = self.ev;
-        self.evaluate_raw_owned(input)
-            .into_iter()
-            .zip(&ev.rules)
-            .map(|(r, (meta, _))| {
-                let result = r
+        self.set_input(input);
+        ev.rules
+            .iter()
+            .enumerate()
+            .map(|(i, (meta, _))| {
+                let result = self
+                    .run(i)
                     .map_err(|message| EvalError {
                         rule_id: meta.id.clone(),
                         message,
@@ -260,47 +256,51 @@ impl<'a> Worker<'a> {
     }
 }
 
-fn outputs(rule_id: &str, v: regorus::Value) -> Result<Vec<RuleOutput>, EvalError> {
+fn outputs(rule_id: &str, v: Value) -> Result<Vec<RuleOutput>, EvalError> {
     let bad = |message: String| EvalError {
         rule_id: rule_id.to_string(),
         message,
     };
-    if v == regorus::Value::Undefined {
-        return Ok(Vec::new());
-    }
-    let json = serde_json::to_value(&v).map_err(|e| bad(format!("result is not JSON: {e}")))?;
-    let items = match json {
-        Value::Array(items) => items,
+    let items = match &v {
+        Value::Undefined => return Ok(Vec::new()),
+        Value::Set(s) => s.iter().collect::<Vec<_>>(),
+        Value::Array(a) => a.iter().collect(),
         other => {
             return Err(bad(format!(
                 "`deny` must be a set of findings, got {other}"
             )))
         }
     };
+    let (msg, evidence, severity) = (
+        Value::from("msg"),
+        Value::from("evidence"),
+        Value::from("severity"),
+    );
     items
         .into_iter()
         .map(|item| {
-            let Value::Object(mut obj) = item else {
+            let Value::Object(obj) = item else {
                 return Err(bad(format!(
                     "a finding must be an object {{\"msg\": …}}, got {item}"
                 )));
             };
-            let message = match obj.remove("msg") {
-                Some(Value::String(s)) => s,
+            let message = match obj.get(&msg) {
+                Some(Value::String(s)) => s.to_string(),
                 other => {
                     return Err(bad(format!(
-                        "a finding needs a string `msg`, got {other:?}"
+                        "a finding needs a string `msg`, got {}",
+                        shown(other)
                     )))
                 }
             };
-            let evidence = match obj.remove("evidence") {
-                None | Some(Value::Null) => Value::Object(Default::default()),
-                Some(e @ Value::Object(_)) => e,
+            let evidence = match obj.get(&evidence) {
+                None | Some(Value::Null) => Evidence::empty(),
+                Some(e @ Value::Object(_)) => Evidence::from_json(e),
                 Some(other) => {
                     return Err(bad(format!("`evidence` must be an object, got {other}")))
                 }
             };
-            let severity = match obj.remove("severity") {
+            let severity = match obj.get(&severity) {
                 None | Some(Value::Null) => None,
                 Some(Value::String(s)) => Some(s.parse::<Severity>().map_err(bad)?),
                 Some(other) => {
@@ -314,4 +314,12 @@ fn outputs(rule_id: &str, v: regorus::Value) -> Result<Vec<RuleOutput>, EvalErro
             })
         })
         .collect()
+}
+
+/// A member for an error message: `None` when absent, as `Option`'s `Debug` showed it.
+fn shown(v: Option<&Value>) -> String {
+    match v {
+        None => "None".to_string(),
+        Some(v) => format!("Some({v})"),
+    }
 }

@@ -167,20 +167,20 @@ fn duplicate_ids_are_rejected() {
 fn evaluate_returns_findings_with_severity_override() {
     let set = set_of(vec![file("r.rego", RULE)]).unwrap();
     let ev = Evaluator::new(&set, &json!({"max_len": 3}), &[]).unwrap();
-    let out = ev.evaluate(&json!({"token": {"name": "abcdef"}}));
+    let out = ev.evaluate(json!({"token": {"name": "abcdef"}}).into());
     let (meta, res) = &out[0];
     assert_eq!(meta.id, "short-name");
     let res = res.as_ref().unwrap();
     assert_eq!(res.len(), 1);
     assert_eq!(res[0].message, "name too long");
-    assert_eq!(res[0].evidence, json!({"len": 6}));
+    assert_eq!(res[0].evidence.value(), json!({"len": 6}));
     assert_eq!(res[0].severity, None);
-    let out = ev.evaluate(&json!({"token": {"name": "boom"}}));
+    let out = ev.evaluate(json!({"token": {"name": "boom"}}).into());
     let res = out[0].1.as_ref().unwrap();
     assert_eq!(res.len(), 2);
     let boom = res.iter().find(|o| o.message == "boom").unwrap();
     assert_eq!(boom.severity, Some(Severity::Critical));
-    let out = ev.evaluate(&json!({"token": {"name": "ab"}}));
+    let out = ev.evaluate(json!({"token": {"name": "ab"}}).into());
     assert!(out[0].1.as_ref().unwrap().is_empty());
 }
 
@@ -224,7 +224,7 @@ fn malformed_finding_is_an_eval_error_for_that_rule() {
     );
     let set = set_of(vec![file("r.rego", &bad)]).unwrap();
     let ev = Evaluator::new(&set, &json!({"max_len": 3}), &[]).unwrap();
-    let out = ev.evaluate(&json!({"token": {"name": "boom"}}));
+    let out = ev.evaluate(json!({"token": {"name": "boom"}}).into());
     let e = out[0].1.as_ref().unwrap_err();
     assert_eq!(e.rule_id, "short-name");
     assert!(e.message.contains("msg"), "{e}");

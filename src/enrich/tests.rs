@@ -1,7 +1,7 @@
 //! Boundary tests for every fact of the input document.
 
 use super::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const NOW: &str = "2026-11-22T10:00:00Z";
 
@@ -17,16 +17,27 @@ fn facts_of(token: Value) -> Value {
 
 fn facts_with(token: Value, catalogue: Option<&[Value]>) -> Value {
     let owner = Owner::User { id: None };
-    let t = TokenRef {
-        owner: &owner,
-        token: &token,
-        catalogue,
-    };
-    input_document(t, now(), Some("scanner"))
+    doc(&owner, &token, catalogue, Some("scanner"))
         .unwrap()
         .get("facts")
         .cloned()
         .unwrap()
+}
+
+/// The input document of `token` as JSON.
+fn doc(
+    owner: &Owner,
+    token: &Value,
+    catalogue: Option<&[Value]>,
+    scanner: Option<&str>,
+) -> Result<Value, EnrichError> {
+    let raw = RawToken::from_value(token, "token").unwrap();
+    let t = TokenRef {
+        owner,
+        token: &raw,
+        catalogue,
+    };
+    input_document(t, now(), scanner).map(|d| serde_json::to_value(&d).unwrap())
 }
 
 fn base() -> Value {
@@ -42,8 +53,8 @@ fn with(mut t: Value, k: &str, v: Value) -> Value {
 #[test]
 fn days_are_exact_fractions() {
     let f = facts_of(base());
-    assert_eq!(f["age_days"], json!(90.0));
-    assert_eq!(f["secret_age_days"], json!(90.0));
+    assert_eq!(f["age_days"].as_f64(), Some(90.0));
+    assert_eq!(f["secret_age_days"].as_f64(), Some(90.0));
     let f = facts_of(with(base(), "issued_on", json!("2026-08-24T09:59:59Z")));
     assert!(f["age_days"].as_f64().unwrap() > 90.0);
 }
@@ -56,7 +67,7 @@ fn lifetime_uses_not_before_else_issued_on() {
         90.0 + 1.0 / 86400.0
     );
     let t = with(t, "not_before", json!("2026-08-25T10:00:01Z"));
-    assert_eq!(facts_of(t)["lifetime_days"], json!(89.0));
+    assert_eq!(facts_of(t)["lifetime_days"].as_f64(), Some(89.0));
     assert_eq!(facts_of(base())["lifetime_days"], Value::Null);
 }
 
@@ -65,7 +76,7 @@ fn expired_at_exactly_expires_on() {
     let f = facts_of(with(base(), "expires_on", json!(NOW)));
     assert_eq!(f["active"], json!(false));
     assert_eq!(f["expired"], json!(true));
-    assert_eq!(f["days_until_expiry"], json!(0.0));
+    assert_eq!(f["days_until_expiry"].as_f64(), Some(0.0));
     let f = facts_of(with(base(), "expires_on", json!("2026-11-22T10:00:01Z")));
     assert_eq!(f["active"], json!(true));
     assert_eq!(f["expired"], json!(false));
@@ -97,15 +108,21 @@ fn status_other_than_active_is_inactive() {
 #[test]
 fn inactive_days_from_modified_on_or_expires_on_whichever_is_earlier() {
     let disabled = with(base(), "status", json!("disabled"));
-    assert_eq!(facts_of(disabled.clone())["inactive_days"], json!(90.0));
+    assert_eq!(
+        facts_of(disabled.clone())["inactive_days"].as_f64(),
+        Some(90.0)
+    );
     let both = with(disabled, "expires_on", json!("2026-09-22T10:00:00Z"));
-    assert_eq!(facts_of(both.clone())["inactive_days"], json!(90.0));
+    assert_eq!(facts_of(both.clone())["inactive_days"].as_f64(), Some(90.0));
     let both = with(both, "modified_on", json!("2026-10-23T10:00:00Z"));
-    assert_eq!(facts_of(both)["inactive_days"], json!(61.0));
+    assert_eq!(facts_of(both)["inactive_days"].as_f64(), Some(61.0));
     let expired = with(base(), "expires_on", json!("2026-10-23T10:00:00Z"));
-    assert_eq!(facts_of(expired)["inactive_days"], json!(30.0));
+    assert_eq!(facts_of(expired)["inactive_days"].as_f64(), Some(30.0));
     let expired_status_only = with(base(), "status", json!("expired"));
-    assert_eq!(facts_of(expired_status_only)["inactive_days"], json!(90.0));
+    assert_eq!(
+        facts_of(expired_status_only)["inactive_days"].as_f64(),
+        Some(90.0)
+    );
     assert_eq!(facts_of(base())["inactive_days"], Value::Null);
 }
 
@@ -116,7 +133,7 @@ fn last_use() {
     assert_eq!(f["days_since_last_use"], Value::Null);
     let f = facts_of(with(base(), "last_used_on", json!("2026-11-21T10:00:00Z")));
     assert_eq!(f["never_used"], json!(false));
-    assert_eq!(f["days_since_last_use"], json!(1.0));
+    assert_eq!(f["days_since_last_use"].as_f64(), Some(1.0));
     let f = facts_of(with(base(), "last_used_on", Value::Null));
     assert_eq!(f["never_used"], json!(true));
 }
@@ -125,36 +142,18 @@ fn last_use() {
 fn secret_age_falls_back_to_issued_on() {
     let mut t = base();
     t.as_object_mut().unwrap().remove("modified_on");
-    assert_eq!(facts_of(t)["secret_age_days"], json!(90.0));
+    assert_eq!(facts_of(t)["secret_age_days"].as_f64(), Some(90.0));
 }
 
 #[test]
 fn bad_dates_are_errors_naming_token_and_field() {
     let owner = Owner::User { id: None };
     let token = with(base(), "expires_on", json!("next tuesday"));
-    let e = input_document(
-        TokenRef {
-            owner: &owner,
-            token: &token,
-            catalogue: None,
-        },
-        now(),
-        None,
-    )
-    .unwrap_err();
+    let e = doc(&owner, &token, None, None).unwrap_err();
     assert_eq!(e.field, "expires_on");
     assert!(e.to_string().contains("t1") && e.to_string().contains("next tuesday"));
     let token = with(base(), "issued_on", json!(12));
-    let e = input_document(
-        TokenRef {
-            owner: &owner,
-            token: &token,
-            catalogue: None,
-        },
-        now(),
-        None,
-    )
-    .unwrap_err();
+    let e = doc(&owner, &token, None, None).unwrap_err();
     assert_eq!(e.field, "issued_on");
 }
 
@@ -242,16 +241,7 @@ fn malformed_condition_is_an_error() {
         "condition",
         json!({"request_ip": {"in": "10.0.0.0/8"}}),
     );
-    let e = input_document(
-        TokenRef {
-            owner: &owner,
-            token: &token,
-            catalogue: None,
-        },
-        now(),
-        None,
-    )
-    .unwrap_err();
+    let e = doc(&owner, &token, None, None).unwrap_err();
     assert_eq!(e.field, "condition.request_ip.in");
 }
 
@@ -332,16 +322,7 @@ fn input_document_carries_verbatim_token_and_owner() {
         name: Some("Acme".into()),
     };
     let token = with(base(), "x_extra", json!({"kept": true}));
-    let doc = input_document(
-        TokenRef {
-            owner: &owner,
-            token: &token,
-            catalogue: None,
-        },
-        now(),
-        None,
-    )
-    .unwrap();
+    let doc = doc(&owner, &token, None, None).unwrap();
     assert_eq!(doc["now"], json!(NOW));
     assert_eq!(
         doc["owner"],

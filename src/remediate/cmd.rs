@@ -8,7 +8,6 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::Value;
 
 use super::apply::Executor;
 use super::journal::Journal;
@@ -315,7 +314,7 @@ fn check_tokens_known(inv: &Inventory, wanted: &[String]) -> Result<()> {
             .owners()
             .iter()
             .flat_map(|o| o.tokens.iter())
-            .any(|tok| tok.get("id").and_then(Value::as_str) == Some(t.as_str()));
+            .any(|tok| tok.id() == t);
         if !known {
             let hint = if inv.not_evaluated.is_empty() {
                 String::new()

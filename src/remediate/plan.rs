@@ -257,11 +257,12 @@ pub fn build(
             .iter()
             .filter(|o| o.owner.path() == owner_path)
             .flat_map(|o| o.tokens.iter())
-            .find(|t| t.get("id").and_then(Value::as_str) == Some(token_id.as_str()));
+            .find(|t| t.id() == token_id)
+            .map(|t| t.value());
         let is_self = scanner == Some(token_id.as_str());
         let reason = match token {
             None => Some("not in the inventory".to_string()),
-            Some(t) => guard(op, t, is_self, filter.include_self, now).map(|g| g.to_string()),
+            Some(ref t) => guard(op, t, is_self, filter.include_self, now).map(|g| g.to_string()),
         };
         match (reason, token) {
             (None, Some(t)) => plan.items.push(PlanItem {
@@ -272,7 +273,7 @@ pub fn build(
                 rules,
                 severity: a.severity,
                 superseded,
-                scanned: t.clone(),
+                scanned: t,
                 is_self,
             }),
             (reason, _) => plan.skipped.push(Skipped {

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::*;
 use crate::finding::ExemptedBy;
-use crate::inventory::{AccountInventory, UserInventory};
+use crate::inventory::{AccountInventory, RawToken, UserInventory};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()
@@ -27,26 +27,36 @@ fn user() -> Owner {
     }
 }
 
+fn raw(token: &serde_json::Value) -> RawToken {
+    RawToken::from_value(token, "token").unwrap()
+}
+
 fn inventory() -> Inventory {
     let mut inv = Inventory::new();
     inv.scanner_token_id = Some("scanner".into());
     inv.user = Some(UserInventory {
         id: Some("u".into()),
-        tokens: vec![
+        tokens: [
             json!({"id": "scanner", "name": "tokenwarden", "status": "active", "modified_on": "2026-11-01T00:00:00Z"}),
             json!({"id": "u1", "name": "stale", "status": "active"}),
             json!({"id": "u2", "name": "off", "status": "disabled"}),
             json!({"id": "u3", "name": "gone", "status": "active", "expires_on": "2026-11-22T10:00:00Z"}),
-        ],
+        ]
+        .iter()
+        .map(raw)
+        .collect(),
         permission_groups: None,
     });
     inv.accounts.push(AccountInventory {
         id: ACC.into(),
         name: Some("Example".into()),
-        tokens: vec![
+        tokens: [
             json!({"id": "a1", "name": "admin", "status": "active"}),
             json!({"id": "a2", "name": "unused", "status": "active"}),
-        ],
+        ]
+        .iter()
+        .map(raw)
+        .collect(),
         permission_groups: None,
     });
     inv
@@ -60,7 +70,7 @@ fn finding(owner: Owner, token: &str, rule: &str, sev: Severity, action: Action)
         token_name: Some(format!("name-{token}")),
         owner,
         message: String::new(),
-        evidence: Value::Null,
+        evidence: crate::finding::Evidence::empty(),
         action,
         exempted_by: None,
         fingerprint: String::new(),

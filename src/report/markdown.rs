@@ -211,13 +211,14 @@ fn problems(doc: &mut Doc, report: &Report) {
 
 /// `token-expiring-soon` findings, soonest first: whoever owns the token has to act.
 fn expiring(doc: &mut Doc, report: &Report) {
-    let mut soon: Vec<(&Finding, f64)> = report
+    let mut soon: Vec<(&Finding, f64, serde_json::Value)> = report
         .findings
         .iter()
         .filter(|f| f.rule_id == "token-expiring-soon")
         .map(|f| {
-            let days = f.evidence["days_until_expiry"].as_f64().unwrap_or(f64::NAN);
-            (f, days)
+            let evidence = f.evidence.value();
+            let days = evidence["days_until_expiry"].as_f64().unwrap_or(f64::NAN);
+            (f, days, evidence)
         })
         .collect();
     if soon.is_empty() {
@@ -229,8 +230,8 @@ fn expiring(doc: &mut Doc, report: &Report) {
     doc.line("");
     doc.line("| Token | Owner | Expires | Days left |");
     doc.line("| --- | --- | --- | ---: |");
-    for (f, days) in soon {
-        let expires = f.evidence["expires_on"].as_str().unwrap_or("—");
+    for (f, days, evidence) in soon {
+        let expires = evidence["expires_on"].as_str().unwrap_or("—");
         let days = if days.is_nan() {
             "—".to_string()
         } else {

@@ -131,7 +131,7 @@ fn result(f: &Finding, rule_index: Option<usize>) -> SarifResult {
         "owner".to_string(),
         serde_json::to_value(&f.owner).unwrap_or(Value::Null),
     );
-    props.insert("evidence".to_string(), f.evidence.clone());
+    props.insert("evidence".to_string(), f.evidence.value());
     props.insert("severity".to_string(), json!(f.severity));
     props.insert("action".to_string(), json!(f.action.as_str()));
     props.insert(
@@ -179,7 +179,7 @@ fn absent_result(e: &BaselineEntry, rule_index: Option<usize>) -> SarifResult {
         token_name: e.token_name.clone(),
         owner: e.owner.clone(),
         message: "no longer found (absent from this scan; recorded in the baseline)".into(),
-        evidence: Value::Object(Default::default()),
+        evidence: crate::finding::Evidence::empty(),
         action: crate::finding::Action::None,
         exempted_by: None,
         fingerprint: e.fingerprint.clone(),

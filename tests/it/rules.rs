@@ -233,7 +233,7 @@ fn rules_show_prints_metadata_and_source() {
 #[test]
 fn the_vm_and_the_interpreter_give_identical_results() {
     use tokenwarden::engine::{Backend, Evaluator};
-    use tokenwarden::inventory::{Inventory, TokenRef};
+    use tokenwarden::inventory::{Inventory, RawToken, TokenRef};
     use tokenwarden::policy::GovernancePolicy;
 
     let inv = Inventory::read(&example_snapshot()).unwrap();
@@ -257,6 +257,7 @@ fn the_vm_and_the_interpreter_give_identical_results() {
         let mut compared = 0;
         for owner in inv.owners() {
             for token in owner.tokens {
+                let token = token.value();
                 let mut variants = vec![token.clone()];
                 let mut v = token.clone();
                 v["status"] = "active".into();
@@ -266,19 +267,20 @@ fn the_vm_and_the_interpreter_give_identical_results() {
                 v["status"] = "disabled".into();
                 variants.push(v);
                 for t in &variants {
+                    let raw = RawToken::from_value(t, "token").unwrap();
                     let r = TokenRef {
                         owner: &owner.owner,
-                        token: t,
+                        token: &raw,
                         catalogue: owner.catalogue,
                     };
                     let input = tokenwarden::enrich::input_document(r, now, None).unwrap();
                     let a: Vec<_> = wv
-                        .evaluate(&input)
+                        .evaluate(input.clone())
                         .into_iter()
                         .map(|(m, r)| (m.id.clone(), r))
                         .collect();
                     let b: Vec<_> = wi
-                        .evaluate(&input)
+                        .evaluate(input)
                         .into_iter()
                         .map(|(m, r)| (m.id.clone(), r))
                         .collect();
