@@ -88,7 +88,7 @@ pub fn input_document_in(token: &RawToken, owner: &OwnerContext) -> Result<Value
         token_id: token.id(),
     };
     let t = Value::from_json_str(token.json())
-        .map_err(|e| ctx.err("", format!("not valid JSON: {e}")))?;
+        .map_err(|e| ctx.err("token", format!("not valid JSON: {e}")))?;
     let facts = facts(&t, token.id(), owner, &ctx)?;
     Ok(obj([
         ("facts", facts),
@@ -178,7 +178,7 @@ fn facts(
     ctx: &Ctx<'_>,
 ) -> Result<Value, EnrichError> {
     if !matches!(t, Value::Object(_)) {
-        return Err(ctx.err("", format!("expected an object, got {t}")));
+        return Err(ctx.err("token", format!("expected an object, got {t}")));
     }
     let now = owner.now;
     let status = match get(t, "status") {

@@ -174,9 +174,10 @@ impl Evidence {
         Evidence(serde_json::value::RawValue::from_string("{}".into()).unwrap_or_default())
     }
 
-    /// Evidence from anything that serializes to JSON (`{}` if it does not).
-    pub fn from_json<T: Serialize + ?Sized>(v: &T) -> Evidence {
-        serde_json::value::to_raw_value(v).map_or_else(|_| Evidence::empty(), Evidence)
+    /// Evidence from anything that serializes to JSON; an error (e.g. an object with a
+    /// non-string key) is the caller's to report, never silently emptied.
+    pub fn from_json<T: Serialize + ?Sized>(v: &T) -> Result<Evidence, serde_json::Error> {
+        serde_json::value::to_raw_value(v).map(Evidence)
     }
 
     /// The evidence as a JSON tree (for the few readers that look inside).
@@ -348,7 +349,7 @@ mod tests {
             .into_iter()
             .collect::<regorus::value::Object>()
             .into_value();
-        let e = Evidence::from_json(&v);
+        let e = Evidence::from_json(&v).unwrap();
         assert_eq!(e.json(), r#"{"d":941.1623148148149}"#);
         assert_eq!(e.value()["d"].as_f64(), Some(days));
         assert_eq!(

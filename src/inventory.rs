@@ -86,11 +86,15 @@ impl RawToken {
         let as_string =
             |v: Option<&RawValue>| v.and_then(|v| serde_json::from_str::<String>(v.get()).ok());
         let (id, name, problem) = match serde_json::from_str::<Head<'_>>(json.get()) {
-            Err(_) => (
-                String::new(),
-                None,
-                Some((String::new(), "expected an object".into())),
-            ),
+            // Not an object, or (say) a duplicated `id` member: say which.
+            Err(e) => {
+                let message = if json.get().starts_with('{') {
+                    e.to_string()
+                } else {
+                    "expected an object".to_string()
+                };
+                (String::new(), None, Some((String::new(), message)))
+            }
             Ok(head) => {
                 let id = as_string(head.id);
                 let problem = match (&id, head.id) {
@@ -519,6 +523,19 @@ mod tests {
             .to_string();
         assert!(
             e.contains("accounts[0].tokens[1]") && e.contains("expected an object"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_token_with_a_duplicated_id_names_its_path_and_the_problem() {
+        let e = parse(
+            r#"{"format":"tokenwarden-snapshot/v1","user":{"tokens":[{"id":"x","id":"y"}]}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("user.tokens[0]") && e.contains("duplicate field"),
             "{e}"
         );
     }

@@ -295,7 +295,8 @@ fn outputs(rule_id: &str, v: Value) -> Result<Vec<RuleOutput>, EvalError> {
             };
             let evidence = match obj.get(&evidence) {
                 None | Some(Value::Null) => Evidence::empty(),
-                Some(e @ Value::Object(_)) => Evidence::from_json(e),
+                Some(e @ Value::Object(_)) => Evidence::from_json(e)
+                    .map_err(|err| bad(format!("`evidence` is not JSON: {err}")))?,
                 Some(other) => {
                     return Err(bad(format!("`evidence` must be an object, got {other}")))
                 }
