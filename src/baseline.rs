@@ -126,7 +126,7 @@ impl Baseline {
                     rule_id: f.rule_id.clone(),
                     token_id: f.token_id.clone(),
                     token_name: f.token_name.clone(),
-                    owner: f.owner.clone(),
+                    owner: (*f.owner).clone(),
                     severity: f.severity,
                     first_seen: seen.get(f.fingerprint.as_str()).copied().unwrap_or(now),
                 });

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::inventory::Owner;
-use crate::policy::{Exemption, GovernancePolicy};
+use crate::policy::GovernancePolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -218,7 +219,7 @@ pub struct RawFinding {
     /// The rule's metadata severity, or the finding's own `severity` when it set one.
     pub severity: Severity,
     pub default_action: Action,
-    pub owner: Owner,
+    pub owner: Arc<Owner>,
     pub token_id: String,
     pub token_name: Option<String>,
     pub message: String,
@@ -242,12 +243,12 @@ pub struct Finding {
     pub severity: Severity,
     pub token_id: String,
     pub token_name: Option<String>,
-    pub owner: Owner,
+    pub owner: Arc<Owner>,
     pub message: String,
     pub evidence: Evidence,
     pub action: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub exempted_by: Option<ExemptedBy>,
+    pub exempted_by: Option<Box<ExemptedBy>>,
     pub fingerprint: String,
 }
 
@@ -277,55 +278,96 @@ pub fn fingerprint(rule_id: &str, owner: &Owner, token_id: &str) -> String {
 pub fn govern(raw: Vec<RawFinding>, policy: &GovernancePolicy, now: DateTime<Utc>) -> Vec<Finding> {
     let mut out: Vec<Finding> = raw
         .into_iter()
-        .filter(|f| !policy.rules.disabled.iter().any(|d| d.value == f.rule_id))
-        .map(|f| {
-            let severity = policy
-                .rules
-                .severity
-                .iter()
-                .find(|(id, _)| id.value == f.rule_id)
-                .map_or(f.severity, |(_, s)| *s);
-            let action = policy
-                .remediation
-                .actions
-                .iter()
-                .find(|(id, _)| id.value == f.rule_id)
-                .map_or(f.default_action, |(_, a)| *a);
-            let exempted_by = policy
-                .exemptions
-                .iter()
-                .find(|e| e.is_active(now) && e.matches(&f))
-                .map(Exemption::exempted_by);
-            Finding {
-                fingerprint: fingerprint(&f.rule_id, &f.owner, &f.token_id),
-                rule_id: f.rule_id,
-                severity,
-                token_id: f.token_id,
-                token_name: f.token_name,
-                owner: f.owner,
-                message: f.message,
-                evidence: f.evidence,
-                action,
-                exempted_by,
-            }
-        })
+        .filter_map(|f| govern_one(f, policy, now))
         .collect();
     sort_findings(&mut out);
     out
 }
 
+/// The policy applied to one finding (`None` when its rule is disabled); a scan calls it
+/// as each finding is made, so the raw findings of a large estate are never all held.
+/// The result still needs [`sort_findings`].
+pub fn govern_one(f: RawFinding, policy: &GovernancePolicy, now: DateTime<Utc>) -> Option<Finding> {
+    if policy.rules.disabled.iter().any(|d| d.value == f.rule_id) {
+        return None;
+    }
+    let severity = policy
+        .rules
+        .severity
+        .iter()
+        .find(|(id, _)| id.value == f.rule_id)
+        .map_or(f.severity, |(_, s)| *s);
+    let action = policy
+        .remediation
+        .actions
+        .iter()
+        .find(|(id, _)| id.value == f.rule_id)
+        .map_or(f.default_action, |(_, a)| *a);
+    let exempted_by = policy
+        .exemptions
+        .iter()
+        .find(|e| e.is_active(now) && e.matches(&f))
+        .map(|e| Box::new(e.exempted_by()));
+    Some(Finding {
+        fingerprint: fingerprint(&f.rule_id, &f.owner, &f.token_id),
+        rule_id: f.rule_id,
+        severity,
+        token_id: f.token_id,
+        token_name: f.token_name,
+        owner: f.owner,
+        message: f.message,
+        evidence: f.evidence,
+        action,
+        exempted_by,
+    })
+}
+
 /// Deterministic order: by owner, token, then most severe first, rule, message.
 pub fn sort_findings(findings: &mut [Finding]) {
-    // The owner's path is built once per finding, not once per comparison.
-    findings.sort_by_cached_key(|f| {
-        (
-            f.owner.path(),
-            f.token_id.clone(),
-            std::cmp::Reverse(f.severity),
-            f.rule_id.clone(),
-            f.message.clone(),
-        )
+    // Sort positions, not findings, so no key (message included) is ever copied: a large
+    // estate has hundreds of thousands of findings (issue 5's memory target). The owner's
+    // path is built once per run of findings that share an owner.
+    let mut paths: Vec<Arc<str>> = Vec::with_capacity(findings.len());
+    let mut last: Option<(&Arc<Owner>, Arc<str>)> = None;
+    for f in findings.iter() {
+        let path = match &last {
+            Some((owner, path)) if Arc::ptr_eq(owner, &f.owner) || ***owner == *f.owner => {
+                path.clone()
+            }
+            _ => Arc::from(f.owner.path()),
+        };
+        last = Some((&f.owner, path.clone()));
+        paths.push(path);
+    }
+    let mut order: Vec<usize> = (0..findings.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&findings[a], &findings[b]);
+        paths[a]
+            .cmp(&paths[b])
+            .then_with(|| x.token_id.cmp(&y.token_id))
+            .then_with(|| y.severity.cmp(&x.severity))
+            .then_with(|| x.rule_id.cmp(&y.rule_id))
+            .then_with(|| x.message.cmp(&y.message))
     });
+    drop(paths);
+    permute(findings, &mut order);
+}
+
+/// Rearrange `items` so that position `k` holds what was at `order[k]`, in place, by
+/// following each cycle of the permutation (`order` is used up as the visited marks).
+fn permute<T>(items: &mut [T], order: &mut [usize]) {
+    for start in 0..items.len() {
+        let mut at = start;
+        loop {
+            let from = order[at];
+            order[at] = at;
+            if from == start || from == at {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
+        }
+    }
 }
 
 /// True when an unexempted finding is at or above the threshold.
@@ -395,16 +437,18 @@ mod tests {
             severity: sev,
             token_id: "t".into(),
             token_name: None,
-            owner: Owner::User { id: None },
+            owner: Owner::User { id: None }.into(),
             message: String::new(),
             evidence: Evidence::empty(),
             action: Action::None,
-            exempted_by: exempt.then(|| ExemptedBy {
-                rule: "r".into(),
-                token: "t".into(),
-                reason: "x".into(),
-                owner: "o".into(),
-                expires: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+            exempted_by: exempt.then(|| {
+                Box::new(ExemptedBy {
+                    rule: "r".into(),
+                    token: "t".into(),
+                    reason: "x".into(),
+                    owner: "o".into(),
+                    expires: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+                })
             }),
             fingerprint: String::new(),
         }
@@ -421,5 +465,89 @@ mod tests {
             &[finding(Severity::Critical, true)],
             FailOn::Low
         ));
+    }
+
+    #[test]
+    fn permute_moves_every_item_to_its_place() {
+        // Every permutation of five items, including fixed points and long cycles.
+        let n = 5;
+        let mut perms = vec![vec![]];
+        for _ in 0..n {
+            perms = perms
+                .into_iter()
+                .flat_map(|p: Vec<usize>| {
+                    (0..n)
+                        .filter(|i| !p.contains(i))
+                        .map(|i| {
+                            let mut q = p.clone();
+                            q.push(i);
+                            q
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+        }
+        assert_eq!(perms.len(), 120);
+        for p in perms {
+            let mut items: Vec<char> = "abcde".chars().collect();
+            let want: Vec<char> = p.iter().map(|&i| items[i]).collect();
+            let mut order = p.clone();
+            permute(&mut items, &mut order);
+            assert_eq!(items, want, "order {p:?}");
+        }
+    }
+
+    #[test]
+    fn findings_sort_by_owner_token_severity_rule_message() {
+        let user = Arc::new(Owner::User { id: None });
+        let acc = |id: &str| {
+            Arc::new(Owner::Account {
+                id: id.into(),
+                name: None,
+            })
+        };
+        let (a, b) = (acc("a"), acc("b"));
+        let mk = |owner: &Arc<Owner>, token: &str, sev, rule: &str, msg: &str| Finding {
+            rule_id: rule.into(),
+            token_id: token.into(),
+            owner: owner.clone(),
+            message: msg.into(),
+            ..finding(sev, false)
+        };
+        let mut fs = vec![
+            mk(&b, "t1", Severity::Low, "r1", "m"),
+            mk(&a, "t2", Severity::Low, "r1", "m"),
+            mk(&a, "t1", Severity::Low, "r2", "m"),
+            mk(&a, "t1", Severity::High, "r9", "m"),
+            mk(&a, "t1", Severity::Low, "r2", "l"),
+            mk(&user, "t9", Severity::Low, "r1", "m"),
+            mk(&a, "t1", Severity::Low, "r1", "z"),
+        ];
+        sort_findings(&mut fs);
+        let got: Vec<String> = fs
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} {} {} {}",
+                    f.owner.path(),
+                    f.token_id,
+                    f.severity.as_str(),
+                    f.rule_id,
+                    f.message
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "accounts/a t1 high r9 m",
+                "accounts/a t1 low r1 z",
+                "accounts/a t1 low r2 l",
+                "accounts/a t1 low r2 m",
+                "accounts/a t2 low r1 m",
+                "accounts/b t1 low r1 m",
+                "user t9 low r1 m",
+            ]
+        );
     }
 }

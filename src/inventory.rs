@@ -8,6 +8,7 @@
 //! which at 100,000 tokens is the difference between 100 MB and a gigabyte (issue 5).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -247,7 +248,7 @@ impl Owner {
 /// One token with its owner and the owner's catalogue, borrowed from the inventory.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenRef<'a> {
-    pub owner: &'a Owner,
+    pub owner: &'a Arc<Owner>,
     pub token: &'a RawToken,
     pub catalogue: Option<&'a [Value]>,
 }
@@ -265,7 +266,7 @@ impl<'a> TokenRef<'a> {
 /// An owner of tokens in the inventory, ready to iterate.
 #[derive(Debug, Clone)]
 pub struct OwnerTokens<'a> {
-    pub owner: Owner,
+    pub owner: Arc<Owner>,
     pub tokens: &'a [RawToken],
     pub catalogue: Option<&'a [Value]>,
 }
@@ -310,19 +311,19 @@ impl Inventory {
         let mut out = Vec::with_capacity(self.accounts.len() + 1);
         if let Some(user) = &self.user {
             out.push(OwnerTokens {
-                owner: Owner::User {
+                owner: Arc::new(Owner::User {
                     id: user.id.clone(),
-                },
+                }),
                 tokens: &user.tokens,
                 catalogue: user.permission_groups.as_deref(),
             });
         }
         for account in &self.accounts {
             out.push(OwnerTokens {
-                owner: Owner::Account {
+                owner: Arc::new(Owner::Account {
                     id: account.id.clone(),
                     name: account.name.clone(),
-                },
+                }),
                 tokens: &account.tokens,
                 catalogue: account.permission_groups.as_deref(),
             });

@@ -179,54 +179,61 @@ pub fn evaluate_token(
 
 /// Evaluate tokens on every core: each worker takes a contiguous share and its own clone
 /// of the prepared engine; shares are joined in order, so the result does not depend on
-/// the number of workers.
-pub fn evaluate_all(
+/// the number of workers. `keep` turns each raw finding into what is kept (a scan governs
+/// it there and then, so raw findings are never all held at once).
+pub fn evaluate_all<T: Send>(
     tokens: &[(TokenRef<'_>, &OwnerContext)],
     evaluator: &Evaluator,
-) -> (Vec<RawFinding>, Vec<NotEvaluated>) {
+    keep: impl Fn(RawFinding) -> Option<T> + Sync,
+) -> (Vec<T>, Vec<NotEvaluated>) {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(tokens.len().div_ceil(64).max(1));
-    let run = |share: &[(TokenRef<'_>, &OwnerContext)]| {
-        let mut raw = Vec::new();
+    let keep = &keep;
+    let run = move |share: &[(TokenRef<'_>, &OwnerContext)]| {
+        let mut kept = Vec::new();
         let mut errors = Vec::new();
         let mut worker = evaluator.worker();
         for (t, owner) in share {
             let (found, errs) = evaluate_token(*t, owner, &mut worker);
-            raw.extend(found);
+            kept.extend(found.into_iter().filter_map(keep));
             errors.extend(errs);
         }
-        (raw, errors)
+        (kept, errors)
     };
     if workers <= 1 {
         return run(tokens);
     }
     let chunk = tokens.len().div_ceil(workers);
-    std::thread::scope(|scope| {
+    let shares: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = tokens
             .chunks(chunk)
             .map(|share| scope.spawn(move || run(share)))
             .collect();
-        let mut raw = Vec::new();
-        let mut errors = Vec::new();
-        for (i, h) in handles.into_iter().enumerate() {
-            match h.join() {
-                Ok((r, e)) => {
-                    raw.extend(r);
-                    errors.extend(e);
-                }
-                // A worker that died takes its share with it: say so, token by token.
-                Err(_) => errors.extend(tokens.chunks(chunk).nth(i).into_iter().flatten().map(
-                    |(t, _)| NotEvaluated {
-                        scope: format!("{}/tokens/{}", t.owner.path(), t.id()),
-                        reason: "the evaluation worker failed".into(),
-                    },
-                )),
+        handles.into_iter().map(|h| h.join()).collect()
+    });
+    // One allocation of the final size: growing a vector of several hundred thousand
+    // findings by doubling would hold two copies at the peak.
+    let total = shares.iter().flatten().map(|(k, _)| k.len()).sum();
+    let mut kept = Vec::with_capacity(total);
+    let mut errors = Vec::new();
+    for (i, share) in shares.into_iter().enumerate() {
+        match share {
+            Ok((k, e)) => {
+                kept.extend(k);
+                errors.extend(e);
             }
+            // A worker that died takes its share with it: say so, token by token.
+            Err(_) => errors.extend(tokens.chunks(chunk).nth(i).into_iter().flatten().map(
+                |(t, _)| NotEvaluated {
+                    scope: format!("{}/tokens/{}", t.owner.path(), t.id()),
+                    reason: "the evaluation worker failed".into(),
+                },
+            )),
         }
-        (raw, errors)
-    })
+    }
+    (kept, errors)
 }
 
 /// Evaluate every token of the inventory and govern the findings.
@@ -264,7 +271,10 @@ pub fn scan(
             })
         })
         .collect();
-    let (raw, errors) = evaluate_all(&tokens, evaluator);
+    let (mut findings, errors) = evaluate_all(&tokens, evaluator, |raw| {
+        finding::govern_one(raw, policy, now)
+    });
+    finding::sort_findings(&mut findings);
     let mut not_evaluated = inventory.not_evaluated.clone();
     not_evaluated.extend(errors);
     not_evaluated.sort();
@@ -276,7 +286,7 @@ pub fn scan(
         scope: scope.to_string(),
         tokens_scanned: inventory.token_count(),
         owners_scanned: owners.len(),
-        findings: finding::govern(raw, policy, now),
+        findings,
         not_evaluated,
         rules,
         fail_on,

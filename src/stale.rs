@@ -162,7 +162,8 @@ mod tests {
             owner: Owner::Account {
                 id: account.into(),
                 name: None,
-            },
+            }
+            .into(),
             message: String::new(),
             evidence: crate::finding::Evidence::empty(),
             action: Action::None,

@@ -20,7 +20,7 @@ fn finding(rule: &str, token: &str, severity: Severity) -> Finding {
         severity,
         token_id: token.into(),
         token_name: Some(format!("name-{token}")),
-        owner,
+        owner: owner.into(),
         message: "m".into(),
         evidence: crate::finding::Evidence::empty(),
         action: Action::None,

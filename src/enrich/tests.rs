@@ -32,8 +32,9 @@ fn doc(
     scanner: Option<&str>,
 ) -> Result<Value, EnrichError> {
     let raw = RawToken::from_value(token, "token").unwrap();
+    let owner = std::sync::Arc::new(owner.clone());
     let t = TokenRef {
-        owner,
+        owner: &owner,
         token: &raw,
         catalogue,
     };

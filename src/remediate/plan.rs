@@ -235,7 +235,7 @@ pub fn build(
             rules.sort();
         }
         a.severity = a.severity.max(Some(f.severity));
-        a.owner.get_or_insert_with(|| f.owner.clone());
+        a.owner.get_or_insert_with(|| (*f.owner).clone());
         a.name = a.name.take().or_else(|| f.token_name.clone());
     }
 

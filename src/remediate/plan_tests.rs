@@ -68,7 +68,7 @@ fn finding(owner: Owner, token: &str, rule: &str, sev: Severity, action: Action)
         severity: sev,
         token_id: token.into(),
         token_name: Some(format!("name-{token}")),
-        owner,
+        owner: owner.into(),
         message: String::new(),
         evidence: crate::finding::Evidence::empty(),
         action,
@@ -200,13 +200,13 @@ fn exempted_findings_and_action_none_ask_for_nothing() {
     let mut f = findings();
     for x in &mut f {
         if x.token_id == "a2" {
-            x.exempted_by = Some(ExemptedBy {
+            x.exempted_by = Some(Box::new(ExemptedBy {
                 rule: "token-unused".into(),
                 token: "a2".into(),
                 reason: "seasonal job".into(),
                 owner: "ops".into(),
                 expires: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
-            });
+            }));
         }
     }
     f.push(finding(

@@ -177,7 +177,7 @@ fn absent_result(e: &BaselineEntry, rule_index: Option<usize>) -> SarifResult {
         severity: e.severity,
         token_id: e.token_id.clone(),
         token_name: e.token_name.clone(),
-        owner: e.owner.clone(),
+        owner: std::sync::Arc::new(e.owner.clone()),
         message: "no longer found (absent from this scan; recorded in the baseline)".into(),
         evidence: crate::finding::Evidence::empty(),
         action: crate::finding::Action::None,
