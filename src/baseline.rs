@@ -124,8 +124,8 @@ impl Baseline {
                 .or_insert_with(|| BaselineEntry {
                     fingerprint: f.fingerprint.clone(),
                     rule_id: f.rule_id.clone(),
-                    token_id: f.token_id.clone(),
-                    token_name: f.token_name.clone(),
+                    token_id: f.token_id.to_string(),
+                    token_name: f.token_name.as_deref().map(str::to_string),
                     owner: (*f.owner).clone(),
                     severity: f.severity,
                     first_seen: seen.get(f.fingerprint.as_str()).copied().unwrap_or(now),

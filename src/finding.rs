@@ -220,8 +220,8 @@ pub struct RawFinding {
     pub severity: Severity,
     pub default_action: Action,
     pub owner: Arc<Owner>,
-    pub token_id: String,
-    pub token_name: Option<String>,
+    pub token_id: Arc<str>,
+    pub token_name: Option<Arc<str>>,
     pub message: String,
     pub evidence: Evidence,
 }
@@ -241,8 +241,8 @@ pub struct ExemptedBy {
 pub struct Finding {
     pub rule_id: String,
     pub severity: Severity,
-    pub token_id: String,
-    pub token_name: Option<String>,
+    pub token_id: Arc<str>,
+    pub token_name: Option<Arc<str>>,
     pub owner: Arc<Owner>,
     pub message: String,
     pub evidence: Evidence,

@@ -57,8 +57,9 @@ pub struct AccountInventory {
 /// id and name that every report needs read out once.
 #[derive(Clone)]
 pub struct RawToken {
-    id: String,
-    name: Option<String>,
+    // Shared with every finding on the token (issue 5's memory target).
+    id: Arc<str>,
+    name: Option<Arc<str>>,
     json: Box<RawValue>,
     /// Why the object cannot be identified (JSON path suffix, message): reported by
     /// [`Inventory::validate`] with the token's full path, never dropped silently.
@@ -108,8 +109,8 @@ impl RawToken {
             }
         };
         RawToken {
-            id,
-            name,
+            id: id.into(),
+            name: name.map(Into::into),
             json,
             problem,
         }
@@ -117,6 +118,16 @@ impl RawToken {
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The id, shared (findings keep it without a copy).
+    pub fn shared_id(&self) -> &Arc<str> {
+        &self.id
+    }
+
+    /// The name, shared.
+    pub fn shared_name(&self) -> Option<&Arc<str>> {
+        self.name.as_ref()
     }
 
     /// The token's name when it is a string.

@@ -136,8 +136,8 @@ pub fn raw_finding(meta: &RuleMeta, token: TokenRef<'_>, o: RuleOutput) -> RawFi
         severity: o.severity.unwrap_or(meta.severity),
         default_action: meta.remediation,
         owner: token.owner.clone(),
-        token_id: token.id().to_string(),
-        token_name: token.name().map(str::to_string),
+        token_id: token.token.shared_id().clone(),
+        token_name: token.token.shared_name().cloned(),
         message: o.message,
         evidence: o.evidence,
     }

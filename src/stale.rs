@@ -157,7 +157,7 @@ mod tests {
         Finding {
             rule_id: rule.into(),
             severity: Severity::High,
-            token_id: format!("id-{token_name}"),
+            token_id: format!("id-{token_name}").into(),
             token_name: Some(token_name.into()),
             owner: Owner::Account {
                 id: account.into(),

@@ -19,7 +19,7 @@ fn finding(rule: &str, token: &str, severity: Severity) -> Finding {
         rule_id: rule.into(),
         severity,
         token_id: token.into(),
-        token_name: Some(format!("name-{token}")),
+        token_name: Some(format!("name-{token}").into()),
         owner: owner.into(),
         message: "m".into(),
         evidence: crate::finding::Evidence::empty(),

@@ -222,12 +222,12 @@ pub fn build(
         };
         if f.is_exempted()
             || (!filter.rules.is_empty() && !filter.rules.contains(&f.rule_id))
-            || (!filter.tokens.is_empty() && !filter.tokens.contains(&f.token_id))
+            || (!filter.tokens.is_empty() && !filter.tokens.iter().any(|t| **t == *f.token_id))
         {
             continue;
         }
         let a = asks
-            .entry((f.owner.path(), f.token_id.clone()))
+            .entry((f.owner.path(), f.token_id.to_string()))
             .or_default();
         let rules = a.rules.entry(op).or_default();
         if !rules.contains(&f.rule_id) {
@@ -236,7 +236,10 @@ pub fn build(
         }
         a.severity = a.severity.max(Some(f.severity));
         a.owner.get_or_insert_with(|| (*f.owner).clone());
-        a.name = a.name.take().or_else(|| f.token_name.clone());
+        a.name = a
+            .name
+            .take()
+            .or_else(|| f.token_name.as_deref().map(str::to_string));
     }
 
     let owners = inventory.owners();

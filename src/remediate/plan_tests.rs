@@ -67,7 +67,7 @@ fn finding(owner: Owner, token: &str, rule: &str, sev: Severity, action: Action)
         rule_id: rule.into(),
         severity: sev,
         token_id: token.into(),
-        token_name: Some(format!("name-{token}")),
+        token_name: Some(format!("name-{token}").into()),
         owner: owner.into(),
         message: String::new(),
         evidence: crate::finding::Evidence::empty(),
@@ -199,7 +199,7 @@ fn the_scanners_own_token_needs_include_self_and_then_goes_last() {
 fn exempted_findings_and_action_none_ask_for_nothing() {
     let mut f = findings();
     for x in &mut f {
-        if x.token_id == "a2" {
+        if &*x.token_id == "a2" {
             x.exempted_by = Some(Box::new(ExemptedBy {
                 rule: "token-unused".into(),
                 token: "a2".into(),

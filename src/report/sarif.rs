@@ -175,8 +175,8 @@ fn absent_result(e: &BaselineEntry, rule_index: Option<usize>) -> SarifResult {
     let as_finding = Finding {
         rule_id: e.rule_id.clone(),
         severity: e.severity,
-        token_id: e.token_id.clone(),
-        token_name: e.token_name.clone(),
+        token_id: e.token_id.as_str().into(),
+        token_name: e.token_name.as_deref().map(Into::into),
         owner: std::sync::Arc::new(e.owner.clone()),
         message: "no longer found (absent from this scan; recorded in the baseline)".into(),
         evidence: crate::finding::Evidence::empty(),

@@ -40,7 +40,7 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
         .map(|f| f.rule_id.len())
         .max()
         .unwrap_or(0);
-    let mut current: Option<(String, String)> = None;
+    let mut current: Option<(String, std::sync::Arc<str>)> = None;
     for f in &report.findings {
         let key = (f.owner.path(), f.token_id.clone());
         if current.as_ref() != Some(&key) {
