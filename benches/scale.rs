@@ -154,10 +154,21 @@ fn checked_report(snapshot: &Path, engine: &str, output: &Path, tokens: usize) -
 
 /// Median wall time and the highest peak RSS over `runs` timed runs to /dev/null.
 fn timed(snapshot: &Path, engine: &str, runs: usize) -> Result<(Duration, u64)> {
+    timed_with(snapshot, engine, runs, &[])
+}
+
+fn timed_with(
+    snapshot: &Path,
+    engine: &str,
+    runs: usize,
+    extra: &[&std::ffi::OsStr],
+) -> Result<(Duration, u64)> {
     let mut walls = Vec::new();
     let mut rss = 0;
     for _ in 0..runs {
-        let r = run(&mut scan_args(snapshot, engine, Path::new("/dev/null")))?;
+        let mut c = scan_args(snapshot, engine, Path::new("/dev/null"));
+        c.args(extra);
+        let r = run(&mut c)?;
         if r.code != 0 {
             bail!("timed scan ({engine}) exited {}", r.code);
         }
@@ -220,8 +231,57 @@ fn snapshot_rows(opts: &Options, dir: &Path, table: &mut Table) -> Result<()> {
                 same.to_string(),
             ]);
         }
+        if Some(&size) == sizes.last() {
+            floor_row(opts, dir, &path, size, table)?;
+        }
         std::fs::remove_file(&path)?;
     }
+    Ok(())
+}
+
+/// As many rules as the default pack, none of which ever fires: what building every
+/// token's input document and calling each rule costs before any rule does any work.
+/// It shows how much of the 2 s target is left for the rules themselves.
+fn floor_row(
+    opts: &Options,
+    dir: &Path,
+    snapshot: &Path,
+    size: usize,
+    table: &mut Table,
+) -> Result<()> {
+    const RULES: usize = 15;
+    let rules = dir.join("floor-rules");
+    std::fs::create_dir_all(&rules)?;
+    for i in 1..=RULES {
+        let text = format!(
+            "# METADATA\n# title: never fires {i}\n# description: benchmark floor\n\
+             # custom:\n#   id: floor-{i}\n#   severity: low\n#   remediation: none\n\
+             #   tags: [benchmark]\npackage tokenwarden.rules.floor_{i}\n\n\
+             deny contains finding if {{\n\tinput.facts.never_used == \"never a boolean\"\n\
+             \tfinding := {{\"msg\": \"never\"}}\n}}\n"
+        );
+        std::fs::write(rules.join(format!("floor-{i}.rego")), text)?;
+    }
+    let (wall, rss) = timed_with(
+        snapshot,
+        "vm",
+        opts.runs,
+        &[
+            "--no-default-rules".as_ref(),
+            "--rules".as_ref(),
+            rules.as_os_str(),
+        ],
+    )?;
+    table.row([
+        format!("snapshot {}k, {RULES} rules never firing", size / 1000),
+        count(size),
+        duration(wall),
+        per_second(size, wall),
+        megabytes(rss),
+        "floor: inputs + rule calls".to_string(),
+        String::new(),
+    ]);
+    std::fs::remove_dir_all(&rules)?;
     Ok(())
 }
 
