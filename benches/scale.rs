@@ -3,7 +3,8 @@
 //! Runs the release binary as a child process and prints one table:
 //! - snapshot scans of 1k, 10k and 100k synthetic tokens (wall time, tokens per second,
 //!   the child's peak RSS; the 10k case also with `--engine interpreter`, whose JSON
-//!   report must be identical to the VM's; 100k against the targets ≤ 2 s and ≤ 300 MB);
+//!   report must be identical to the VM's; 100k against the targets ≤ 2 s and ≤ 300 MB;
+//!   the largest also with 15 rules that never fire, the floor the rule engine sets);
 //! - a live scan against the Cloudflare emulator with 20 accounts × 500 tokens + 50 user
 //!   tokens, 50 ms latency and the rate limit scaled to 120 per 30 s: requests vs the
 //!   minimum, wall time vs the lower bound, 429s;
