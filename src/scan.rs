@@ -213,8 +213,7 @@ pub fn evaluate_all<T: Send>(
             .collect();
         handles.into_iter().map(|h| h.join()).collect()
     });
-    // One allocation of the final size: growing a vector of several hundred thousand
-    // findings by doubling would hold two copies at the peak.
+    // One allocation of the final size, rather than regrowing it as each share is added.
     let total = shares.iter().flatten().map(|(k, _)| k.len()).sum();
     let mut kept = Vec::with_capacity(total);
     let mut errors = Vec::new();
