@@ -12,6 +12,7 @@ use crate::cli::{
     Cli, ColorChoice, Command, EvalArgs, FailOnArg, FormatArg, ListFormat, PermissionGroupsArgs,
     ScanArgs, ScopeArg, SnapshotArgs, SourceArgs,
 };
+use crate::clock::Clock;
 use crate::cloudflare::{self, ApiBase, Client, Credential, Scope};
 use crate::engine::{Evaluator, RuleSet};
 use crate::finding::FailOn;
@@ -126,36 +127,24 @@ pub fn run(cli: Cli) -> Outcome {
     };
     let g = &cli.global;
     let conn = Conn::from_global(g);
+    let clock = Clock::from_arg(g.now.as_deref()).map_err(|e| Failure::usage(e.to_string()))?;
     match cli.command {
-        Command::Scan(args) => scan_cmd(&args, conn, ui),
-        Command::Snapshot(args) => snapshot_cmd(&args, conn, ui),
+        Command::Scan(args) => scan_cmd(&args, conn, clock, ui),
+        Command::Snapshot(args) => snapshot_cmd(&args, conn, clock, ui),
         Command::Rules(cmd) => rules_cmd(cmd, ui),
-        Command::Explain(args) => explain_cmd(&args, conn, ui),
+        Command::Explain(args) => explain_cmd(&args, conn, clock, ui),
         Command::PermissionGroups(args) => permission_groups_cmd(&args, conn),
-        Command::Doctor(args) => doctor_cmd(&args, conn),
+        Command::Doctor(args) => doctor_cmd(&args, conn, clock),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "tokenwarden", &mut std::io::stdout());
             Ok(exit::OK)
         }
-        Command::Remediate(args) => remediate::cmd::remediate(&args, g, ui),
-        Command::Roll(args) => remediate::single::run(Op::Roll, &args, g, ui),
-        Command::Replace(args) => remediate::single::run(Op::Replace, &args, g, ui),
-        Command::Disable(args) => remediate::single::run(Op::Disable, &args, g, ui),
-        Command::Enable(args) => remediate::single::run(Op::Enable, &args, g, ui),
-    }
-}
-
-pub(crate) fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>, Failure> {
-    match now {
-        None => Ok(Utc::now()),
-        Some(s) => DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| {
-                Failure::usage(format!(
-                    "--now {s:?} is not an RFC 3339 time (e.g. 2026-11-22T10:00:00Z): {e}"
-                ))
-            }),
+        Command::Remediate(args) => remediate::cmd::remediate(&args, g, clock, ui),
+        Command::Roll(args) => remediate::single::run(Op::Roll, &args, g, clock, ui),
+        Command::Replace(args) => remediate::single::run(Op::Replace, &args, g, clock, ui),
+        Command::Disable(args) => remediate::single::run(Op::Disable, &args, g, clock, ui),
+        Command::Enable(args) => remediate::single::run(Op::Enable, &args, g, clock, ui),
     }
 }
 
@@ -337,16 +326,19 @@ fn rule_set(extra: &[PathBuf], no_default: bool) -> Result<RuleSet, Failure> {
 /// Policy, rules and the prepared evaluator: everything that can fail with exit 2.
 pub(crate) fn prepare(
     eval: &EvalArgs,
+    clock: Clock,
 ) -> Result<(GovernancePolicy, Evaluator, DateTime<Utc>), Failure> {
-    let (policy, _, evaluator, now) = prepare_with_rules(eval)?;
+    let (policy, _, evaluator, now) = prepare_with_rules(eval, clock)?;
     Ok((policy, evaluator, now))
 }
 
 /// [`prepare`], also returning the rule set (for `explain`, which lists every rule).
 pub(crate) fn prepare_with_rules(
     eval: &EvalArgs,
+    clock: Clock,
 ) -> Result<(GovernancePolicy, RuleSet, Evaluator, DateTime<Utc>), Failure> {
-    let now = parse_now(eval.now.as_deref())?;
+    // One reading for the whole evaluation: every token is judged as of the same instant.
+    let now = clock.now();
     let mut policy = match &eval.policy {
         Some(p) => GovernancePolicy::load(p),
         None => GovernancePolicy::builtin(),
@@ -399,8 +391,8 @@ fn write_report(
         .map_err(|e| Failure::runtime(format!("cannot write the report to {where_}: {e}")))
 }
 
-fn scan_cmd(args: &ScanArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
-    let (policy, evaluator, now) = prepare(&args.eval)?;
+fn scan_cmd(args: &ScanArgs, conn: Conn<'_>, clock: Clock, ui: Ui) -> Outcome {
+    let (policy, evaluator, now) = prepare(&args.eval, clock)?;
     let fail_on = args.fail_on.map_or(policy.fail_on, fail_on_of);
     // Read before collecting: a baseline that does not parse is a usage error (exit 2),
     // never an empty baseline.
@@ -487,13 +479,13 @@ fn scan_cmd(args: &ScanArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
     Ok(report.exit_code())
 }
 
-fn snapshot_cmd(args: &SnapshotArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
+fn snapshot_cmd(args: &SnapshotArgs, conn: Conn<'_>, clock: Clock, ui: Ui) -> Outcome {
     let source = SourceArgs {
         snapshot: None,
         scope: args.scope,
         accounts: args.accounts.clone(),
     };
-    let inv = inventory(&source, conn, Utc::now(), ui)?;
+    let inv = inventory(&source, conn, clock.now(), ui)?;
     inv.write(&args.output)
         .map_err(|e| Failure::runtime(e.to_string()))?;
     ui.info(&format!(

@@ -52,6 +52,14 @@ pub struct GlobalArgs {
     /// Timeout for one request, in seconds.
     #[arg(long, global = true, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600), value_name = "SECS", help_heading = "Connection")]
     pub timeout: u64,
+    /// Take this time (RFC 3339) as now — for evaluation, guards, replacement expiry, journal and report times — instead of the system clock, for reproducible runs.
+    #[arg(
+        long,
+        global = true,
+        value_name = "RFC3339",
+        help_heading = "Evaluation"
+    )]
+    pub now: Option<String>,
     /// More detail on stderr (repeatable).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
@@ -159,9 +167,6 @@ pub struct EvalArgs {
     /// Do not load the built-in rule pack.
     #[arg(long, help_heading = "Rules and policy")]
     pub no_default_rules: bool,
-    /// Evaluate as of this time (RFC 3339), for reproducible results.
-    #[arg(long, value_name = "RFC3339", help_heading = "Rules and policy")]
-    pub now: Option<String>,
     /// Also apply the [[exemptions]] in this file (repeatable; merged with the policy's).
     #[arg(
         long = "exemptions",
@@ -371,9 +376,6 @@ pub struct DoctorArgs {
     /// Also require the permissions remediation needs (API Tokens Write, Account API Tokens Write).
     #[arg(long)]
     pub remediation: bool,
-    /// Judge the token's expiry as of this time (RFC 3339) instead of the clock.
-    #[arg(long, value_name = "RFC3339")]
-    pub now: Option<String>,
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
 }

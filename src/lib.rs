@@ -8,6 +8,7 @@ pub mod app;
 pub mod atomic;
 pub mod baseline;
 pub mod cli;
+pub mod clock;
 pub mod cloudflare;
 pub mod coverage;
 pub mod doctor;

@@ -1,16 +1,15 @@
 //! `tokenwarden explain` and `tokenwarden doctor`: the commands that look closely at one
 //! token, or at the credential itself.
 
-use super::{
-    client, inventory, parse_now, prepare_with_rules, runtime, scope_of, Conn, Failure, Outcome, Ui,
-};
+use super::{client, inventory, prepare_with_rules, runtime, scope_of, Conn, Failure, Outcome, Ui};
 use crate::cli::{DoctorArgs, ExplainArgs, ListFormat};
+use crate::clock::Clock;
 use crate::inventory::TokenRef;
 use crate::scan::exit;
 use crate::{doctor, explain};
 
-pub(super) fn explain_cmd(args: &ExplainArgs, conn: Conn<'_>, ui: Ui) -> Outcome {
-    let (policy, set, evaluator, now) = prepare_with_rules(&args.eval)?;
+pub(super) fn explain_cmd(args: &ExplainArgs, conn: Conn<'_>, clock: Clock, ui: Ui) -> Outcome {
+    let (policy, set, evaluator, now) = prepare_with_rules(&args.eval, clock)?;
     let inv = inventory(&args.source, conn, now, ui)?;
     let owners = inv.owners();
     let found = owners.iter().find_map(|o| {
@@ -50,8 +49,8 @@ pub(super) fn explain_cmd(args: &ExplainArgs, conn: Conn<'_>, ui: Ui) -> Outcome
     Ok(if e.failed { exit::RUNTIME } else { exit::OK })
 }
 
-pub(super) fn doctor_cmd(args: &DoctorArgs, conn: Conn<'_>) -> Outcome {
-    let now = parse_now(args.now.as_deref())?;
+pub(super) fn doctor_cmd(args: &DoctorArgs, conn: Conn<'_>, clock: Clock) -> Outcome {
+    let now = clock.now();
     let (client, cred) = client(conn)?;
     let opts = doctor::Options {
         scope: scope_of(args.scope),

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::journal::Journal;
 use super::sink::{self, Delivery, SecretSink};
 use super::{status, Op, Outcome, PlanItem, Status};
+use crate::clock::Clock;
 use crate::cloudflare::{tokens, Client};
 use crate::secret::Secret;
 
@@ -30,6 +31,8 @@ pub struct Executor<'a> {
     pub escrow_dir: PathBuf,
     /// When replacements are created: their expiry counts from here.
     pub created_at: DateTime<Utc>,
+    /// Stamps escrow files.
+    pub clock: Clock,
     pub max_lifetime_days: f64,
 }
 
@@ -102,7 +105,7 @@ impl Executor<'_> {
     }
 
     pub(super) fn escrow_or_lost(&self, token_id: &str, secret: &Secret, what: &str) -> Outcome {
-        match sink::escrow(&self.escrow_dir, token_id, secret) {
+        match sink::escrow(&self.escrow_dir, token_id, secret, self.clock.now()) {
             Ok(path) => {
                 let mut o = Outcome::failed(format!(
                     "{what}. The secret of token {token_id} is in the escrow file {} (mode 0600): hand it to the token's consumers, then delete the file",

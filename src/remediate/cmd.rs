@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use crate::clock::Clock;
+
 use super::apply::Executor;
 use super::journal::Journal;
 use super::plan::{self, Filter, Plan, PlanItem};
@@ -101,6 +103,7 @@ pub(super) fn ready(
     items: &[PlanItem],
     args: &ApplyArgs,
     sink: Option<&SecretSink>,
+    clock: Clock,
 ) -> Result<Journal> {
     let needing: Vec<String> = items
         .iter()
@@ -120,7 +123,7 @@ pub(super) fn ready(
             ))
         })?;
     }
-    Journal::open(&args.journal)
+    Journal::open(&args.journal, clock)
         .map_err(|e| Failure::usage(format!("cannot open the journal: {e}; nothing was changed")))
 }
 
@@ -133,11 +136,13 @@ pub(super) fn execute(
     max_lifetime_days: f64,
     ui: Ui,
 ) -> Vec<Outcome> {
+    let clock = journal.clock();
     let exec = Executor {
         client,
         sink,
         escrow_dir: journal.escrow_dir(),
-        created_at: Utc::now(),
+        created_at: clock.now(),
+        clock,
         max_lifetime_days,
     };
     rt.block_on(exec.execute(items, &mut journal, |item, o| {
@@ -175,7 +180,7 @@ pub(super) fn rows<'a>(
 }
 
 /// `tokenwarden remediate`.
-pub fn remediate(args: &RemediateArgs, g: &GlobalArgs, ui: Ui) -> Result<u8> {
+pub fn remediate(args: &RemediateArgs, g: &GlobalArgs, clock: Clock, ui: Ui) -> Result<u8> {
     let opts = &args.apply;
     if opts.apply && args.source.snapshot.is_some() {
         return Err(Failure::usage(
@@ -183,7 +188,7 @@ pub fn remediate(args: &RemediateArgs, g: &GlobalArgs, ui: Ui) -> Result<u8> {
         ));
     }
     let sink = parse_sink(opts)?;
-    let (policy, evaluator, now) = app::prepare(&args.eval)?;
+    let (policy, evaluator, now) = app::prepare(&args.eval, clock)?;
     for rule in &args.only_rules {
         if !evaluator.rules().any(|m| &m.id == rule) {
             return Err(Failure::usage(format!(
@@ -253,7 +258,7 @@ pub fn remediate(args: &RemediateArgs, g: &GlobalArgs, ui: Ui) -> Result<u8> {
     if !args.yes {
         can_confirm()?;
     }
-    let journal = ready(items, opts, sink.as_ref())?;
+    let journal = ready(items, opts, sink.as_ref(), clock)?;
     if !args.yes && !confirm(&doc, run)? {
         eprintln!("aborted: nothing was changed");
         return Ok(exit::OK);

@@ -8,10 +8,11 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use serde_json::{json, Value};
 
 use super::{without_secret, Outcome, PlanItem};
+use crate::clock::Clock;
 
 #[derive(Debug, thiserror::Error)]
 #[error("journal {}: {source}", .path.display())]
@@ -25,11 +26,13 @@ pub struct Journal {
     path: PathBuf,
     file: File,
     run: String,
+    clock: Clock,
 }
 
 impl Journal {
     /// Open `path` for appending (created 0600 when missing; its directory must exist).
-    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+    /// Entries are stamped by `clock`.
+    pub fn open(path: &Path, clock: Clock) -> Result<Journal, JournalError> {
         let mut options = OpenOptions::new();
         options.append(true).create(true);
         #[cfg(unix)]
@@ -40,14 +43,20 @@ impl Journal {
         })?;
         let run = format!(
             "{}-{}",
-            Utc::now().format("%Y%m%dT%H%M%SZ"),
+            clock.now().format("%Y%m%dT%H%M%SZ"),
             std::process::id()
         );
         Ok(Journal {
             path: path.to_path_buf(),
             file,
             run,
+            clock,
         })
+    }
+
+    /// The clock that stamps this journal's entries.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     pub fn path(&self) -> &Path {
@@ -78,14 +87,14 @@ impl Journal {
 
     /// The entry written before an action touches anything.
     pub fn start(&mut self, item: &PlanItem) -> Result<(), JournalError> {
-        let mut entry = base(&self.run, "start", item);
+        let mut entry = base(&self.run, self.clock, "start", item);
         entry["before"] = without_secret(&item.scanned);
         self.append(&entry)
     }
 
     /// The entry written once the action is over, whatever happened.
     pub fn end(&mut self, item: &PlanItem, outcome: &Outcome) -> Result<(), JournalError> {
-        let mut entry = base(&self.run, "end", item);
+        let mut entry = base(&self.run, self.clock, "end", item);
         let state = |v: &Option<Value>| v.as_ref().map_or(Value::Null, without_secret);
         entry["before"] = state(&outcome.before);
         entry["after"] = state(&outcome.after);
@@ -98,9 +107,9 @@ impl Journal {
     }
 }
 
-fn base(run: &str, event: &str, item: &PlanItem) -> Value {
+fn base(run: &str, clock: Clock, event: &str, item: &PlanItem) -> Value {
     json!({
-        "time": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        "time": clock.now().to_rfc3339_opts(SecondsFormat::Millis, true),
         "run": run,
         "event": event,
         "action": item.op,
@@ -116,6 +125,10 @@ mod tests {
     use super::*;
     use crate::inventory::Owner;
     use crate::remediate::{Op, Status};
+
+    fn clock() -> Clock {
+        Clock::from_arg(Some("2026-11-22T10:00:00Z")).unwrap()
+    }
 
     fn item() -> PlanItem {
         PlanItem {
@@ -136,7 +149,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         std::fs::write(&path, "{\"earlier\":true}\n").unwrap();
-        let mut j = Journal::open(&path).unwrap();
+        let mut j = Journal::open(&path, clock()).unwrap();
         j.start(&item()).unwrap();
         let mut o = Outcome::new(Status::Succeeded, "rolled");
         o.after = Some(json!({"id": "t1", "value": "cfut_leak2"}));
@@ -153,12 +166,19 @@ mod tests {
         assert_eq!(lines[2]["event"], "end");
         assert_eq!(lines[2]["outcome"], "succeeded");
         assert_eq!(lines[1]["run"], lines[2]["run"]);
+        // Stamped by the run's clock (`--now`), never by the machine's (issue 10).
+        assert_eq!(lines[1]["time"], "2026-11-22T10:00:00.000Z");
+        assert_eq!(lines[2]["time"], "2026-11-22T10:00:00.000Z");
+        assert!(lines[1]["run"]
+            .as_str()
+            .unwrap()
+            .starts_with("20261122T100000Z-"));
         assert!(!text.contains("cfut_leak"), "{text}");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let p = dir.path().join("new.jsonl");
-            Journal::open(&p).unwrap();
+            Journal::open(&p, clock()).unwrap();
             let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
@@ -167,10 +187,10 @@ mod tests {
     #[test]
     fn escrow_goes_beside_the_journal() {
         let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(&dir.path().join("x.jsonl")).unwrap();
+        let j = Journal::open(&dir.path().join("x.jsonl"), clock()).unwrap();
         assert_eq!(j.escrow_dir(), dir.path());
 
-        let e = Journal::open(Path::new("/nonexistent-dir/j.jsonl")).unwrap_err();
+        let e = Journal::open(Path::new("/nonexistent-dir/j.jsonl"), clock()).unwrap_err();
         assert!(e.to_string().contains("/nonexistent-dir/j.jsonl"), "{e}");
     }
 }

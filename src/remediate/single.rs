@@ -3,7 +3,7 @@
 //! protocols compare against); the guardrails are the same as for `remediate`, except that
 //! `--apply` itself is the confirmation.
 
-use chrono::Utc;
+use crate::clock::Clock;
 
 use super::cmd::{emit, execute, finish, parse_sink, ready, rows, Result};
 use super::plan::{self, Op};
@@ -41,7 +41,7 @@ async fn own_token_id(
 }
 
 /// `tokenwarden roll|replace|disable|enable TOKEN_ID`.
-pub fn run(op: Op, args: &TokenActionArgs, g: &GlobalArgs, ui: Ui) -> Result<u8> {
+pub fn run(op: Op, args: &TokenActionArgs, g: &GlobalArgs, clock: Clock, ui: Ui) -> Result<u8> {
     let opts = &args.apply;
     if !tokens::is_valid_id(&args.token_id) {
         return Err(Failure::usage(format!(
@@ -70,7 +70,7 @@ pub fn run(op: Op, args: &TokenActionArgs, g: &GlobalArgs, ui: Ui) -> Result<u8>
         None => Owner::User { id: None },
     };
     let rt = app::runtime()?;
-    let now = Utc::now();
+    let now = clock.now();
     let token = rt
         .block_on(tokens::get(&client, &owner, &args.token_id))
         .map_err(|e| {
@@ -121,7 +121,7 @@ pub fn run(op: Op, args: &TokenActionArgs, g: &GlobalArgs, ui: Ui) -> Result<u8>
         emit(&doc, opts.format, sink.as_ref())?;
         return Ok(exit::OK);
     }
-    let journal = ready(&plan.items, opts, sink.as_ref())?;
+    let journal = ready(&plan.items, opts, sink.as_ref(), clock)?;
     let outcomes = execute(
         &rt,
         &client,

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::plan::Op;
 use crate::inventory::Owner;
@@ -180,14 +180,32 @@ fn secret_path(dir: &Path, token_id: &str) -> PathBuf {
 
 /// Keep a secret that could not be delivered: `DIR/tokenwarden-escrow-<id>-<time>.secret`,
 /// mode 0600, written like a `file:` sink. `dir` is the journal's directory.
-pub fn escrow(dir: &Path, token_id: &str, secret: &Secret) -> Result<PathBuf, SinkError> {
-    let stamp = Utc::now().format("%Y%m%dT%H%M%S%.9fZ");
-    let name = format!("tokenwarden-escrow-{token_id}-{stamp}.secret");
+/// `now` comes from the run's clock; the name also carries the process id and a counter, so
+/// two escrows of one token in one run (a fixed `--now`) never share a file.
+pub fn escrow(
+    dir: &Path,
+    token_id: &str,
+    secret: &Secret,
+    now: DateTime<Utc>,
+) -> Result<PathBuf, SinkError> {
+    let stamp = now.format("%Y%m%dT%H%M%SZ");
+    let name = format!(
+        "tokenwarden-escrow-{token_id}-{stamp}-{}-{}.secret",
+        std::process::id(),
+        next_serial()
+    );
     write_secret(dir, &name, secret).map_err(|source| SinkError::Write {
         token_id: token_id.to_string(),
         path: dir.join(&name),
         source,
     })
+}
+
+/// A number no earlier call in this process returned: keeps file names unique without
+/// reading the wall clock.
+fn next_serial() -> u64 {
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 fn create_private_dir(dir: &Path) -> io::Result<()> {
@@ -217,8 +235,12 @@ fn private_file(path: &Path) -> io::Result<File> {
 fn write_secret(dir: &Path, name: &str, secret: &Secret) -> io::Result<PathBuf> {
     create_private_dir(dir)?;
     let target = dir.join(name);
-    let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}-{nanos}", std::process::id()));
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{}-{:016x}",
+        std::process::id(),
+        next_serial(),
+        fastrand::u64(..)
+    ));
     let result = private_file(&tmp)
         .and_then(|mut f| {
             f.write_all(secret.expose().as_bytes())?;

@@ -111,12 +111,23 @@ fn file_sink_check_fails_on_a_path_that_cannot_be_a_directory() {
 #[test]
 fn escrow_is_a_private_file_in_the_given_dir() {
     let tmp = tempfile::tempdir().unwrap();
-    let path = escrow(tmp.path(), "tok9", &Secret::new(SECRET)).unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let path = escrow(tmp.path(), "tok9", &Secret::new(SECRET), now).unwrap();
     assert_eq!(path.parent().unwrap(), tmp.path());
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(name.starts_with("tokenwarden-escrow-tok9-") && name.ends_with(".secret"));
+    // Stamped by the run's clock, not the machine's (issue 10).
+    assert!(
+        name.starts_with("tokenwarden-escrow-tok9-20261122T100000Z-") && name.ends_with(".secret"),
+        "{name}"
+    );
     assert_eq!(fs::read_to_string(&path).unwrap(), SECRET);
     assert_eq!(mode(&path), 0o600);
+    // A second escrow at the same instant (a fixed --now) keeps both secrets.
+    let again = escrow(tmp.path(), "tok9", &Secret::new("other"), now).unwrap();
+    assert_ne!(again, path);
+    assert_eq!(fs::read_to_string(&path).unwrap(), SECRET);
 }
 
 #[test]

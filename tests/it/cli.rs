@@ -359,3 +359,40 @@ fn permission_groups_from_a_snapshot() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout_of(&out).contains("Account API Tokens Read"));
 }
+
+/// Issue 10: every command that evaluates or acts takes `--now`, so no run has to read the
+/// machine's clock.
+#[test]
+fn every_command_that_evaluates_or_acts_takes_now() {
+    for cmd in [
+        "scan",
+        "snapshot",
+        "explain",
+        "doctor",
+        "remediate",
+        "roll",
+        "replace",
+        "disable",
+        "enable",
+    ] {
+        let out = tw().args([cmd, "--help"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{cmd}");
+        assert!(
+            stdout_of(&out).contains("--now <RFC3339>"),
+            "{cmd} --help does not offer --now:\n{}",
+            stdout_of(&out)
+        );
+    }
+    // The same instant, before or after the command name.
+    let before = tw()
+        .args(["--now", NOW, "scan", "--format", "json", "--snapshot"])
+        .arg(example_snapshot())
+        .output()
+        .unwrap();
+    let (_, after, _) = scan_example(&["--format", "json"]);
+    assert_eq!(stdout_of(&before), after);
+    assert!(
+        after.contains(&format!("\"scanned_at\": \"{NOW}\"")),
+        "{after}"
+    );
+}

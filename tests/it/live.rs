@@ -182,7 +182,10 @@ fn a_snapshot_scan_gives_exactly_the_live_findings() {
     let emu = Emulator::start(world(12, 60));
     let dir = tempfile::tempdir().unwrap();
     let snap = dir.path().join("inventory.json");
-    let (code, _, err) = live(&emu, &["snapshot", "--output", snap.to_str().unwrap()]);
+    let (code, _, err) = live(
+        &emu,
+        &["snapshot", "--now", NOW, "--output", snap.to_str().unwrap()],
+    );
     assert_eq!(
         code, 3,
         "the locked account is recorded as not collected: {err}"
@@ -210,6 +213,8 @@ fn a_snapshot_scan_gives_exactly_the_live_findings() {
     let text = std::fs::read_to_string(&snap).unwrap();
     let v = json(&text);
     assert_eq!(v["format"], "tokenwarden-snapshot/v1");
+    // The collection time is the run's --now, not the machine's clock (issue 10).
+    assert_eq!(v["collected_at"], NOW);
     assert_eq!(v["scanner_token_id"], SCANNER);
     assert!(v["user"]["permission_groups"].as_array().unwrap().len() > 10);
 }

@@ -15,9 +15,19 @@ pub fn example_snapshot() -> PathBuf {
 }
 
 /// `tokenwarden` with an empty environment, so no developer credential or setting leaks in.
+/// Only libfaketime's variables pass through: CI runs the suite with the clock years away
+/// (issue 10), and the binary must see the same far-off clock as the tests.
 pub fn tw() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tokenwarden"));
     c.env_clear();
+    for (k, v) in std::env::vars_os() {
+        let k_str = k.to_string_lossy();
+        let faketime = k_str.starts_with("FAKETIME")
+            || (k_str == "LD_PRELOAD" && v.to_string_lossy().contains("faketime"));
+        if faketime {
+            c.env(k, v);
+        }
+    }
     c.current_dir(root());
     c
 }

@@ -258,10 +258,10 @@ pub fn remediate(emu: &Emulator, scratch: &Scratch, args: &[&str]) -> Run {
     run(emu, scratch, &all)
 }
 
-/// `<op> TOKEN [--account ACC] --journal J` plus `args`.
+/// `<op> TOKEN [--account ACC] --now NOW --journal J` plus `args`.
 pub fn single(emu: &Emulator, scratch: &Scratch, op: &str, token: &str, args: &[&str]) -> Run {
     let journal = scratch.journal_arg();
-    let mut all = vec![op, token, "--journal", &journal];
+    let mut all = vec![op, token, "--now", NOW, "--journal", &journal];
     if !emu.with_world(|w| w.user_tokens.contains_key(token)) {
         all.extend_from_slice(&["--account", ACC]);
     }

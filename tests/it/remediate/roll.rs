@@ -257,6 +257,8 @@ fn the_stdout_sink_prints_only_secrets_on_stdout() {
         .args([
             "roll",
             STALE,
+            "--now",
+            NOW,
             "--apply",
             "--secret-sink",
             "stdout",
