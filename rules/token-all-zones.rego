@@ -11,6 +11,8 @@
 #   tags: [resources, least-privilege]
 package tokenwarden.rules.token_all_zones
 
+import data.tokenwarden.lib
+
 # One finding per token. It is high (instead of the medium default) when one of the
 # all-zones allow policies also grants a write permission group.
 deny contains finding if {
@@ -54,17 +56,12 @@ resources contains sprintf("%s > %s", [r.parent, r.key]) if {
 }
 
 # Write groups granted by the same (allow) policies.
-write_groups contains group_name(g) if {
+write_groups contains lib.group_name(g) if {
 	some g in input.facts.permission_groups
 	g.effect == "allow"
 	g.access == "write"
 	g.policy_index in policies
 }
-
-group_name(g) := g.name if {
-	is_string(g.name)
-	g.name != ""
-} else := g.id
 
 write_note(groups) := sprintf(" with write access (%s)", [concat(", ", groups)]) if {
 	count(groups) > 0

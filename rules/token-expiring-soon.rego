@@ -11,6 +11,8 @@
 #   tags: [expiry, lifecycle]
 package tokenwarden.rules.token_expiring_soon
 
+import data.tokenwarden.lib
+
 deny contains finding if {
 	input.facts.active == true
 	days := input.facts.days_until_expiry
@@ -19,7 +21,7 @@ deny contains finding if {
 	days >= 0
 	days <= window
 	finding := {
-		"msg": sprintf("token expires in %s days%s, within the %s-day warning window", [fmt_days(days), on_date, fmt_days(window)]),
+		"msg": sprintf("token expires in %s days%s, within the %s-day warning window", [lib.fmt_days(days), on_date, lib.fmt_days(window)]),
 		"evidence": {
 			"days_until_expiry": days,
 			"expiry_warning_days": window,
@@ -30,17 +32,4 @@ deny contains finding if {
 
 on_date := sprintf(" (on %s)", [input.token.expires_on]) if {
 	is_string(input.token.expires_on)
-} else := ""
-
-# Days for messages: at most two decimals, trailing zeros dropped (365, 90.5, 90.01).
-# One sprintf and a trim rather than a choice of formats: each function call and branch
-# costs more than the arithmetic in regorus's VM, and this runs for every finding.
-fmt_days(x) := concat("", [minus(x, n), trim_right(trim_right(hundredths, "0"), ".")]) if {
-	n := round(abs(x) * 100)
-	hundredths := sprintf("%d.%02d", [(n - (n % 100)) / 100, n % 100])
-}
-
-minus(x, n) := "-" if {
-	x < 0
-	n > 0
 } else := ""

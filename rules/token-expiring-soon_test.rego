@@ -144,16 +144,3 @@ test_custom_window_from_config if {
 	f.msg == "token expires in 20 days (on 2026-12-22T10:00:00Z), within the 30-day warning window"
 	count(findings({}, {"days_until_expiry": 20})) == 0
 }
-
-test_fmt_days_rounds_to_two_decimals if {
-	token_expiring_soon.fmt_days(7) == "7"
-	token_expiring_soon.fmt_days(7.0) == "7"
-	token_expiring_soon.fmt_days(100.5) == "100.5"
-	token_expiring_soon.fmt_days(1.05) == "1.05"
-	token_expiring_soon.fmt_days(12.3456) == "12.35"
-	token_expiring_soon.fmt_days(89.999) == "90"
-	token_expiring_soon.fmt_days(0.004) == "0"
-	token_expiring_soon.fmt_days(-0.004) == "0"
-	token_expiring_soon.fmt_days(-2.5) == "-2.5"
-	token_expiring_soon.fmt_days(-52.25) == "-52.25"
-}

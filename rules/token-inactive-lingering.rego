@@ -11,6 +11,8 @@
 #   tags: [lifecycle, hygiene]
 package tokenwarden.rules.token_inactive_lingering
 
+import data.tokenwarden.lib
+
 # inactive_days is computed by tokenwarden: disabled -> since modified_on, expired -> since
 # expires_on (or modified_on for status "expired" without expires_on), both -> the earlier.
 deny contains finding if {
@@ -20,7 +22,7 @@ deny contains finding if {
 	limit := data.tokenwarden.config.lingering_days
 	days > limit
 	finding := {
-		"msg": sprintf("token has been %s for %s days, more than the %s-day grace period for inactive tokens", [state, fmt_days(days), fmt_days(limit)]),
+		"msg": sprintf("token has been %s for %s days, more than the %s-day grace period for inactive tokens", [state, lib.fmt_days(days), lib.fmt_days(limit)]),
 		"evidence": {
 			"status": object.get(input.facts, "status", null),
 			"expired": object.get(input.facts, "expired", null),
@@ -46,16 +48,3 @@ state := "disabled and expired" if {
 } else := "expired" if {
 	expired
 } else := "inactive"
-
-# Days for messages: at most two decimals, trailing zeros dropped (365, 90.5, 90.01).
-# One sprintf and a trim rather than a choice of formats: each function call and branch
-# costs more than the arithmetic in regorus's VM, and this runs for every finding.
-fmt_days(x) := concat("", [minus(x, n), trim_right(trim_right(hundredths, "0"), ".")]) if {
-	n := round(abs(x) * 100)
-	hundredths := sprintf("%d.%02d", [(n - (n % 100)) / 100, n % 100])
-}
-
-minus(x, n) := "-" if {
-	x < 0
-	n > 0
-} else := ""

@@ -170,16 +170,3 @@ test_custom_grace_period_from_config if {
 	f.evidence.lingering_days == 60
 	f.msg == "token has been disabled for 61 days, more than the 60-day grace period for inactive tokens"
 }
-
-test_fmt_days_rounds_to_two_decimals if {
-	token_inactive_lingering.fmt_days(7) == "7"
-	token_inactive_lingering.fmt_days(7.0) == "7"
-	token_inactive_lingering.fmt_days(100.5) == "100.5"
-	token_inactive_lingering.fmt_days(1.05) == "1.05"
-	token_inactive_lingering.fmt_days(12.3456) == "12.35"
-	token_inactive_lingering.fmt_days(89.999) == "90"
-	token_inactive_lingering.fmt_days(0.004) == "0"
-	token_inactive_lingering.fmt_days(-0.004) == "0"
-	token_inactive_lingering.fmt_days(-2.5) == "-2.5"
-	token_inactive_lingering.fmt_days(-52.25) == "-52.25"
-}

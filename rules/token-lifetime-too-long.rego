@@ -11,6 +11,8 @@
 #   tags: [expiry, lifecycle]
 package tokenwarden.rules.token_lifetime_too_long
 
+import data.tokenwarden.lib
+
 deny contains finding if {
 	input.facts.active == true
 	lifetime := input.facts.lifetime_days
@@ -18,7 +20,7 @@ deny contains finding if {
 	limit := data.tokenwarden.config.max_lifetime_days
 	lifetime > limit
 	finding := {
-		"msg": sprintf("token lifetime is %s days, more than the maximum of %s days", [fmt_days(lifetime), fmt_days(limit)]),
+		"msg": sprintf("token lifetime is %s days, more than the maximum of %s days", [lib.fmt_days(lifetime), lib.fmt_days(limit)]),
 		"evidence": {
 			"lifetime_days": lifetime,
 			"max_lifetime_days": limit,
@@ -26,16 +28,3 @@ deny contains finding if {
 		},
 	}
 }
-
-# Days for messages: at most two decimals, trailing zeros dropped (365, 90.5, 90.01).
-# One sprintf and a trim rather than a choice of formats: each function call and branch
-# costs more than the arithmetic in regorus's VM, and this runs for every finding.
-fmt_days(x) := concat("", [minus(x, n), trim_right(trim_right(hundredths, "0"), ".")]) if {
-	n := round(abs(x) * 100)
-	hundredths := sprintf("%d.%02d", [(n - (n % 100)) / 100, n % 100])
-}
-
-minus(x, n) := "-" if {
-	x < 0
-	n > 0
-} else := ""

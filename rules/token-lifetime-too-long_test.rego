@@ -107,16 +107,3 @@ test_custom_threshold_from_config if {
 	f.evidence.max_lifetime_days == 30
 	f.msg == "token lifetime is 31 days, more than the maximum of 30 days"
 }
-
-test_fmt_days_rounds_to_two_decimals if {
-	token_lifetime_too_long.fmt_days(7) == "7"
-	token_lifetime_too_long.fmt_days(7.0) == "7"
-	token_lifetime_too_long.fmt_days(100.5) == "100.5"
-	token_lifetime_too_long.fmt_days(1.05) == "1.05"
-	token_lifetime_too_long.fmt_days(12.3456) == "12.35"
-	token_lifetime_too_long.fmt_days(89.999) == "90"
-	token_lifetime_too_long.fmt_days(0.004) == "0"
-	token_lifetime_too_long.fmt_days(-0.004) == "0"
-	token_lifetime_too_long.fmt_days(-2.5) == "-2.5"
-	token_lifetime_too_long.fmt_days(-52.25) == "-52.25"
-}

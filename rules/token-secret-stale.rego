@@ -10,6 +10,8 @@
 #   tags: [rotation, lifecycle]
 package tokenwarden.rules.token_secret_stale
 
+import data.tokenwarden.lib
+
 deny contains finding if {
 	input.facts.active == true
 	age := input.facts.secret_age_days
@@ -17,7 +19,7 @@ deny contains finding if {
 	limit := data.tokenwarden.config.max_secret_age_days
 	age > limit
 	finding := {
-		"msg": sprintf("token secret is %s days old, more than the maximum of %s days without rotation", [fmt_days(age), fmt_days(limit)]),
+		"msg": sprintf("token secret is %s days old, more than the maximum of %s days without rotation", [lib.fmt_days(age), lib.fmt_days(limit)]),
 		"evidence": {
 			"secret_age_days": age,
 			"max_secret_age_days": limit,
@@ -26,16 +28,3 @@ deny contains finding if {
 		},
 	}
 }
-
-# Days for messages: at most two decimals, trailing zeros dropped (365, 90.5, 90.01).
-# One sprintf and a trim rather than a choice of formats: each function call and branch
-# costs more than the arithmetic in regorus's VM, and this runs for every finding.
-fmt_days(x) := concat("", [minus(x, n), trim_right(trim_right(hundredths, "0"), ".")]) if {
-	n := round(abs(x) * 100)
-	hundredths := sprintf("%d.%02d", [(n - (n % 100)) / 100, n % 100])
-}
-
-minus(x, n) := "-" if {
-	x < 0
-	n > 0
-} else := ""

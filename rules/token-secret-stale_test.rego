@@ -135,16 +135,3 @@ test_custom_threshold_from_config if {
 	f.msg == "token secret is 45.5 days old, more than the maximum of 30 days without rotation"
 	count(findings_cfg({}, {"secret_age_days": 30}, cfg)) == 0
 }
-
-test_fmt_days_rounds_to_two_decimals if {
-	token_secret_stale.fmt_days(7) == "7"
-	token_secret_stale.fmt_days(7.0) == "7"
-	token_secret_stale.fmt_days(100.5) == "100.5"
-	token_secret_stale.fmt_days(1.05) == "1.05"
-	token_secret_stale.fmt_days(12.3456) == "12.35"
-	token_secret_stale.fmt_days(89.999) == "90"
-	token_secret_stale.fmt_days(0.004) == "0"
-	token_secret_stale.fmt_days(-0.004) == "0"
-	token_secret_stale.fmt_days(-2.5) == "-2.5"
-	token_secret_stale.fmt_days(-52.25) == "-52.25"
-}

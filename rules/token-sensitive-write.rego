@@ -11,10 +11,12 @@
 #   tags: [permissions, least-privilege]
 package tokenwarden.rules.token_sensitive_write
 
+import data.tokenwarden.lib
+
 deny contains finding if {
 	input.facts.active == true
 	count(matches) > 0
-	names := sort({group_name(g) | some g in matches})
+	names := sort({lib.group_name(g) | some g in matches})
 	indexes := sort({g.policy_index | some g in matches})
 	finding := {
 		"msg": sprintf("an allow policy grants sensitive write permissions (%s) in %s", [
@@ -38,14 +40,4 @@ matches contains g if {
 }
 
 # The configured names, normalised once per evaluation rather than once per group.
-wanted := {normalize(entry) | some entry in data.tokenwarden.config.sensitive_write_groups}
-
-normalize(s) := concat("", [trim_suffix(t, " edit"), " write"]) if {
-	t := lower(trim_space(s))
-	endswith(t, " edit")
-} else := lower(trim_space(s))
-
-group_name(g) := g.name if {
-	is_string(g.name)
-	g.name != ""
-} else := g.id
+wanted := {lib.normalize_group_name(entry) | some entry in data.tokenwarden.config.sensitive_write_groups}

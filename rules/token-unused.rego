@@ -11,6 +11,8 @@
 #   tags: [usage, lifecycle]
 package tokenwarden.rules.token_unused
 
+import data.tokenwarden.lib
+
 # Used at some point, but not recently.
 deny contains finding if {
 	input.facts.active == true
@@ -19,7 +21,7 @@ deny contains finding if {
 	limit := data.tokenwarden.config.max_unused_days
 	idle > limit
 	finding := {
-		"msg": sprintf("token was last used %s days ago, more than the maximum of %s days without use", [fmt_days(idle), fmt_days(limit)]),
+		"msg": sprintf("token was last used %s days ago, more than the maximum of %s days without use", [lib.fmt_days(idle), lib.fmt_days(limit)]),
 		"evidence": {
 			"never_used": false,
 			"days_since_last_use": idle,
@@ -39,7 +41,7 @@ deny contains finding if {
 	limit := data.tokenwarden.config.max_unused_days
 	age > limit
 	finding := {
-		"msg": sprintf("token has never been used and was issued %s days ago, more than the maximum of %s days without use", [fmt_days(age), fmt_days(limit)]),
+		"msg": sprintf("token has never been used and was issued %s days ago, more than the maximum of %s days without use", [lib.fmt_days(age), lib.fmt_days(limit)]),
 		"evidence": {
 			"never_used": true,
 			"age_days": age,
@@ -48,16 +50,3 @@ deny contains finding if {
 		},
 	}
 }
-
-# Days for messages: at most two decimals, trailing zeros dropped (365, 90.5, 90.01).
-# One sprintf and a trim rather than a choice of formats: each function call and branch
-# costs more than the arithmetic in regorus's VM, and this runs for every finding.
-fmt_days(x) := concat("", [minus(x, n), trim_right(trim_right(hundredths, "0"), ".")]) if {
-	n := round(abs(x) * 100)
-	hundredths := sprintf("%d.%02d", [(n - (n % 100)) / 100, n % 100])
-}
-
-minus(x, n) := "-" if {
-	x < 0
-	n > 0
-} else := ""

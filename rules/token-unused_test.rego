@@ -173,16 +173,3 @@ test_at_most_one_finding_per_token if {
 	some f in fs
 	f.evidence.days_since_last_use == 200
 }
-
-test_fmt_days_rounds_to_two_decimals if {
-	token_unused.fmt_days(7) == "7"
-	token_unused.fmt_days(7.0) == "7"
-	token_unused.fmt_days(100.5) == "100.5"
-	token_unused.fmt_days(1.05) == "1.05"
-	token_unused.fmt_days(12.3456) == "12.35"
-	token_unused.fmt_days(89.999) == "90"
-	token_unused.fmt_days(0.004) == "0"
-	token_unused.fmt_days(-0.004) == "0"
-	token_unused.fmt_days(-2.5) == "-2.5"
-	token_unused.fmt_days(-52.25) == "-52.25"
-}

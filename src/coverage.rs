@@ -6,6 +6,9 @@
 //! lines that could be covered are learned by evaluating its `deny` once on an empty input
 //! in a scratch engine: regorus lists every expression line of a reached file as either
 //! covered or not, so that run tells which lines exist, and all of them count as missed.
+//!
+//! The shared library (`rules/lib/`) is measured with the built-in pack, whose tests
+//! include the library's own; a custom pack alone is measured on its own files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -57,9 +60,14 @@ fn by_file(report: regorus::coverage::Report) -> Lines {
 }
 
 /// Run the set's tests with coverage: the results, and the coverage of each rule file
-/// (test files are not measured), in file order.
+/// (test files are not measured; the library is, with the built-in pack), in file order.
 pub fn run(set: &RuleSet) -> Result<(Vec<TestResult>, Vec<FileCoverage>), RuleError> {
     let (results, report) = engine::run_tests_with_coverage(set)?;
+    let library: &[engine::RegoFile] = if set.has_builtin_rules() {
+        &set.library
+    } else {
+        &[]
+    };
     let reached = by_file(report);
     let unreached: Vec<_> = set
         .rules
@@ -82,10 +90,9 @@ pub fn run(set: &RuleSet) -> Result<(Vec<TestResult>, Vec<FileCoverage>), RuleEr
                 .map_err(|e| RuleError::Coverage(e.to_string()))?,
         )
     };
-    let mut files: Vec<FileCoverage> = set
-        .rules
-        .iter()
-        .map(|(_, f)| {
+    let measured = set.rules.iter().map(|(_, f)| f).chain(library);
+    let mut files: Vec<FileCoverage> = measured
+        .map(|f| {
             let (lines, missed) = match reached.get(&f.path) {
                 Some((covered, not_covered)) => {
                     let lines: BTreeSet<u32> = covered.union(not_covered).copied().collect();

@@ -1,6 +1,7 @@
-//! The regorus wrapper: load rule files (built-in and `--rules DIR`), parse and validate
-//! their `# METADATA`, compile once, evaluate per token on a clone of the prepared
-//! engine, and run the `test_*` rules of `*_test.rego` files.
+//! The regorus wrapper: load rule files (built-in and `--rules DIR`) with the shared Rego
+//! library (`rules/lib/`, `package tokenwarden.lib`), parse and validate their
+//! `# METADATA`, compile once, evaluate per token on a clone of the prepared engine, and
+//! run the `test_*` rules of `*_test.rego` files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -90,27 +91,65 @@ pub enum RuleError {
     Coverage(String),
 }
 
-/// The rules of one run (built-ins and/or custom packs) and their test files.
-#[derive(Debug, Clone, Default)]
+/// The rules of one run (built-ins and/or custom packs), their test files, and the shared
+/// library every pack is loaded with.
+#[derive(Debug, Clone)]
 pub struct RuleSet {
     pub rules: Vec<(RuleMeta, RegoFile)>,
     pub tests: Vec<RegoFile>,
+    /// The shared Rego library (`rules/lib/`, `package tokenwarden.lib`): not rules (no
+    /// metadata, no `deny`), loaded into every engine before the rules so that any rule,
+    /// built-in or custom, may `import data.tokenwarden.lib`.
+    pub library: Vec<RegoFile>,
+}
+
+/// An empty set: no rules, no tests, and the shared library.
+impl Default for RuleSet {
+    fn default() -> Self {
+        RuleSet {
+            rules: Vec::new(),
+            tests: Vec::new(),
+            library: builtin_files(builtin::BUILTIN_LIBRARY_FILES)
+                .into_iter()
+                .filter(|f| !is_test_file(&f.path))
+                .collect(),
+        }
+    }
+}
+
+fn builtin_files(files: &[(&str, &str)]) -> Vec<RegoFile> {
+    files
+        .iter()
+        .map(|(path, text)| RegoFile {
+            path: (*path).to_string(),
+            text: (*text).to_string(),
+            origin: Origin::Builtin,
+        })
+        .collect()
+}
+
+fn is_test_file(path: &str) -> bool {
+    path.ends_with("_test.rego")
 }
 
 impl RuleSet {
-    /// The compiled-in default pack.
+    /// The compiled-in default pack, with the library's own tests.
     pub fn builtin() -> Result<RuleSet, RuleError> {
-        let files = builtin::BUILTIN_RULE_FILES
-            .iter()
-            .map(|(path, text)| RegoFile {
-                path: (*path).to_string(),
-                text: (*text).to_string(),
-                origin: Origin::Builtin,
-            })
-            .collect();
+        let mut files = builtin_files(builtin::BUILTIN_RULE_FILES);
+        files.extend(
+            builtin_files(builtin::BUILTIN_LIBRARY_FILES)
+                .into_iter()
+                .filter(|f| is_test_file(&f.path)),
+        );
         let mut set = RuleSet::default();
         set.add_files(files)?;
         Ok(set)
+    }
+
+    /// Whether the built-in pack is part of the set (then the library's own tests run,
+    /// and `rules test --coverage` measures the library too).
+    pub fn has_builtin_rules(&self) -> bool {
+        self.rules.iter().any(|(m, _)| m.origin == Origin::Builtin)
     }
 
     /// Add every `*.rego` file of a directory (sorted by name); `*_test.rego` are tests.
@@ -148,7 +187,7 @@ impl RuleSet {
 
     fn add_files(&mut self, files: Vec<RegoFile>) -> Result<(), RuleError> {
         for f in files {
-            if f.path.ends_with("_test.rego") {
+            if is_test_file(&f.path) {
                 self.tests.push(f);
                 continue;
             }
@@ -231,13 +270,22 @@ pub fn run_tests_with_coverage(
     Ok((results, report))
 }
 
-/// An engine with every rule of `set` loaded (no data, no input).
+/// An engine with the library and every rule of `set` loaded (no data, no input).
 pub(crate) fn rules_engine(set: &RuleSet) -> Result<regorus::Engine, RuleError> {
     let mut engine = regorus::Engine::new();
+    add_library(&mut engine, set)?;
     for (_, file) in &set.rules {
         add_policy(&mut engine, file)?;
     }
     Ok(engine)
+}
+
+/// The shared library, loaded before any rule.
+fn add_library(engine: &mut regorus::Engine, set: &RuleSet) -> Result<(), RuleError> {
+    for file in &set.library {
+        add_policy(engine, file)?;
+    }
+    Ok(())
 }
 
 fn run_tests_on(engine: &mut regorus::Engine, set: &RuleSet) -> Result<Vec<TestResult>, RuleError> {

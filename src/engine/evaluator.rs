@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use regorus::Value;
 
-use super::{add_policy, RuleError, RuleMeta, RuleSet};
+use super::{add_library, add_policy, RuleError, RuleMeta, RuleSet};
 use crate::finding::{Evidence, Severity};
 
 /// What one rule returned for one token.
@@ -86,6 +86,7 @@ impl Evaluator {
     ) -> Result<Self, RuleError> {
         let mut engine = regorus::Engine::new();
         engine.set_strict_builtin_errors(false);
+        add_library(&mut engine, set)?;
         let mut rules = Vec::new();
         for (meta, file) in &set.rules {
             if disabled.contains(&meta.id) {

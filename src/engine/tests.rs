@@ -257,3 +257,65 @@ fn add_dir_reads_rules_and_tests() {
     let empty = tempfile::tempdir().unwrap();
     assert!(RuleSet::default().add_dir(empty.path()).is_err());
 }
+
+/// A custom rule that formats its days with the shared library (issue 13).
+const LIB_RULE: &str = r#"# METADATA
+# title: Old tokens
+# custom:
+#   id: old-token
+#   severity: low
+package tokenwarden.rules.old_token
+
+import data.tokenwarden.lib
+
+deny contains {"msg": sprintf("%s days old", [lib.fmt_days(input.facts.age_days)])} if {
+	input.facts.age_days > 10
+}
+"#;
+
+const LIB_TEST: &str = r#"package tokenwarden.rules.old_token_test
+
+import data.tokenwarden.rules.old_token
+
+test_fires if {
+	old_token.deny == {{"msg": "12.5 days old"}} with input as {"facts": {"age_days": 12.5}}
+}
+"#;
+
+#[test]
+fn every_set_has_the_shared_library_and_only_the_builtin_pack_its_tests() {
+    let custom = set_of(vec![file("old-token.rego", LIB_RULE)]).unwrap();
+    let paths: Vec<&str> = custom.library.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["rules/lib/lib.rego"]);
+    assert!(custom.tests.is_empty());
+    assert!(!custom.has_builtin_rules());
+    let builtin = RuleSet::builtin().unwrap();
+    assert!(builtin.has_builtin_rules());
+    assert!(builtin
+        .tests
+        .iter()
+        .any(|t| t.path == "rules/lib/lib_test.rego"));
+    assert!(builtin
+        .rules
+        .iter()
+        .all(|(_, f)| !f.path.starts_with("rules/lib/")));
+}
+
+#[test]
+fn a_custom_rule_may_import_the_library_on_both_backends_and_in_its_tests() {
+    let set = set_of(vec![
+        file("old-token.rego", LIB_RULE),
+        file("old-token_test.rego", LIB_TEST),
+    ])
+    .unwrap();
+    for backend in [Backend::Vm, Backend::Interpreter] {
+        let ev = Evaluator::with_backend(&set, &json!({}), &[], backend).unwrap();
+        assert_eq!(ev.backend(), backend, "{:?}", ev.fallback_reason);
+        let out = ev.evaluate(json!({"facts": {"age_days": 30.004}}).into());
+        let found = out[0].1.as_ref().unwrap();
+        assert_eq!(found[0].message, "30 days old");
+    }
+    let results = run_tests(&set).unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].outcome, TestOutcome::Pass, "{results:?}");
+}
