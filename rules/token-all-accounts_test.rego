@@ -115,7 +115,7 @@ test_all_accounts_allow_fires if {
 	some f in fs
 	f.msg == "an allow policy covers all accounts (com.cloudflare.api.account.*) in policies[0]"
 	f.evidence == {"policy_indexes": [0], "resource": "com.cloudflare.api.account.*"}
-	not f.severity
+	not "severity" in object.keys(f)
 }
 
 test_several_policies_one_finding if {

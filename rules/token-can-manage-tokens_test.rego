@@ -112,7 +112,7 @@ test_api_tokens_write_fires if {
 	some f in fs
 	f.msg == "an allow policy grants privilege-escalation permissions (API Tokens Write) in policies[0]"
 	f.evidence == {"groups": ["API Tokens Write"], "policy_indexes": [0]}
-	not f.severity
+	not "severity" in object.keys(f)
 }
 
 test_legacy_edit_name_in_token_fires if {

@@ -116,7 +116,7 @@ test_disabled_just_over_grace_period_fires if {
 		"modified_on": "2026-10-23T09:45:36Z",
 		"expires_on": "2026-12-22T10:00:00Z",
 	}
-	not f.severity
+	not "severity" in object.keys(f)
 }
 
 test_expired_by_date_fires if {

@@ -111,7 +111,7 @@ test_ipv4_shorter_than_min_prefix_fires if {
 	some f in fs
 	f.msg == "client IP allowlist includes ranges broader than /16 (IPv4) or /48 (IPv6): 10.0.0.0/15"
 	f.evidence == {"broad_cidrs": ["10.0.0.0/15"], "allows_any": false, "min_ipv4_prefix": 16, "min_ipv6_prefix": 48}
-	not f.severity
+	not "severity" in object.keys(f)
 }
 
 test_ipv6_at_min_prefix_no_finding if {

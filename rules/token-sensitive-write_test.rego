@@ -110,7 +110,7 @@ test_dns_write_fires if {
 	some f in fs
 	f.msg == "an allow policy grants sensitive write permissions (DNS Write) in policies[0]"
 	f.evidence == {"groups": ["DNS Write"], "policy_indexes": [0]}
-	not f.severity
+	not "severity" in object.keys(f)
 }
 
 test_legacy_edit_spelling_fires if {

@@ -110,7 +110,7 @@ test_last_used_just_over_max_fires if {
 		"last_used_on": "2026-08-24T09:45:36Z",
 		"max_unused_days": 90,
 	}
-	not f.severity
+	not "severity" in object.keys(f)
 }
 
 test_never_used_age_exactly_max_no_finding if {
