@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 
 use crate::finding::{Action, Severity};
 
+mod lint;
 mod metadata;
+mod opa_builtins;
 
+pub use lint::Problem as PortabilityProblem;
 use metadata::id_line;
 pub use metadata::parse_metadata;
 
@@ -89,6 +92,9 @@ pub enum RuleError {
     Compile { file: String, message: String },
     #[error("cannot compute rule coverage: {0}")]
     Coverage(String),
+    /// The portability lint: what would not mean the same under OPA (issue 13).
+    #[error("{}", lint::render(.0))]
+    Portability(Vec<lint::Problem>),
 }
 
 /// The rules of one run (built-ins and/or custom packs), their test files, and the shared
@@ -185,7 +191,10 @@ impl RuleSet {
         self.add_files(files)
     }
 
+    /// Add a pack's files: its rules (metadata checked, ids unique across packs) and its
+    /// tests, after the portability lint passed on all of them and on the library.
     fn add_files(&mut self, files: Vec<RegoFile>) -> Result<(), RuleError> {
+        let problems = lint::check(&files.iter().chain(&self.library).collect::<Vec<_>>());
         for f in files {
             if is_test_file(&f.path) {
                 self.tests.push(f);
@@ -202,6 +211,9 @@ impl RuleSet {
                 });
             }
             self.rules.push((meta, f));
+        }
+        if !problems.is_empty() {
+            return Err(RuleError::Portability(problems));
         }
         Ok(())
     }

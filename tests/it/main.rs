@@ -11,6 +11,7 @@ mod example;
 mod exemptions;
 mod explain;
 mod live;
+mod portability;
 mod remediate;
 mod resilience;
 mod rule_packs;
