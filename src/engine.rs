@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::finding::{Action, Severity};
 
+pub mod export;
 mod lint;
 mod metadata;
 mod opa_builtins;

@@ -10,6 +10,7 @@ mod emulator_tests;
 mod example;
 mod exemptions;
 mod explain;
+mod export;
 mod live;
 mod portability;
 mod remediate;

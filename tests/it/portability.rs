@@ -6,14 +6,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const NOW: &str = "2026-11-22T10:00:00Z";
+pub(crate) const NOW: &str = "2026-11-22T10:00:00Z";
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// (exit code, stdout, stderr) of the binary, with an empty environment.
-fn run(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+pub(crate) fn run(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
         .env_clear()
         .current_dir(root())

@@ -1,0 +1,161 @@
+//! The bulk export of input documents (issue 13), `engine::export::write_jsonl`: one line
+//! per token with exactly what `explain TOKEN_ID --format json` shows for it (input
+//! document, config data, findings), findings that add up to the scan's, a line even for a
+//! token that cannot be evaluated, and the same bytes on every run.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokenwarden::engine::export::{write_jsonl, ExportSummary};
+use tokenwarden::engine::{Evaluator, RuleSet};
+use tokenwarden::inventory::Inventory;
+use tokenwarden::policy::GovernancePolicy;
+
+use crate::portability::{root, run, NOW};
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(NOW).unwrap().to_utc()
+}
+
+/// The export of `inventory` with the built-in rules and policy: its lines and summary.
+fn export(inventory: &Inventory) -> (Vec<Value>, ExportSummary, Vec<u8>) {
+    let set = RuleSet::builtin().unwrap();
+    let policy = GovernancePolicy::builtin().unwrap();
+    let evaluator = Evaluator::new(&set, &policy.config_data(), &[]).unwrap();
+    let mut bytes = Vec::new();
+    let summary = write_jsonl(inventory, &evaluator, &policy, now(), &mut bytes).unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(text.ends_with('\n'));
+    let lines = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (lines, summary, bytes)
+}
+
+fn example() -> Inventory {
+    Inventory::read(&root().join("examples/snapshot.json")).unwrap()
+}
+
+#[test]
+fn each_line_is_what_explain_shows_for_its_token() {
+    let (lines, summary, _) = export(&example());
+    assert_eq!(
+        summary,
+        ExportSummary {
+            tokens: 22,
+            failed: 0
+        }
+    );
+    assert_eq!(lines.len(), 22);
+    let snapshot = root().join("examples/snapshot.json");
+    for line in &lines {
+        let keys: Vec<&str> = line
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["input", "data", "findings"]);
+        let id = line["input"]["token"]["id"].as_str().unwrap();
+        let (code, out, err) = run(&[
+            "explain".as_ref(),
+            id.as_ref(),
+            "--snapshot".as_ref(),
+            snapshot.as_os_str(),
+            "--now".as_ref(),
+            NOW.as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+        ]);
+        assert_eq!(code, 0, "{id}: {err}");
+        let explained: Value = serde_json::from_str(&out).unwrap();
+        for key in ["input", "data", "findings"] {
+            assert_eq!(line[key], explained[key], "token {id}: {key}");
+        }
+    }
+}
+
+#[test]
+fn the_findings_of_all_lines_are_the_scans() {
+    let (lines, _, _) = export(&example());
+    let snapshot = root().join("examples/snapshot.json");
+    let (code, out, err) = run(&[
+        "scan".as_ref(),
+        "--snapshot".as_ref(),
+        snapshot.as_os_str(),
+        "--now".as_ref(),
+        NOW.as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+    ]);
+    assert!(code == 0 || code == 1, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let exported: Vec<&Value> = lines
+        .iter()
+        .flat_map(|l| l["findings"].as_array().unwrap())
+        .collect();
+    let scanned: Vec<&Value> = report["findings"].as_array().unwrap().iter().collect();
+    assert_eq!(
+        (exported.len(), scanned.len()),
+        (40, 40),
+        "the example's findings"
+    );
+    // The scan sorts by owner, token, severity and rule, as each line does within a token,
+    // and the lines follow the inventory's order; compare as sets keyed by fingerprint.
+    let by_print = |v: Vec<&Value>| -> BTreeMap<String, Value> {
+        v.into_iter()
+            .map(|f| (f["fingerprint"].as_str().unwrap().to_string(), f.clone()))
+            .collect()
+    };
+    assert_eq!(by_print(exported), by_print(scanned));
+}
+
+#[test]
+fn a_token_that_cannot_be_evaluated_keeps_its_line_with_the_reason() {
+    let mut doc: Value =
+        serde_json::from_str(include_str!("../../examples/snapshot.json")).unwrap();
+    let bad = &mut doc["accounts"][0]["tokens"][0];
+    bad["issued_on"] = "yesterday".into();
+    let id = bad["id"].as_str().unwrap().to_string();
+    let inventory =
+        Inventory::from_json(&doc.to_string(), std::path::Path::new("bad.json")).unwrap();
+    let (lines, summary, _) = export(&inventory);
+    assert_eq!(
+        summary,
+        ExportSummary {
+            tokens: 22,
+            failed: 1
+        }
+    );
+    let line = lines
+        .iter()
+        .find(|l| l["errors"].is_array())
+        .expect("a line with errors");
+    assert_eq!(line["input"], Value::Null);
+    assert_eq!(line["findings"], serde_json::json!([]));
+    let error = &line["errors"][0];
+    assert!(
+        error["scope"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/tokens/{id}")),
+        "{error}"
+    );
+    assert!(
+        error["reason"].as_str().unwrap().contains("issued_on"),
+        "{error}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.get("errors").is_some()).count(),
+        1
+    );
+}
+
+#[test]
+fn an_export_is_the_same_bytes_every_time() {
+    let (_, _, first) = export(&example());
+    let (_, _, second) = export(&example());
+    assert_eq!(first, second);
+}
