@@ -14,7 +14,12 @@ package tokenwarden.rules.ci_token_short_expiry
 # thresholds: data.tokenwarden.config holds only the policy's built-in keys.
 max_days := 30
 
-is_ci if startswith(input.token.name, "ci-")
+# A token may have no name (null): OPA stops with a type error when startswith gets one,
+# where tokenwarden's engine would just find the expression undefined, so check first.
+is_ci if {
+	is_string(input.token.name)
+	startswith(input.token.name, "ci-")
+}
 
 deny contains finding if {
 	input.facts.active == true
