@@ -9,12 +9,13 @@ the PyPI package opa-golib-python-bindings (`OpaEngine`: add_policy, add_data, e
       *_test.rego file as `opa test` would (a test passes when it is true), and compares
       PASS/FAIL per test with the output of `tokenwarden rules test` (its PASS/FAIL/ERROR
       lines). Every test must pass under OPA, and both sets must be identical.
-  opa_parity.py findings --rules DIR... JSONL...
+  opa_parity.py findings [--require-every-rule] --rules DIR... JSONL...
       Evaluates every rule of the packs under OPA on each input document of the JSONL
       files (one token per line, as tokenwarden's bulk export writes them, with
       data.tokenwarden.config alongside) and compares the findings per token and rule
       with the findings tokenwarden wrote on the same line: message, severity and
-      evidence must be identical.
+      evidence must be identical. A rule that fails under OPA on a document is a
+      difference too. With --require-every-rule, so is a rule that never fires.
   opa_parity.py bench --rules DIR... JSONL
       Times OPA evaluating every rule on every input document; prints one JSON object.
   opa_parity.py builtins [--check FILE]
@@ -49,14 +50,15 @@ class Failed(Exception):
 
 
 def rego_files(dirs):
-    """Every .rego file under the directories, as paths relative to the repository."""
+    """Every .rego file under the directories, named as tokenwarden names them: the
+    directory as given, then the path inside it."""
     files = []
     for d in dirs:
-        base = (ROOT / d).resolve()
+        base = Path(d)
         if not base.is_dir():
             raise SystemExit(f"opa_parity.py: no directory {d}")
         for p in sorted(base.rglob("*.rego")):
-            files.append(p.relative_to(ROOT).as_posix())
+            files.append((base / p.relative_to(base)).as_posix())
     return files
 
 
@@ -64,7 +66,7 @@ def engine_with(files, data=None):
     e = OpaEngine()
     for f in files:
         try:
-            e.add_policy(f, (ROOT / f).read_text())
+            e.add_policy(f, Path(f).read_text())
         except OpaError as err:
             raise Failed(f"OPA rejects {f}: {err.message}") from None
     if data is not None:
@@ -116,7 +118,7 @@ def cmd_tests(args):
     tests = {}  # package -> (file, [test names])
     for f in files:
         if f.endswith("_test.rego"):
-            module = parse_module(f, (ROOT / f).read_text())
+            module = parse_module(f, Path(f).read_text())
             tests[package_of(module)] = (f, test_names(module))
     opa = {}
     values = run_tests(e, tests)
@@ -173,7 +175,7 @@ def rule_meta(files):
     for f in files:
         if f.endswith("_test.rego"):
             continue
-        text = (ROOT / f).read_text()
+        text = Path(f).read_text()
         pkg = re.search(r"^package\s+(\S+)", text, re.M)
         rid = re.search(r"^#\s+id:\s*(\S+)", text, re.M)
         sev = re.search(r"^#\s+severity:\s*(\w+)", text, re.M)
@@ -230,6 +232,7 @@ def cmd_findings(args):
     meta = rule_meta(files)
     e, data, query = None, None, query_for(meta)
     problems, tokens, findings = [], 0, 0
+    fired = set()
     for where, doc in lines_of(args.jsonl):
         if doc.get("errors"):
             problems.append(f"{where}: tokenwarden could not evaluate the token: {doc['errors']}")
@@ -252,6 +255,7 @@ def cmd_findings(args):
         mine, theirs = opa_findings(meta, rs[0]["r"]), tokenwarden_findings(doc)
         tokens += 1
         findings += len(theirs)
+        fired.update(f[0] for f in theirs)
         if mine != theirs:
             only_opa = [f for f in mine if f not in theirs]
             only_tw = [f for f in theirs if f not in mine]
@@ -260,6 +264,10 @@ def cmd_findings(args):
                             + "".join(f"    tokenwarden only: {f}\n" for f in only_tw))
     if tokens == 0 and not problems:
         problems.append("no input documents")
+    if args.require_every_rule:
+        # Otherwise "identical" could hide a rule the documents never exercise.
+        problems += [f"rule {rid} never fires on these documents"
+                     for rid in sorted({m[0] for m in meta.values()} - fired)]
     report(problems)
     print(f"OPA findings: {tokens} tokens, {findings} findings over {len(meta)} rules, "
           "identical to tokenwarden's (message, severity, evidence)")
@@ -396,6 +404,7 @@ def main():
     t.add_argument("dirs", nargs="+")
     f = sub.add_parser("findings")
     f.add_argument("--rules", action="append", required=True)
+    f.add_argument("--require-every-rule", action="store_true")
     f.add_argument("jsonl", nargs="+")
     b = sub.add_parser("bench")
     b.add_argument("--rules", action="append", required=True)
