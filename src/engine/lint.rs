@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use regorus::unstable::{Expr, Literal, Module, Parser, Query, Rule, RuleHead, Source};
+use regorus::unstable::{Expr, Literal, Module, Parser, Query, Ref, Rule, RuleHead, Source};
 use regorus::Value;
 
 use super::opa_builtins::{OPA_BUILTINS, OPA_DEPRECATED, OPA_VERSION};
@@ -381,13 +381,7 @@ fn visit_query(q: &Query, f: &mut impl FnMut(&Expr)) {
                 value,
                 collection,
                 ..
-            } => {
-                if let Some(k) = key {
-                    visit_expr(k, f);
-                }
-                visit_expr(value, f);
-                visit_expr(collection, f);
-            }
+            } => visit_all(key.iter().chain([value, collection]), f),
             Literal::Expr { expr, .. } | Literal::NotExpr { expr, .. } => visit_expr(expr, f),
             Literal::Every { domain, query, .. } => {
                 visit_expr(domain, f);
@@ -410,11 +404,7 @@ fn visit_expr(e: &Expr, f: &mut impl FnMut(&Expr)) {
         | Expr::Bool { .. }
         | Expr::Null { .. }
         | Expr::Var { .. } => {}
-        Expr::Array { items, .. } | Expr::Set { items, .. } => {
-            for i in items {
-                visit_expr(i, f);
-            }
-        }
+        Expr::Array { items, .. } | Expr::Set { items, .. } => visit_all(items, f),
         Expr::Object { fields, .. } => {
             for (_, k, v) in fields {
                 visit_expr(k, f);
@@ -432,12 +422,7 @@ fn visit_expr(e: &Expr, f: &mut impl FnMut(&Expr)) {
             visit_expr(value, f);
             visit_query(query, f);
         }
-        Expr::Call { fcn, params, .. } => {
-            visit_expr(fcn, f);
-            for p in params {
-                visit_expr(p, f);
-            }
-        }
+        Expr::Call { fcn, params, .. } => visit_all([fcn].into_iter().chain(params), f),
         Expr::UnaryExpr { expr, .. } => visit_expr(expr, f),
         Expr::RefDot { refr, .. } => visit_expr(refr, f),
         Expr::RefBrack { refr, index, .. } => {
@@ -456,13 +441,13 @@ fn visit_expr(e: &Expr, f: &mut impl FnMut(&Expr)) {
             value,
             collection,
             ..
-        } => {
-            if let Some(k) = key {
-                visit_expr(k, f);
-            }
-            visit_expr(value, f);
-            visit_expr(collection, f);
-        }
+        } => visit_all(key.iter().chain([value, collection]), f),
+    }
+}
+
+fn visit_all<'a>(exprs: impl IntoIterator<Item = &'a Ref<Expr>>, f: &mut impl FnMut(&Expr)) {
+    for e in exprs {
+        visit_expr(e, f);
     }
 }
 

@@ -34,6 +34,24 @@ fn export(inventory: &Inventory) -> (Vec<Value>, ExportSummary, Vec<u8>) {
     (lines, summary, bytes)
 }
 
+/// The JSON output of `tokenwarden ARGS --snapshot <example> --now NOW --format json`.
+fn json_of(args: &[&str]) -> Value {
+    let snapshot = root().join("examples/snapshot.json");
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    all.extend([
+        "--snapshot".as_ref(),
+        snapshot.as_os_str(),
+        "--now".as_ref(),
+        NOW.as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+    ]);
+    let (code, out, err) = run(&all);
+    // A scan exits 1 when findings gate; explain exits 0.
+    assert!(code == 0 || code == 1, "{args:?}: {err}");
+    serde_json::from_str(&out).unwrap()
+}
+
 fn example() -> Inventory {
     Inventory::read(&root().join("examples/snapshot.json")).unwrap()
 }
@@ -49,7 +67,6 @@ fn each_line_is_what_explain_shows_for_its_token() {
         }
     );
     assert_eq!(lines.len(), 22);
-    let snapshot = root().join("examples/snapshot.json");
     for line in &lines {
         let keys: Vec<&str> = line
             .as_object()
@@ -59,18 +76,7 @@ fn each_line_is_what_explain_shows_for_its_token() {
             .collect();
         assert_eq!(keys, ["input", "data", "findings"]);
         let id = line["input"]["token"]["id"].as_str().unwrap();
-        let (code, out, err) = run(&[
-            "explain".as_ref(),
-            id.as_ref(),
-            "--snapshot".as_ref(),
-            snapshot.as_os_str(),
-            "--now".as_ref(),
-            NOW.as_ref(),
-            "--format".as_ref(),
-            "json".as_ref(),
-        ]);
-        assert_eq!(code, 0, "{id}: {err}");
-        let explained: Value = serde_json::from_str(&out).unwrap();
+        let explained = json_of(&["explain", id]);
         for key in ["input", "data", "findings"] {
             assert_eq!(line[key], explained[key], "token {id}: {key}");
         }
@@ -80,18 +86,7 @@ fn each_line_is_what_explain_shows_for_its_token() {
 #[test]
 fn the_findings_of_all_lines_are_the_scans() {
     let (lines, _, _) = export(&example());
-    let snapshot = root().join("examples/snapshot.json");
-    let (code, out, err) = run(&[
-        "scan".as_ref(),
-        "--snapshot".as_ref(),
-        snapshot.as_os_str(),
-        "--now".as_ref(),
-        NOW.as_ref(),
-        "--format".as_ref(),
-        "json".as_ref(),
-    ]);
-    assert!(code == 0 || code == 1, "{err}");
-    let report: Value = serde_json::from_str(&out).unwrap();
+    let report = json_of(&["scan"]);
     let exported: Vec<&Value> = lines
         .iter()
         .flat_map(|l| l["findings"].as_array().unwrap())
