@@ -8,7 +8,9 @@
 //! - a live scan against the Cloudflare emulator with 20 accounts × 500 tokens + 50 user
 //!   tokens, 50 ms latency and the rate limit scaled to 120 per 30 s: requests vs the
 //!   minimum, wall time vs the lower bound, 429s;
-//! - cold start: `tokenwarden --version` and a 100-token snapshot scan.
+//! - cold start: `tokenwarden --version` and a 100-token snapshot scan;
+//! - real OPA on the input documents of the 10k snapshot, against tokenwarden's scan of it
+//!   (issue 13: tokenwarden must stay ≥ 10× ahead).
 //!
 //! A miss is printed, never turned into a failure: timings depend on the machine's load.
 
@@ -19,6 +21,8 @@ mod emulator;
 mod child;
 #[path = "scale/live.rs"]
 mod live;
+#[path = "scale/opa.rs"]
+mod opa;
 #[path = "scale/synth.rs"]
 mod synth;
 #[path = "scale/table.rs"]
@@ -43,10 +47,10 @@ const TARGET_WALL: Duration = Duration::from_secs(2);
 const TARGET_RSS: u64 = 300 * 1_000_000;
 
 const USAGE: &str =
-    "usage: cargo bench --bench scale -- [--quick] [--only snapshot|live|cold]... [--runs N]
+    "usage: cargo bench --bench scale -- [--quick] [--only snapshot|live|cold|opa]... [--runs N]
 
   --quick       small smoke configuration (1k and 10k snapshots, a 3,050-token live estate
-                with a 60/10 s limit, 5 cold runs); about half a minute
+                with a 60/10 s limit, 5 cold runs, OPA on 10k); about a minute
   --only CASE   run only these cases (repeatable or comma-separated)
   --runs N      timed runs per snapshot size (default 3, quick 1); the median is shown
   --write-snapshot N FILE
@@ -58,6 +62,7 @@ struct Options {
     snapshot: bool,
     live: bool,
     cold: bool,
+    opa: bool,
     runs: usize,
 }
 
@@ -94,7 +99,7 @@ fn options() -> Result<Options> {
         }
     }
     for case in &only {
-        if !matches!(case.as_str(), "snapshot" | "live" | "cold") {
+        if !matches!(case.as_str(), "snapshot" | "live" | "cold" | "opa") {
             bail!("unknown case {case:?}\n{USAGE}");
         }
     }
@@ -104,6 +109,7 @@ fn options() -> Result<Options> {
         snapshot: wanted("snapshot"),
         live: wanted("live"),
         cold: wanted("cold"),
+        opa: wanted("opa"),
         runs: runs.unwrap_or(if quick { 1 } else { 3 }),
     })
 }
@@ -441,6 +447,9 @@ fn main() -> Result<()> {
     }
     if opts.cold {
         cold_rows(&opts, dir.path(), &mut table)?;
+    }
+    if opts.opa {
+        opa::opa_rows(&opts, dir.path(), &mut table)?;
     }
     print!("{table}");
     println!(

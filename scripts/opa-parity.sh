@@ -2,7 +2,8 @@
 # OPA parity (issue 13): the rule packs must mean the same under real OPA as under
 # tokenwarden's engine (regorus). Loads the default pack, its shared library and
 # examples/custom-rules into OPA's own Go engine (PyPI opa-golib-python-bindings, pinned
-# below, in a virtualenv of its own under target/) and fails on any difference:
+# in scripts/opa-venv.sh, in a virtualenv of its own under target/) and fails on any
+# difference:
 #
 #   1. src/engine/opa_builtins.rs, the portability lint's catalogue, is that OPA's;
 #   2. every test_* rule passes under OPA, and PASS/FAIL per test equals
@@ -12,29 +13,16 @@
 #      are identical per token and rule (message, severity, evidence), and every rule
 #      fires somewhere.
 #
-# Usage: scripts/opa-parity.sh      (from anywhere; about half a minute once built)
+# Usage: scripts/opa-parity.sh   (from anywhere; about 10 s once built, 30 s with a new venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OPA_BINDINGS_VERSION=0.4.4
-VENV=target/opa-venv
 OUT=target/opa-parity
 NOW=2026-11-22T10:00:00Z
 TOKENS=${OPA_PARITY_TOKENS:-2000}
-PY="$VENV/bin/python"
+PY=target/opa-venv/bin/python
 
-# The wheel is a ctypes wrapper around OPA's Go library. It declares Requires-Python
-# >= 3.14, a Python these machines do not have, yet uses nothing newer than 3.10, so pip
-# is told to install it anyway; the checks below fail loudly if it did not work.
-if ! "$PY" -c "import importlib.metadata as m, opa_bindings
-assert m.version('opa-golib-python-bindings') == '$OPA_BINDINGS_VERSION'" 2>/dev/null; then
-    echo "opa-parity: installing opa-golib-python-bindings $OPA_BINDINGS_VERSION into $VENV"
-    rm -rf "$VENV"
-    "${PYTHON:-python3}" -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check --ignore-requires-python \
-        "opa-golib-python-bindings==$OPA_BINDINGS_VERSION"
-fi
-
+scripts/opa-venv.sh
 mkdir -p "$OUT"
 "$PY" scripts/opa_parity.py builtins --check src/engine/opa_builtins.rs
 
