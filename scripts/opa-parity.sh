@@ -5,7 +5,8 @@
 # in scripts/opa-venv.sh, in a virtualenv of its own under target/) and fails on any
 # difference:
 #
-#   1. src/engine/opa_builtins.rs, the portability lint's catalogue, is that OPA's;
+#   1. src/engine/opa_builtins.rs, the portability lint's catalogue, is that OPA's, and
+#      OPA does what the lint says it does with the code it refuses;
 #   2. every test_* rule passes under OPA, and PASS/FAIL per test equals
 #      `tokenwarden rules test`;
 #   3. the findings of every rule on the exact input documents tokenwarden builds, for
@@ -25,6 +26,7 @@ PY=target/opa-venv/bin/python
 scripts/opa-venv.sh
 mkdir -p "$OUT"
 "$PY" scripts/opa_parity.py builtins --check src/engine/opa_builtins.rs
+"$PY" scripts/opa_parity.py claims
 
 cargo build --quiet --bin tokenwarden --example opa_export
 

@@ -19,6 +19,9 @@ the PyPI package opa-golib-python-bindings (`OpaEngine`: add_policy, add_data, e
   opa_parity.py bench --rules DIR... JSONL
       Times OPA evaluating every rule on every input document; prints one JSON object
       with the seconds and both engines' finding counts.
+  opa_parity.py claims
+      Checks on OPA what the portability lint says OPA does with the code it refuses
+      (a rule named after a built-in replaces it, deprecated built-ins are rejected, …).
   opa_parity.py builtins [--check FILE]
       Derives OPA's built-in catalogue from the engine (capabilities documents embedded
       in its library, each name confirmed by compiling a call) and prints it as the Rust
@@ -390,6 +393,43 @@ def cmd_builtins(args):
     print(f"OPA built-ins: {args.check} matches the engine")
 
 
+# What the portability lint (src/engine/lint.rs) says OPA does, checked on OPA itself:
+# (what, policy, expected value of x, or the error text expected instead).
+LINT_CLAIMS = [
+    ("a function `minus` replaces the built-in behind `-`",
+     "minus(a, b) := 7\n\nx := 5 - 1\n", 7, None),
+    ("a function `count` replaces the built-in `count`",
+     "count(c) := 1\n\nx := count([1, 2, 3])\n", 1, None),
+    ("a rule `time` hides the built-ins `time.*`",
+     "time := 1\n\nx := time.now_ns()\n", None, "undefined function"),
+    ("`re_match` is rejected as deprecated",
+     "x := re_match(\"a\", \"a\")\n", None, "deprecated built-in"),
+    ("the regorus extension `__builtin_sets.union` is unknown",
+     "x := __builtin_sets.union({1}, {2})\n", None, "undefined function"),
+    ("an unknown `strings.shout` is rejected",
+     "x := strings.shout(\"a\")\n", None, "undefined function"),
+]
+
+
+def cmd_claims(_args):
+    problems = []
+    for what, body, value, error in LINT_CLAIMS:
+        e = OpaEngine()
+        try:
+            e.add_policy("claim.rego", "package claim\n\n" + body)
+            got = e.eval_query("x := data.claim.x")[0]["x"]
+            if error is not None or got != value:
+                problems.append(f"{what}: OPA gave x = {got!r}")
+        except OpaError as err:
+            if error is None or error not in err.message:
+                problems.append(f"{what}: OPA said {err.message}")
+        finally:
+            e.close()
+    report(problems)
+    print(f"OPA lint claims: the {len(LINT_CLAIMS)} behaviours the portability lint "
+          "guards against are OPA's")
+
+
 def report(problems):
     if not problems:
         return
@@ -415,10 +455,11 @@ def main():
     b.add_argument("jsonl")
     c = sub.add_parser("builtins")
     c.add_argument("--check")
+    sub.add_parser("claims")
     args = ap.parse_args()
     try:
         {"tests": cmd_tests, "findings": cmd_findings, "bench": cmd_bench,
-         "builtins": cmd_builtins}[args.cmd](args)
+         "builtins": cmd_builtins, "claims": cmd_claims}[args.cmd](args)
     except Failed as err:
         print(f"opa-parity: FAILED: {err}", file=sys.stderr)
         sys.exit(1)

@@ -185,32 +185,29 @@ fn string(v: &Value) -> Option<String> {
     }
 }
 
-/// A rule's name as OPA resolves it inside the package (the first part of a ref head)
-/// with the line of its head, and whether it is a function.
-fn rule_name(rule: &Rule) -> Option<(String, u32)> {
-    let refr = match rule {
+/// The reference a rule's head defines (`deny`, `fmt_days`, `a.b.c`).
+fn head_ref(rule: &Rule) -> &Ref<Expr> {
+    match rule {
         Rule::Spec { head, .. } => match head {
             RuleHead::Compr { refr, .. }
             | RuleHead::Set { refr, .. }
             | RuleHead::Func { refr, .. } => refr,
         },
         Rule::Default { refr, .. } => refr,
-    };
+    }
+}
+
+/// A rule's name as OPA resolves it inside the package (the first part of a ref head),
+/// with the line of its head.
+fn rule_name(rule: &Rule) -> Option<(String, u32)> {
+    let refr = head_ref(rule);
     let line = refr.span().line;
     path_of(refr).and_then(|p| p.into_iter().next().map(|n| (n, line)))
 }
 
 /// The full dotted name of a rule head (`object.get` for `object.get(x) := …`).
 fn head_path(rule: &Rule) -> Option<String> {
-    let refr = match rule {
-        Rule::Spec { head, .. } => match head {
-            RuleHead::Compr { refr, .. }
-            | RuleHead::Set { refr, .. }
-            | RuleHead::Func { refr, .. } => refr,
-        },
-        Rule::Default { refr, .. } => refr,
-    };
-    path_of(refr).map(|p| p.join("."))
+    path_of(head_ref(rule)).map(|p| p.join("."))
 }
 
 /// Names a call can start with that refer to other packages: imports' aliases.
