@@ -325,47 +325,31 @@ impl FileCheck<'_, '_> {
 fn visit_rule(rule: &Rule, f: &mut impl FnMut(&Expr)) {
     match rule {
         Rule::Spec { head, bodies, .. } => {
-            match head {
-                RuleHead::Compr { refr, assign, .. } => {
-                    visit_expr(refr, f);
-                    if let Some(a) = assign {
-                        visit_expr(&a.value, f);
-                    }
-                }
-                RuleHead::Set { refr, key, .. } => {
-                    visit_expr(refr, f);
-                    if let Some(k) = key {
-                        visit_expr(k, f);
-                    }
-                }
+            let (refr, args, key, assign): (_, &[Ref<Expr>], _, _) = match head {
+                RuleHead::Compr { refr, assign, .. } => (refr, &[], None, assign.as_ref()),
+                RuleHead::Set { refr, key, .. } => (refr, &[], key.as_ref(), None),
                 RuleHead::Func {
                     refr, args, assign, ..
-                } => {
-                    visit_expr(refr, f);
-                    for a in args {
-                        visit_expr(a, f);
-                    }
-                    if let Some(a) = assign {
-                        visit_expr(&a.value, f);
-                    }
-                }
-            }
+                } => (refr, args, None, assign.as_ref()),
+            };
+            let values = assign
+                .into_iter()
+                .chain(bodies.iter().filter_map(|b| b.assign.as_ref()));
+            visit_all(
+                [refr]
+                    .into_iter()
+                    .chain(args)
+                    .chain(key)
+                    .chain(values.map(|a| &a.value)),
+                f,
+            );
             for body in bodies {
-                if let Some(a) = &body.assign {
-                    visit_expr(&a.value, f);
-                }
                 visit_query(&body.query, f);
             }
         }
         Rule::Default {
             refr, args, value, ..
-        } => {
-            visit_expr(refr, f);
-            for a in args {
-                visit_expr(a, f);
-            }
-            visit_expr(value, f);
-        }
+        } => visit_all([refr].into_iter().chain(args).chain([value]), f),
     }
 }
 
