@@ -61,8 +61,7 @@ def rego_files(dirs):
         base = Path(d)
         if not base.is_dir():
             raise SystemExit(f"opa_parity.py: no directory {d}")
-        for p in sorted(base.rglob("*.rego")):
-            files.append((base / p.relative_to(base)).as_posix())
+        files.extend(p.as_posix() for p in sorted(base.rglob("*.rego")))
     return files
 
 
@@ -119,16 +118,16 @@ def tokenwarden_results(path):
 def cmd_tests(args):
     files = rego_files(args.dirs)
     e = engine_with(files)
-    tests = {}  # package -> (file, [test names])
+    tests = []  # (file, package, [test names])
     for f in files:
         if f.endswith("_test.rego"):
             module = parse_module(f, Path(f).read_text())
-            tests[package_of(module)] = (f, test_names(module))
+            tests.append((f, package_of(module), test_names(module)))
     opa = {}
     values = run_tests(e, tests)
-    for p, (f, names) in tests.items():
+    for f, _, names in tests:
         for name in names:
-            value = values[p].get(name)
+            value = values[f].get(name)
             if isinstance(value, OpaError):
                 print(f"OPA ERROR {f}: {name}: {value.message}")
             opa[(f, name)] = "pass" if value is True else "fail"
@@ -146,7 +145,7 @@ def cmd_tests(args):
 
 
 def run_tests(e, tests):
-    """{package: {test: value}} for tests = {package: (file, [test names])}; a test that
+    """{file: {test: value}} for tests = [(file, package, [test names])]; a test that
     was undefined has no value, one that failed with an error has the OpaError. One
     query asks which tests are true, since OPA prepares each new query anew (about
     0.1 s); should a test fail with an error, each one is run on its own to pin it."""
@@ -154,22 +153,22 @@ def run_tests(e, tests):
         # One comprehension per test: a ref with a variable key into the package would
         # make OPA's type checker match every rule's type (it fails on some packages).
         return " | ".join(f'{{"{n}" | data.{p}.{n} == true}}' for n in names) or "set()"
-    parts = ", ".join(f'"{p}": {passing(p, names)}' for p, (_, names) in tests.items())
+    parts = ", ".join(f'"{i}": {passing(p, names)}' for i, (_, p, names) in enumerate(tests))
     try:
         passed = e.eval_query(f"r := {{{parts}}}")[0]["r"]
-        return {p: {n: True for n in passed[p]} for p in tests}
+        return {f: {n: True for n in passed[str(i)]} for i, (f, _, _) in enumerate(tests)}
     except OpaError:
         pass
     out = {}
-    for p, (_, names) in tests.items():
-        out[p] = {}
+    for f, p, names in tests:
+        out[f] = {}
         for name in names:
             try:
                 rs = e.eval_query(f"x := data.{p}.{name}")
                 if rs:
-                    out[p][name] = rs[0]["x"]
+                    out[f][name] = rs[0]["x"]
             except OpaError as err:
-                out[p][name] = err
+                out[f][name] = err
     return out
 
 
