@@ -15,7 +15,8 @@ use serde_json::Value;
 
 pub use render::{render_table, to_json};
 
-use crate::cloudflare::{Client, Credential, Scope};
+use crate::cloudflare::{Client, Credential};
+use crate::scope::Scope;
 
 /// Where to create a correctly scoped token, and the docs for it.
 pub const CREATE_TOKEN_URL: &str = "https://dash.cloudflare.com/profile/api-tokens";
@@ -92,13 +93,14 @@ impl Diagnosis {
         }
     }
 
-    /// 0 when the scan can run fully (and, with `require_remediation`, remediation too); 3 otherwise.
-    pub fn exit_code(&self, require_remediation: bool) -> u8 {
+    /// Ok when the scan can run fully (and, with `require_remediation`, remediation too);
+    /// a runtime failure otherwise.
+    pub fn exit(&self, require_remediation: bool) -> crate::exit::Exit {
         let remediation_ok = !require_remediation || self.remediation_ready() == Some(true);
         if self.scan_ready() && remediation_ok {
-            crate::scan::exit::OK
+            crate::exit::Exit::Ok
         } else {
-            crate::scan::exit::RUNTIME
+            crate::exit::Exit::Runtime
         }
     }
 }
@@ -160,13 +162,13 @@ pub async fn diagnose(client: &Client, credential: &Credential, opts: &Options) 
         .as_deref()
         .is_some_and(|o| o.starts_with("accounts/"));
     let mut readable_accounts = Vec::new();
-    if matches!(opts.scope, Scope::User | Scope::All) {
+    if opts.scope.covers_user() {
         scopes::user_scope(client, account_token, &mut d.checks).await;
     }
-    if matches!(opts.scope, Scope::Accounts | Scope::All) {
+    if opts.scope.covers_accounts() {
         readable_accounts = scopes::account_scopes(client, &opts.accounts, &mut d.checks).await;
     }
-    let user_scanned = matches!(opts.scope, Scope::User | Scope::All) && !account_token;
+    let user_scanned = opts.scope.covers_user() && !account_token;
     grants::remediation(
         &identity,
         own.as_ref(),

@@ -1,18 +1,18 @@
-//! Severity, findings, and the single choke point where the governance policy is applied
-//! (disabled rules, severity overrides, exemptions) and the gate decides the exit code.
-//! No rule and no report knows about the policy: they meet here.
+//! Findings and what they are made of: severity, action, fail-on threshold, evidence, the
+//! raw finding a rule returns and the governed finding a report shows, the fingerprint and
+//! the deterministic order. A leaf: it knows nothing of policies or rules; governance (the
+//! one choke point where the policy meets the findings) is `policy::govern`.
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::inventory::Owner;
-use crate::policy::GovernancePolicy;
+use crate::scope::Owner;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -274,54 +274,6 @@ pub fn fingerprint(rule_id: &str, owner: &Owner, token_id: &str) -> String {
         .collect()
 }
 
-/// The choke point: apply the policy to what the rules found, and sort.
-pub fn govern(raw: Vec<RawFinding>, policy: &GovernancePolicy, now: DateTime<Utc>) -> Vec<Finding> {
-    let mut out: Vec<Finding> = raw
-        .into_iter()
-        .filter_map(|f| govern_one(f, policy, now))
-        .collect();
-    sort_findings(&mut out);
-    out
-}
-
-/// The policy applied to one finding (`None` when its rule is disabled); a scan calls it
-/// as each finding is made, so the raw findings of a large estate are never all held.
-/// The result still needs [`sort_findings`].
-pub fn govern_one(f: RawFinding, policy: &GovernancePolicy, now: DateTime<Utc>) -> Option<Finding> {
-    if policy.rules.disabled.iter().any(|d| d.value == f.rule_id) {
-        return None;
-    }
-    let severity = policy
-        .rules
-        .severity
-        .iter()
-        .find(|(id, _)| id.value == f.rule_id)
-        .map_or(f.severity, |(_, s)| *s);
-    let action = policy
-        .remediation
-        .actions
-        .iter()
-        .find(|(id, _)| id.value == f.rule_id)
-        .map_or(f.default_action, |(_, a)| *a);
-    let exempted_by = policy
-        .exemptions
-        .iter()
-        .find(|e| e.is_active(now) && e.matches(&f))
-        .map(|e| Box::new(e.exempted_by()));
-    Some(Finding {
-        fingerprint: fingerprint(&f.rule_id, &f.owner, &f.token_id),
-        rule_id: f.rule_id,
-        severity,
-        token_id: f.token_id,
-        token_name: f.token_name,
-        owner: f.owner,
-        message: f.message,
-        evidence: f.evidence,
-        action,
-        exempted_by,
-    })
-}
-
 /// Deterministic order: by owner, token, then most severe first, rule, message.
 pub fn sort_findings(findings: &mut [Finding]) {
     // Sort positions, not findings, so no key (message included) is ever copied: a large
@@ -367,14 +319,6 @@ fn permute<T>(items: &mut [T], order: &mut [usize]) {
             items.swap(at, from);
             at = from;
         }
-    }
-}
-
-/// True when an unexempted finding is at or above the threshold.
-pub fn gate_fails(findings: &[Finding], fail_on: FailOn) -> bool {
-    match fail_on.threshold() {
-        None => false,
-        Some(t) => findings.iter().any(|f| !f.is_exempted() && f.severity >= t),
     }
 }
 
@@ -452,19 +396,6 @@ mod tests {
             }),
             fingerprint: String::new(),
         }
-    }
-
-    #[test]
-    fn gate_counts_only_unexempted_findings_at_or_above() {
-        let f = [finding(Severity::High, false)];
-        assert!(gate_fails(&f, FailOn::High));
-        assert!(gate_fails(&f, FailOn::Low));
-        assert!(!gate_fails(&f, FailOn::Critical));
-        assert!(!gate_fails(&f, FailOn::Never));
-        assert!(!gate_fails(
-            &[finding(Severity::Critical, true)],
-            FailOn::Low
-        ));
     }
 
     #[test]

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+pub use crate::scope::Owner;
+use crate::scope::{Narrowing, ScopePath};
+
 pub const SNAPSHOT_FORMAT: &str = "tokenwarden-snapshot/v1";
 
 /// Everything one scan looked at.
@@ -208,50 +211,15 @@ fn minify(json: &str) -> String {
 /// A scope (or a single token) that could not be read or evaluated. Never clean.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct NotEvaluated {
-    pub scope: String,
+    pub scope: ScopePath,
     pub reason: String,
 }
 
-/// Who owns a token.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Owner {
-    User {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<String>,
-    },
-    Account {
-        id: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-    },
-}
-
-impl Owner {
-    /// `user` or `accounts/<id>`: the API path prefix of the owner's tokens, used in
-    /// scope names, SARIF locations and fingerprints.
-    pub fn path(&self) -> String {
-        match self {
-            Owner::User { .. } => "user".to_string(),
-            Owner::Account { id, .. } => format!("accounts/{id}"),
-        }
-    }
-
-    pub fn account_id(&self) -> Option<&str> {
-        match self {
-            Owner::User { .. } => None,
-            Owner::Account { id, .. } => Some(id),
-        }
-    }
-
-    /// A short human label: `user` or the account name (or id).
-    pub fn label(&self) -> String {
-        match self {
-            Owner::User { .. } => "user".to_string(),
-            Owner::Account { id, name } => match name {
-                Some(n) => format!("account {n} ({id})"),
-                None => format!("account {id}"),
-            },
+impl NotEvaluated {
+    pub fn new(scope: ScopePath, reason: impl Into<String>) -> NotEvaluated {
+        NotEvaluated {
+            scope,
+            reason: reason.into(),
         }
     }
 }
@@ -340,6 +308,27 @@ impl Inventory {
             });
         }
         out
+    }
+
+    /// Keep only what `--scope` and `--account` select, as a live scan with the same flags
+    /// would have read it; an asked-for account the inventory lacks is *not evaluated*,
+    /// never silently clean.
+    pub fn narrow(&mut self, n: Narrowing<'_>) {
+        if !n.keeps_user() {
+            self.user = None;
+        }
+        if n.scope.covers_accounts() {
+            for wanted in n.accounts {
+                if !self.accounts.iter().any(|a| &a.id == wanted) {
+                    self.not_evaluated.push(NotEvaluated::new(
+                        ScopePath::AccountTokens(wanted.clone()),
+                        "account not in the snapshot",
+                    ));
+                }
+            }
+        }
+        self.accounts.retain(|a| n.keeps_account(&a.id));
+        self.not_evaluated.retain(|e| n.keeps_path(&e.scope));
     }
 
     pub fn token_count(&self) -> usize {

@@ -4,24 +4,23 @@
 //! govern (policy: exemptions, severity, gate) → report (table, JSON, SARIF, Markdown).
 //! See DESIGN.md for the contracts each module implements.
 
-pub mod app;
 pub mod atomic;
 pub mod baseline;
-pub mod cli;
 pub mod clock;
 pub mod cloudflare;
 pub mod coverage;
 pub mod doctor;
 pub mod engine;
 pub mod enrich;
+pub mod exit;
 pub mod explain;
 pub mod finding;
 pub mod inventory;
 pub mod policy;
-pub mod progress;
 pub mod reach;
 pub mod remediate;
 pub mod report;
 pub mod scan;
+pub mod scope;
 pub mod secret;
 pub mod stale;

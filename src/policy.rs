@@ -700,6 +700,7 @@ fn join(prefix: &str, key: &str) -> String {
 }
 
 mod exemptions;
+pub mod govern;
 
 #[cfg(test)]
 mod tests;

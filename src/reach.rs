@@ -5,8 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::cloudflare::Scope;
 use crate::inventory::{Inventory, Owner};
+use crate::scope::{Scope, ScopePath};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reach {
@@ -17,30 +17,33 @@ pub struct Reach {
     /// Every account the credential can see was scanned (no `--account` narrowing, and
     /// the account listing itself was read).
     all_accounts: bool,
-    /// Scopes (and single tokens) not evaluated, e.g. `accounts/<id>/tokens/<token>`.
-    not_evaluated: Vec<String>,
+    /// Scopes (and single tokens) not evaluated.
+    not_evaluated: Vec<ScopePath>,
 }
 
 impl Reach {
     /// The reach of a scan of `inventory` (already narrowed to `scope` and `accounts`).
     pub fn of(inventory: &Inventory, scope: Scope, accounts: &[String]) -> Reach {
-        let not_evaluated: Vec<String> = inventory
+        let not_evaluated: Vec<ScopePath> = inventory
             .not_evaluated
             .iter()
             .map(|n| n.scope.clone())
             .collect();
-        let failed = |prefix: &str| not_evaluated.iter().any(|s| s == prefix);
-        let user = scope != Scope::Accounts && inventory.user.is_some() && !failed("user/tokens");
+        let failed = |path: &ScopePath| not_evaluated.contains(path);
+        let user =
+            scope.covers_user() && inventory.user.is_some() && !failed(&ScopePath::UserTokens);
         let read_accounts = inventory
             .accounts
             .iter()
-            .filter(|a| !failed(&format!("accounts/{}/tokens", a.id)))
+            .filter(|a| !failed(&ScopePath::AccountTokens(a.id.clone())))
             .map(|a| a.id.clone())
             .collect();
         Reach {
             user,
             accounts: read_accounts,
-            all_accounts: scope != Scope::User && accounts.is_empty() && !failed("accounts"),
+            all_accounts: scope.covers_accounts()
+                && accounts.is_empty()
+                && !failed(&ScopePath::Accounts),
             not_evaluated,
         }
     }
@@ -60,8 +63,7 @@ impl Reach {
     /// `token_id` of `owner` was listed and evaluated: had a finding been there, the scan
     /// would have seen it.
     pub fn covers_token(&self, owner: &Owner, token_id: &str) -> bool {
-        let scope = format!("{}/tokens/{token_id}", owner.path());
-        self.covers_owner(owner) && !self.not_evaluated.contains(&scope)
+        self.covers_owner(owner) && !self.not_evaluated.contains(&owner.token_path(token_id))
     }
 
     /// Every owner the credential can see was read and every token evaluated.
@@ -71,8 +73,7 @@ impl Reach {
 
     /// Account `id` and every token in it were read and evaluated.
     pub fn covers_account_fully(&self, id: &str) -> bool {
-        let prefix = format!("accounts/{id}/");
-        self.covers_account(id) && !self.not_evaluated.iter().any(|s| s.starts_with(&prefix))
+        self.covers_account(id) && !self.not_evaluated.iter().any(|s| s.account() == Some(id))
     }
 }
 
@@ -92,10 +93,7 @@ mod tests {
         }
         inv.not_evaluated = not_evaluated
             .iter()
-            .map(|s| NotEvaluated {
-                scope: s.to_string(),
-                reason: "403".into(),
-            })
+            .map(|s| NotEvaluated::new(s.parse().unwrap(), "403"))
             .collect();
         inv
     }

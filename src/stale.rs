@@ -181,12 +181,9 @@ mod tests {
         });
         inv.not_evaluated = not_evaluated
             .iter()
-            .map(|s| NotEvaluated {
-                scope: s.to_string(),
-                reason: "403".into(),
-            })
+            .map(|s| NotEvaluated::new(s.parse().unwrap(), "403"))
             .collect();
-        Reach::of(&inv, crate::cloudflare::Scope::All, &[])
+        Reach::of(&inv, crate::scope::Scope::All, &[])
     }
 
     fn now() -> DateTime<Utc> {

@@ -61,6 +61,19 @@ impl Default for ClientOptions {
     }
 }
 
+/// A connection setting that cannot work: checked before any request is sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("invalid API base URL {url:?}: {reason}")]
+    InvalidBase { url: String, reason: String },
+    #[error("refusing plain http API base {0:?}: credentials would cross the network unencrypted (http is accepted only for loopback hosts)")]
+    PlainHttp(String),
+    #[error("{what} contains characters not allowed in a header")]
+    CredentialHeader { what: &'static str },
+    #[error("cannot build the HTTP client: {0}")]
+    Build(String),
+}
+
 /// How tokenwarden authenticates. Never printed (the secret is a [`Secret`]).
 #[derive(Clone, Debug)]
 pub enum Credential {
@@ -78,24 +91,21 @@ impl Credential {
         }
     }
 
-    fn headers(&self) -> Result<HeaderMap, String> {
+    fn headers(&self) -> Result<HeaderMap, ConnectionError> {
+        let header = |what| ConnectionError::CredentialHeader { what };
         let mut h = HeaderMap::new();
         match self {
             Credential::Token(t) => {
                 let mut v = HeaderValue::from_str(&format!("Bearer {}", t.expose().trim()))
-                    .map_err(|_| {
-                        "the API token contains characters not allowed in a header".to_string()
-                    })?;
+                    .map_err(|_| header("the API token"))?;
                 v.set_sensitive(true);
                 h.insert(AUTHORIZATION, v);
             }
             Credential::Key { email, key } => {
-                let e = HeaderValue::from_str(email.trim()).map_err(|_| {
-                    "CLOUDFLARE_EMAIL contains characters not allowed in a header".to_string()
-                })?;
-                let mut k = HeaderValue::from_str(key.expose().trim()).map_err(|_| {
-                    "the API key contains characters not allowed in a header".to_string()
-                })?;
+                let e =
+                    HeaderValue::from_str(email.trim()).map_err(|_| header("CLOUDFLARE_EMAIL"))?;
+                let mut k = HeaderValue::from_str(key.expose().trim())
+                    .map_err(|_| header("the API key"))?;
                 k.set_sensitive(true);
                 h.insert("X-Auth-Email", e);
                 h.insert("X-Auth-Key", k);
@@ -110,9 +120,12 @@ impl Credential {
 pub struct ApiBase(Url);
 
 impl ApiBase {
-    pub fn parse(s: &str) -> Result<ApiBase, String> {
-        let url = Url::parse(s.trim_end_matches('/'))
-            .map_err(|e| format!("invalid API base URL {s:?}: {e}"))?;
+    pub fn parse(s: &str) -> Result<ApiBase, ConnectionError> {
+        let invalid = |reason: String| ConnectionError::InvalidBase {
+            url: s.to_string(),
+            reason,
+        };
+        let url = Url::parse(s.trim_end_matches('/')).map_err(|e| invalid(e.to_string()))?;
         match url.scheme() {
             "https" => {}
             "http" => {
@@ -123,19 +136,15 @@ impl ApiBase {
                     None => false,
                 };
                 if !loopback {
-                    return Err(format!(
-                        "refusing plain http API base {s:?}: credentials would cross the network unencrypted (http is accepted only for loopback hosts)"
-                    ));
+                    return Err(ConnectionError::PlainHttp(s.to_string()));
                 }
             }
-            other => {
-                return Err(format!(
-                    "invalid API base URL {s:?}: unsupported scheme {other:?}"
-                ))
-            }
+            other => return Err(invalid(format!("unsupported scheme {other:?}"))),
         }
         if url.username() != "" || url.password().is_some() {
-            return Err("the API base URL must not contain credentials".into());
+            return Err(invalid(
+                "the API base URL must not contain credentials".into(),
+            ));
         }
         Ok(ApiBase(url))
     }
@@ -248,7 +257,7 @@ fn error_strings(body: &Value) -> Vec<String> {
 }
 
 impl Client {
-    pub fn new(base: ApiBase, credential: &Credential) -> Result<Client, String> {
+    pub fn new(base: ApiBase, credential: &Credential) -> Result<Client, ConnectionError> {
         Self::with_options(base, credential, ClientOptions::default())
     }
 
@@ -256,7 +265,7 @@ impl Client {
         base: ApiBase,
         credential: &Credential,
         options: ClientOptions,
-    ) -> Result<Client, String> {
+    ) -> Result<Client, ConnectionError> {
         let headers = credential.headers()?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("tokenwarden/", env!("CARGO_PKG_VERSION")))
@@ -264,7 +273,7 @@ impl Client {
             .timeout(options.timeout)
             .https_only(base.0.scheme() == "https")
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| ConnectionError::Build(e.to_string()))?;
         let concurrency = options.concurrency.max(1);
         Ok(Client {
             http,
@@ -621,7 +630,7 @@ mod tests {
         assert!(ApiBase::parse("http://localhost:1/client/v4").is_ok());
         assert!(ApiBase::parse("http://[::1]:1/client/v4").is_ok());
         let e = ApiBase::parse("http://api.example.com/client/v4").unwrap_err();
-        assert!(e.contains("loopback"), "{e}");
+        assert!(e.to_string().contains("loopback"), "{e}");
         assert!(ApiBase::parse("http://10.0.0.1/").is_err());
         assert!(ApiBase::parse("ftp://x/").is_err());
         assert!(ApiBase::parse("https://u:p@x/").is_err());

@@ -11,44 +11,50 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::client::{ApiError, ApiErrorKind, Client, Credential};
+use super::pacer::StatsSnapshot;
 use crate::inventory::{AccountInventory, Inventory, NotEvaluated, RawToken, UserInventory};
-use crate::progress::Progress;
+use crate::scope::{account_targets, AccountTarget, Scope, ScopePath};
 
-/// Which owners a scan covers (`--scope`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    User,
-    Accounts,
-    All,
+/// What the collector tells whoever watches it (the command layer draws a progress bar).
+/// Every method has a do-nothing default, so an observer implements only what it shows.
+pub trait CollectObserver: Sync {
+    /// `n` more owners will be collected.
+    fn add_owners(&self, _n: usize) {}
+    /// One owner (its tokens and catalogue) is collected or given up: `outcome` says which.
+    fn owner_done(&self, _scope: &ScopePath, _outcome: &str) {}
+    /// The client's request counters, refreshed while the collection runs.
+    fn stats(&self, _stats: StatsSnapshot) {}
+    /// The collection is over.
+    fn finish(&self, _stats: StatsSnapshot) {}
 }
 
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::User => "user",
-            Scope::Accounts => "accounts",
-            Scope::All => "all",
-        }
-    }
+/// An observer that shows nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unobserved;
 
-    fn user(self) -> bool {
-        matches!(self, Scope::User | Scope::All)
-    }
-
-    fn accounts(self) -> bool {
-        matches!(self, Scope::Accounts | Scope::All)
-    }
-}
+impl CollectObserver for Unobserved {}
 
 fn include_expired() -> Vec<(&'static str, String)> {
     vec![("include_expired", "true".to_string())]
 }
 
-fn not_evaluated(scope: impl Into<String>, e: &ApiError) -> NotEvaluated {
-    NotEvaluated {
-        scope: scope.into(),
-        reason: e.to_string(),
-    }
+fn not_evaluated(scope: ScopePath, e: &ApiError) -> NotEvaluated {
+    NotEvaluated::new(scope, e.to_string())
+}
+
+/// `GET /accounts`, every page: the accounts the credential can see. Scan and doctor both
+/// list accounts with this.
+pub async fn list_accounts(client: &Client) -> Result<Vec<AccountTarget>, ApiError> {
+    let listed = client.list_all("/accounts", &[]).await?;
+    Ok(listed
+        .iter()
+        .filter_map(|a| {
+            Some(AccountTarget {
+                id: a.get("id")?.as_str()?.to_string(),
+                name: a.get("name").and_then(Value::as_str).map(str::to_string),
+            })
+        })
+        .collect())
 }
 
 /// Messages for the operator (stderr), e.g. a catalogue that could not be read.
@@ -112,7 +118,7 @@ pub async fn collect(
     scope: Scope,
     accounts: &[String],
     now: chrono::DateTime<chrono::Utc>,
-    progress: &Progress,
+    progress: &dyn CollectObserver,
 ) -> (Inventory, Warnings) {
     let work = collect_inner(client, credential, scope, accounts, now, progress);
     tokio::pin!(work);
@@ -133,7 +139,7 @@ async fn collect_inner(
     scope: Scope,
     accounts: &[String],
     now: chrono::DateTime<chrono::Utc>,
-    progress: &Progress,
+    progress: &dyn CollectObserver,
 ) -> (Inventory, Warnings) {
     let mut inv = Inventory::new();
     inv.collected_at = Some(now);
@@ -155,49 +161,24 @@ async fn collect_inner(
         }
     };
     let user = async {
-        if !scope.user() {
+        if !scope.covers_user() {
             return None;
         }
         progress.add_owners(1);
         let o = owner(client, "/user/tokens", "/user/tokens/permission_groups").await;
-        progress.owner_done("user/tokens", &outcome(&o));
+        progress.owner_done(&ScopePath::UserTokens, &outcome(&o));
         Some(o)
     };
     let accounts_part = async {
-        if !scope.accounts() {
+        if !scope.covers_accounts() {
             return (Vec::new(), None);
         }
-        let listed = client.list_all("/accounts", &[]).await;
-        let mut targets: Vec<(String, Option<String>)> = listed
-            .as_ref()
-            .map(|l| {
-                l.iter()
-                    .filter_map(|a| {
-                        let id = a.get("id")?.as_str()?.to_string();
-                        let name = a.get("name").and_then(Value::as_str).map(str::to_string);
-                        Some((id, name))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !accounts.is_empty() {
-            // Asked-for accounts are scanned even when the listing did not show them:
-            // a silent skip would look like a clean account.
-            targets = accounts
-                .iter()
-                .map(|id| {
-                    let name = targets
-                        .iter()
-                        .find(|(i, _)| i == id)
-                        .and_then(|(_, n)| n.clone());
-                    (id.clone(), name)
-                })
-                .collect();
-        }
+        let listed = list_accounts(client).await;
+        let targets = account_targets(listed.as_deref().unwrap_or_default(), accounts);
         progress.add_owners(targets.len());
-        let owned =
-            futures_util::future::join_all(targets.into_iter().map(|(id, name)| async move {
-                let scope = format!("accounts/{id}/tokens");
+        let owned = futures_util::future::join_all(targets.into_iter().map(
+            |AccountTarget { id, name }| async move {
+                let scope = ScopePath::AccountTokens(id.clone());
                 let o = owner(
                     client,
                     &format!("/accounts/{id}/tokens"),
@@ -206,8 +187,9 @@ async fn collect_inner(
                 .await;
                 progress.owner_done(&scope, &outcome(&o));
                 (id, name, o)
-            }))
-            .await;
+            },
+        ))
+        .await;
         // Only an account listing failure without --account loses accounts wholesale.
         let list_error = listed.err().filter(|_| accounts.is_empty());
         (owned, list_error)
@@ -227,11 +209,14 @@ async fn collect_inner(
                     permission_groups: o.catalogue,
                 })
             }
-            Err(e) => inv.not_evaluated.push(not_evaluated("user/tokens", &e)),
+            Err(e) => inv
+                .not_evaluated
+                .push(not_evaluated(ScopePath::UserTokens, &e)),
         }
     }
     if let Some(e) = list_error {
-        inv.not_evaluated.push(not_evaluated("accounts", &e));
+        inv.not_evaluated
+            .push(not_evaluated(ScopePath::Accounts, &e));
     }
     for (id, name, o) in owned_accounts {
         warnings.extend(o.warning);
@@ -244,7 +229,7 @@ async fn collect_inner(
             }),
             Err(e) => inv
                 .not_evaluated
-                .push(not_evaluated(format!("accounts/{id}/tokens"), &e)),
+                .push(not_evaluated(ScopePath::AccountTokens(id), &e)),
         }
     }
     // An account-owned scanning token answers verify only at its own account.

@@ -6,6 +6,6 @@ pub mod collect;
 pub mod pacer;
 pub mod tokens;
 
-pub use client::{ApiBase, ApiError, Client, ClientOptions, Credential};
-pub use collect::{collect, Scope};
-pub use pacer::Budget;
+pub use client::{ApiBase, ApiError, Client, ClientOptions, ConnectionError, Credential};
+pub use collect::{collect, list_accounts, CollectObserver, Unobserved};
+pub use pacer::{Budget, BudgetError};

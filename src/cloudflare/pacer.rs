@@ -28,21 +28,31 @@ impl Budget {
     };
 
     /// Parse `N/SECONDS` (e.g. `1000/300`).
-    pub fn parse(s: &str) -> Result<Budget, String> {
-        let bad = || format!("invalid rate limit {s:?}: expected REQUESTS/SECONDS, e.g. 1000/300");
-        let (n, w) = s.split_once('/').ok_or_else(bad)?;
-        let requests: u32 = n.trim().parse().map_err(|_| bad())?;
-        let secs: u64 = w.trim().parse().map_err(|_| bad())?;
+    pub fn parse(s: &str) -> Result<Budget, BudgetError> {
+        let bad = |reason: &'static str| BudgetError {
+            value: s.to_string(),
+            reason,
+        };
+        let shape = || bad("expected REQUESTS/SECONDS, e.g. 1000/300");
+        let (n, w) = s.split_once('/').ok_or_else(shape)?;
+        let requests: u32 = n.trim().parse().map_err(|_| shape())?;
+        let secs: u64 = w.trim().parse().map_err(|_| shape())?;
         if requests == 0 || secs == 0 {
-            return Err(format!(
-                "invalid rate limit {s:?}: both numbers must be positive"
-            ));
+            return Err(bad("both numbers must be positive"));
         }
         Ok(Budget {
             requests,
             window: Duration::from_secs(secs),
         })
     }
+}
+
+/// A `--rate-limit` value that is not a budget.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid rate limit {value:?}: {reason}")]
+pub struct BudgetError {
+    pub value: String,
+    pub reason: &'static str,
 }
 
 /// Counters for progress reports and the benchmark.

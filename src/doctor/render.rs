@@ -74,7 +74,7 @@ pub fn to_json(d: &Diagnosis, require_remediation: bool) -> Value {
         "scan_ready": d.scan_ready(),
         "remediation_ready": d.remediation_ready(),
         "remediation_required": require_remediation,
-        "exit_code": d.exit_code(require_remediation),
+        "exit_code": d.exit(require_remediation).code(),
         "create_token_url": CREATE_TOKEN_URL,
         "docs": [TOKEN_DOCS_URL, ACCOUNT_TOKEN_DOCS_URL],
     })

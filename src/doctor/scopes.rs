@@ -1,10 +1,9 @@
 //! The scopes a scan would read, each probed with one small page: the user's tokens and
 //! catalogue, the account list, and every account's tokens and catalogue.
 
-use serde_json::Value;
-
 use super::{check, Check, Need, Status, ACCOUNT_TOKEN_DOCS_URL, CREATE_TOKEN_URL, TOKEN_DOCS_URL};
-use crate::cloudflare::{ApiError, Client};
+use crate::cloudflare::{list_accounts, ApiError, Client};
+use crate::scope::{account_targets, AccountTarget, ScopePath};
 
 fn per_page() -> Vec<(&'static str, String)> {
     vec![
@@ -78,17 +77,8 @@ pub(super) async fn account_scopes(
     wanted: &[String],
     checks: &mut Vec<Check>,
 ) -> Vec<String> {
-    let listed: Vec<(String, Option<String>)> = match client.list_all("/accounts", &[]).await {
-        Ok(list) => list
-            .iter()
-            .filter_map(|a| {
-                let id = a.get("id")?.as_str()?.to_string();
-                Some((
-                    id,
-                    a.get("name").and_then(Value::as_str).map(str::to_string),
-                ))
-            })
-            .collect(),
+    let listed = match list_accounts(client).await {
+        Ok(list) => list,
         Err(e) => {
             checks.push(probe_result("scope accounts", Err(e), || {
                 "the scanning token must be able to list accounts: grant \"Account API Tokens Read\" on the accounts to scan, or name them with --account ID".into()
@@ -96,20 +86,7 @@ pub(super) async fn account_scopes(
             Vec::new()
         }
     };
-    let targets: Vec<(String, Option<String>)> = if wanted.is_empty() {
-        listed
-    } else {
-        wanted
-            .iter()
-            .map(|id| {
-                let name = listed
-                    .iter()
-                    .find(|(i, _)| i == id)
-                    .and_then(|(_, n)| n.clone());
-                (id.clone(), name)
-            })
-            .collect()
-    };
+    let targets = account_targets(&listed, wanted);
     if targets.is_empty() {
         checks.push(check(
             "scope accounts",
@@ -124,7 +101,7 @@ pub(super) async fn account_scopes(
         ));
     }
     let mut readable = Vec::new();
-    for (id, name) in targets {
+    for AccountTarget { id, name } in targets {
         let label = match &name {
             Some(n) => format!("account {n} ({id})"),
             None => format!("account {id}"),
@@ -135,7 +112,7 @@ pub(super) async fn account_scopes(
             .map(|_| ());
         let ok = r.is_ok();
         checks.push(probe_result(
-            &format!("scope accounts/{id}/tokens"),
+            &format!("scope {}", ScopePath::AccountTokens(id.clone())),
             r,
             || read_hint("Account API Tokens Read", &label, ACCOUNT_TOKEN_DOCS_URL),
         ));

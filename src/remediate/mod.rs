@@ -9,16 +9,15 @@
 //! - [`sink`]: where new secrets go (`file:`, `exec:`, `stdout`) and the escrow.
 //! - [`journal`]: the append-only JSONL record of every action.
 //! - [`render`]: the plan and its outcomes as a table or JSON.
-//! - [`cmd`]: the command wiring of `remediate`, shared with [`single`], the wiring of
-//!   `roll|replace|disable|enable TOKEN_ID`.
+//!
+//! The commands (`remediate`, `roll|replace|disable|enable TOKEN_ID`) are wired in the
+//! binary's command layer; nothing here prints.
 
 pub mod apply;
-pub mod cmd;
 pub mod journal;
 pub mod plan;
 pub mod render;
 pub mod replace;
-pub mod single;
 pub mod sink;
 pub mod status;
 
@@ -107,6 +106,26 @@ impl Outcome {
         self.after = after;
         self
     }
+}
+
+/// Why a write body cannot be built from a token as the API returned it: the token is not
+/// changed then, and the action fails with this reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("the token is not a JSON object")]
+    NotAnObject,
+    #[error("the token has no name, which a PUT requires")]
+    NoName,
+    #[error("the token has no policies, which a PUT requires")]
+    NoPolicies,
+    #[error("the token has no policies to copy")]
+    NothingToCopy,
+    #[error("policies[{0}] has a permission group without an id")]
+    GroupWithoutId(usize),
+    #[error("policies[{0}] has no effect or no resources")]
+    NoEffectOrResources(usize),
+    #[error("the token's not_before is not a time")]
+    NotBefore,
 }
 
 /// A token object without anything secret: API objects never carry the secret except a

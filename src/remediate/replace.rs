@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use super::apply::Executor;
 use super::sink::{Delivery, SecretSink};
-use super::{status, Op, Outcome, PlanItem, Status};
-use crate::cloudflare::tokens;
+use super::{status, BodyError, Op, Outcome, PlanItem, Status};
+use crate::cloudflare::{tokens, ApiError};
 use crate::inventory::Owner;
 
 /// Cloudflare's limit on token names (`iam_name.maxLength`).
@@ -55,12 +55,12 @@ pub fn create_body(
     name: &str,
     created_at: DateTime<Utc>,
     max_lifetime_days: f64,
-) -> Result<Value, String> {
+) -> Result<Value, BodyError> {
     let policies = old
         .get("policies")
         .and_then(Value::as_array)
         .filter(|p| !p.is_empty())
-        .ok_or("the token has no policies to copy")?;
+        .ok_or(BodyError::NothingToCopy)?;
     let mut copied = Vec::with_capacity(policies.len());
     for (i, p) in policies.iter().enumerate() {
         let groups: Vec<Value> = p
@@ -75,12 +75,10 @@ pub fn create_body(
             })
             .collect();
         if groups.is_empty() || groups.iter().any(Value::is_null) {
-            return Err(format!(
-                "policies[{i}] has a permission group without an id"
-            ));
+            return Err(BodyError::GroupWithoutId(i));
         }
         let (Some(effect), Some(resources)) = (p.get("effect"), p.get("resources")) else {
-            return Err(format!("policies[{i}] has no effect or no resources"));
+            return Err(BodyError::NoEffectOrResources(i));
         };
         copied.push(json!({"effect": effect, "permission_groups": groups, "resources": resources}));
     }
@@ -89,7 +87,7 @@ pub fn create_body(
     let valid_from = match old.get("not_before").filter(|v| !v.is_null()) {
         None => created_at,
         Some(_) => {
-            let nb = time(old, "not_before").ok_or("the token's not_before is not a time")?;
+            let nb = time(old, "not_before").ok_or(BodyError::NotBefore)?;
             let from = nb.max(created_at);
             body["not_before"] = json!(rfc3339(from));
             from
@@ -112,12 +110,12 @@ fn named(tokens: &[Value], name: &str) -> Vec<String> {
 
 impl Executor<'_> {
     /// Delete a token; a lost answer is settled by reading it (404 = gone).
-    async fn delete_confirmed(&self, owner: &Owner, id: &str) -> Result<(), String> {
+    async fn delete_confirmed(&self, owner: &Owner, id: &str) -> Result<(), ApiError> {
         match tokens::delete(self.client, owner, id).await {
             Ok(()) => Ok(()),
             Err(e) => match tokens::get(self.client, owner, id).await {
                 Err(g) if tokens::is_not_found(&g) => Ok(()),
-                _ => Err(e.to_string()),
+                _ => Err(e),
             },
         }
     }

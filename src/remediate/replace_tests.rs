@@ -100,6 +100,7 @@ fn a_token_that_cannot_be_copied_faithfully_is_refused() {
     t["policies"][0]["permission_groups"][0] = json!({"name": "DNS Write"});
     assert!(create_body(&t, "n", created, 90.0)
         .unwrap_err()
+        .to_string()
         .contains("policies[0]"));
     let mut t = old();
     t["policies"] = json!([]);
@@ -111,5 +112,6 @@ fn a_token_that_cannot_be_copied_faithfully_is_refused() {
         .remove("resources");
     assert!(create_body(&t, "n", created, 90.0)
         .unwrap_err()
+        .to_string()
         .contains("policies[1]"));
 }

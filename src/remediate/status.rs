@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::{Outcome, Status};
+use super::{BodyError, Outcome, Status};
 use crate::cloudflare::tokens;
 use crate::cloudflare::Client;
 use crate::inventory::Owner;
@@ -25,15 +25,15 @@ fn str_field<'a>(token: &'a Value, field: &str) -> Option<&'a str> {
 }
 
 /// The PUT body: the fresh token with only `status` changed, or why it cannot be built.
-pub fn put_body(fresh: &Value, status: &str) -> Result<Value, String> {
+pub fn put_body(fresh: &Value, status: &str) -> Result<Value, BodyError> {
     let Value::Object(map) = fresh else {
-        return Err("the token is not a JSON object".into());
+        return Err(BodyError::NotAnObject);
     };
     if !map.get("name").is_some_and(Value::is_string) {
-        return Err("the token has no name, which a PUT requires".into());
+        return Err(BodyError::NoName);
     }
     if !map.get("policies").is_some_and(Value::is_array) {
-        return Err("the token has no policies, which a PUT requires".into());
+        return Err(BodyError::NoPolicies);
     }
     let mut body: Map<String, Value> = map
         .iter()

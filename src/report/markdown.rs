@@ -182,7 +182,11 @@ fn problems(doc: &mut Doc, report: &Report) {
         doc.line("| Scope | Reason |");
         doc.line("| --- | --- |");
         for n in &report.not_evaluated {
-            doc.row(&format!("| `{}` | {} |", cell(&n.scope), cell(&n.reason)));
+            doc.row(&format!(
+                "| `{}` | {} |",
+                cell(&n.scope.to_string()),
+                cell(&n.reason)
+            ));
         }
         doc.end_table();
     }

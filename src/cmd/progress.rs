@@ -1,6 +1,7 @@
 //! Progress on stderr while the inventory is collected: a bar on a terminal (owners done,
 //! requests used, waits for the rate limit), plain lines with `-v` elsewhere, nothing
-//! otherwise. Never on stdout, which carries reports.
+//! otherwise. Never on stdout, which carries reports. The collector reports through its
+//! `CollectObserver` trait; this is the command layer's implementation of it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -8,7 +9,11 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cloudflare::pacer::StatsSnapshot;
+use std::io::Write;
+
+use tokenwarden::cloudflare::pacer::StatsSnapshot;
+use tokenwarden::cloudflare::CollectObserver;
+use tokenwarden::scope::ScopePath;
 
 #[derive(Debug)]
 pub struct Progress {
@@ -40,34 +45,36 @@ impl Progress {
             last: Mutex::new(StatsSnapshot::default()),
         }
     }
+}
 
-    pub fn hidden() -> Progress {
-        Progress::new(false, false)
-    }
+/// A line on stderr; a closed stderr is ignored.
+fn line(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
 
-    pub fn add_owners(&self, n: usize) {
+impl CollectObserver for Progress {
+    fn add_owners(&self, n: usize) {
         let total = self.total.fetch_add(n, Ordering::Relaxed) + n;
         if let Some(b) = &self.bar {
             b.set_length(total as u64);
         }
     }
 
-    /// One owner (its tokens and catalogue) is collected or given up.
-    pub fn owner_done(&self, scope: &str, outcome: &str) {
+    fn owner_done(&self, scope: &ScopePath, outcome: &str) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(b) = &self.bar {
             b.set_position(done as u64);
         }
         if self.lines {
-            eprintln!(
+            line(&format!(
                 "[{done}/{}] {scope}: {outcome}",
                 self.total.load(Ordering::Relaxed)
-            );
+            ));
         }
     }
 
     /// Refresh the request counters shown next to the bar.
-    pub fn stats(&self, s: StatsSnapshot) {
+    fn stats(&self, s: StatsSnapshot) {
         let Some(b) = &self.bar else { return };
         if let Ok(mut last) = self.last.lock() {
             if *last == s {
@@ -89,19 +96,19 @@ impl Progress {
         b.set_message(msg);
     }
 
-    pub fn finish(&self, s: StatsSnapshot) {
+    fn finish(&self, s: StatsSnapshot) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
         if self.lines {
-            eprintln!(
+            line(&format!(
                 "collected with {} requests ({} retried, {} rate-limited, {} waits totalling {:.1} s)",
                 s.requests,
                 s.retries,
                 s.rate_limited,
                 s.waits,
                 s.waited_ms as f64 / 1000.0
-            );
+            ));
         }
     }
 }

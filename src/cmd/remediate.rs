@@ -1,5 +1,5 @@
-//! The command wiring of `tokenwarden remediate` (DESIGN §2, §8) and what it shares with
-//! the single-token commands (`single`): argument checks, scan and plan, the dry run, the
+//! `tokenwarden remediate` and what it shares with the single-token commands
+//! (`token_action`): argument checks, scan and plan, the dry run, the
 //! guardrails that must hold before anything changes (no snapshot, a working sink, a
 //! journal, confirmation), execution, and the exit code (0 all done, 2 refused before any
 //! change, 3 any failure).
@@ -7,32 +7,31 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use tokenwarden::clock::Clock;
+use tokenwarden::cloudflare::{tokens, Client, Credential};
+use tokenwarden::exit::Exit;
+use tokenwarden::inventory::{Inventory, NotEvaluated};
+use tokenwarden::remediate::apply::Executor;
+use tokenwarden::remediate::journal::Journal;
+use tokenwarden::remediate::plan::{self, Filter, Plan, PlanItem};
+use tokenwarden::remediate::render::{self, Document, Mode, Row};
+use tokenwarden::remediate::sink::SecretSink;
+use tokenwarden::remediate::{Outcome, Status};
+use tokenwarden::scan::{self, ScanRequest};
 
-use crate::clock::Clock;
+use super::args::{ApplyArgs, ListFormat, RemediateArgs};
+use super::error::{usage, Error};
+use super::session::{prepare, scope_of, Session, Stdout, Ui};
 
-use super::apply::Executor;
-use super::journal::Journal;
-use super::plan::{self, Filter, Plan, PlanItem};
-use super::render::{self, Document, Mode, Row};
-use super::sink::SecretSink;
-use super::{Outcome, Status};
-use crate::app::{self, Failure, Ui};
-use crate::cli::{ApplyArgs, GlobalArgs, ListFormat, RemediateArgs};
-use crate::cloudflare::{tokens, Client, Credential};
-use crate::inventory::{Inventory, NotEvaluated};
-use crate::scan::{self, exit};
-
-pub(super) type Result<T> = std::result::Result<T, Failure>;
+pub(super) type Result<T> = std::result::Result<T, Error>;
 
 pub(super) fn parse_sink(args: &ApplyArgs) -> Result<Option<SecretSink>> {
-    args.secret_sink
+    Ok(args
+        .secret_sink
         .as_deref()
-        .map(|spec| {
-            SecretSink::parse(spec, Duration::from_secs(args.sink_timeout))
-                .map_err(|e| Failure::usage(e.to_string()))
-        })
-        .transpose()
+        .map(|spec| SecretSink::parse(spec, Duration::from_secs(args.sink_timeout)))
+        .transpose()?)
 }
 
 /// Print the plan or outcomes: to stdout, or to stderr when stdout carries secrets.
@@ -43,20 +42,25 @@ pub(super) fn emit(
 ) -> Result<()> {
     let text = match format {
         ListFormat::Json => {
-            let mut t = serde_json::to_string_pretty(&render::json(doc))
-                .map_err(|e| Failure::runtime(format!("cannot render the plan: {e}")))?;
+            let mut t = serde_json::to_string_pretty(&render::json(doc)).unwrap_or_default();
             t.push('\n');
             t
         }
         ListFormat::Table => render::table(doc),
     };
     let written = if sink == Some(&SecretSink::Stdout) {
-        std::io::stderr().lock().write_all(text.as_bytes())
+        // stdout carries the secrets: the plan goes to stderr, whatever becomes of it.
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        Ok(())
     } else {
-        let mut out = std::io::stdout().lock();
+        let mut out = Stdout::default();
         out.write_all(text.as_bytes()).and_then(|()| out.flush())
     };
-    written.map_err(|e| Failure::runtime(format!("cannot write the plan: {e}")))
+    written.map_err(|source| Error::Output {
+        what: "the plan",
+        target: "stdout".into(),
+        source,
+    })
 }
 
 /// Ask on the terminal; anything but "y"/"yes" declines.
@@ -83,8 +87,8 @@ fn can_confirm() -> Result<()> {
     if std::io::stdin().is_terminal() {
         Ok(())
     } else {
-        Err(Failure::usage(
-            "refusing to --apply without confirmation: stdin is not a terminal, so nobody can answer. Review the plan (run without --apply), then pass --yes",
+        Err(Error::Refused(
+            "refusing to --apply without confirmation: stdin is not a terminal, so nobody can answer. Review the plan (run without --apply), then pass --yes".into(),
         ))
     }
 }
@@ -93,8 +97,8 @@ fn confirm(doc: &Document<'_>, actions: usize) -> Result<bool> {
     let stdin = std::io::stdin();
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(render::table(doc).as_bytes());
-    ask(&mut stdin.lock(), &mut err, actions)
-        .map_err(|e| Failure::runtime(format!("cannot read the confirmation: {e}")))
+    // An unreadable answer is no answer: nothing is changed.
+    Ok(ask(&mut stdin.lock(), &mut err, actions).unwrap_or(false))
 }
 
 /// Everything that must hold before the first change: a working sink for the actions that
@@ -112,19 +116,18 @@ pub(super) fn ready(
         .collect();
     if !needing.is_empty() {
         let Some(sink) = sink else {
-            return Err(Failure::usage(format!(
+            return Err(Error::Refused(format!(
                 "the plan hands out new secrets ({}): pass --secret-sink file:DIR, exec:COMMAND or stdout; nothing was changed",
                 needing.join(", ")
             )));
         };
         sink.check().map_err(|e| {
-            Failure::usage(format!(
+            Error::Refused(format!(
                 "the secret sink is not usable: {e}; nothing was changed"
             ))
         })?;
     }
-    Journal::open(&args.journal, clock)
-        .map_err(|e| Failure::usage(format!("cannot open the journal: {e}; nothing was changed")))
+    Ok(Journal::open(&args.journal, clock)?)
 }
 
 pub(super) fn execute(
@@ -148,7 +151,7 @@ pub(super) fn execute(
     rt.block_on(exec.execute(items, &mut journal, |item, o| {
         let what = format!("{} token {}", item.op, item.token_id);
         if o.status.is_failure() {
-            eprintln!("error: {what} {}: {}", o.status.as_str(), o.message);
+            ui.error(&format!("{what} {}: {}", o.status.as_str(), o.message));
         } else {
             ui.info(&format!("{what}: {}: {}", o.status.as_str(), o.message));
         }
@@ -180,38 +183,43 @@ pub(super) fn rows<'a>(
 }
 
 /// `tokenwarden remediate`.
-pub fn remediate(args: &RemediateArgs, g: &GlobalArgs, clock: Clock, ui: Ui) -> Result<u8> {
+pub fn run(args: &RemediateArgs, session: &Session) -> Result<Exit> {
+    let (ui, clock) = (session.ui, session.clock);
+    let now = clock.now();
     let opts = &args.apply;
     if opts.apply && args.source.snapshot.is_some() {
-        return Err(Failure::usage(
+        return Err(usage(
             "refusing --apply on a snapshot: remediation acts on live tokens and must plan from a live scan (drop --snapshot; without --apply a snapshot still shows the plan)",
         ));
     }
     let sink = parse_sink(opts)?;
-    let (policy, evaluator, now) = app::prepare(&args.eval, clock)?;
+    let prepared = prepare(&args.eval)?;
+    let (policy, evaluator) = (&prepared.policy, &prepared.evaluator);
     for rule in &args.only_rules {
         if !evaluator.rules().any(|m| &m.id == rule) {
-            return Err(Failure::usage(format!(
+            return Err(usage(format!(
                 "--rule {rule}: no such rule; `tokenwarden rules list` shows the ids"
             )));
         }
     }
     for t in &args.only_tokens {
         if !tokens::is_valid_id(t) {
-            return Err(Failure::usage(format!("--token {t:?} is not a token id")));
+            return Err(usage(format!("--token {t:?} is not a token id")));
         }
     }
-    let conn = app::Conn::from_global(g);
-    let token_file = conn.token_file;
-    let inv = app::inventory(&args.source, conn, now, ui)?;
+    let inv = session.inventory(&args.source, now)?;
     check_tokens_known(&inv, &args.only_tokens)?;
     let report = scan::scan(
         &inv,
-        &evaluator,
-        &policy,
-        policy.fail_on,
-        now,
-        app::scope_of(args.source.scope).as_str(),
+        &ScanRequest {
+            evaluator,
+            policy,
+            fail_on: policy.fail_on,
+            now,
+            scope: scope_of(args.source.scope),
+            accounts: &args.source.accounts,
+            baseline: None,
+        },
     );
     for n in &report.not_evaluated {
         ui.warn(&format!("not evaluated: {}: {}", n.scope, n.reason));
@@ -225,9 +233,9 @@ pub fn remediate(args: &RemediateArgs, g: &GlobalArgs, clock: Clock, ui: Ui) -> 
     let max_actions = args.max_actions.unwrap_or(policy.remediation.max_actions) as usize;
     let run = plan.items.len().min(max_actions);
     let incomplete = if report.not_evaluated.is_empty() {
-        exit::OK
+        Exit::Ok
     } else {
-        exit::RUNTIME
+        Exit::Runtime
     };
     let mut doc = Document {
         mode: Mode::DryRun,
@@ -236,7 +244,7 @@ pub fn remediate(args: &RemediateArgs, g: &GlobalArgs, clock: Clock, ui: Ui) -> 
         rows: rows(&plan.items, run, None),
         skipped: &plan.skipped,
         not_evaluated: &report.not_evaluated,
-        exit_code: incomplete,
+        exit_code: incomplete.code(),
     };
     if !opts.apply || run == 0 {
         doc.mode = if opts.apply {
@@ -249,9 +257,9 @@ pub fn remediate(args: &RemediateArgs, g: &GlobalArgs, clock: Clock, ui: Ui) -> 
     }
     let items = &plan.items[..run];
     if !opts.include_self && inv.scanner_token_id.is_none() {
-        if let Credential::Token(_) = app::credential(token_file)? {
-            return Err(Failure::usage(
-                "cannot tell which token tokenwarden runs with (its verify call failed), so any action might revoke this run's own access; pass --include-self to act anyway. Nothing was changed",
+        if let Credential::Token(_) = session.credential()? {
+            return Err(Error::Refused(
+                "cannot tell which token tokenwarden runs with (its verify call failed), so any action might revoke this run's own access; pass --include-self to act anyway. Nothing was changed".into(),
             ));
         }
     }
@@ -260,11 +268,11 @@ pub fn remediate(args: &RemediateArgs, g: &GlobalArgs, clock: Clock, ui: Ui) -> 
     }
     let journal = ready(items, opts, sink.as_ref(), clock)?;
     if !args.yes && !confirm(&doc, run)? {
-        eprintln!("aborted: nothing was changed");
-        return Ok(exit::OK);
+        ui.say("aborted: nothing was changed");
+        return Ok(Exit::Ok);
     }
-    let (client, _) = app::client(conn)?;
-    let rt = app::runtime()?;
+    let (client, _) = session.client()?;
+    let rt = session.runtime()?;
     let outcomes = execute(
         &rt,
         &client,
@@ -289,16 +297,16 @@ pub(super) fn finish(
     plan: &Plan,
     outcomes: &[Outcome],
     not_evaluated: &[NotEvaluated],
-    now: chrono::DateTime<Utc>,
+    now: DateTime<Utc>,
     max_actions: usize,
     opts: &ApplyArgs,
     sink: Option<&SecretSink>,
-) -> Result<u8> {
+) -> Result<Exit> {
     let failed = outcomes.iter().any(|o| o.status.is_failure());
     let code = if failed || !not_evaluated.is_empty() {
-        exit::RUNTIME
+        Exit::Runtime
     } else {
-        exit::OK
+        Exit::Ok
     };
     let doc = Document {
         mode: Mode::Apply,
@@ -307,7 +315,7 @@ pub(super) fn finish(
         rows: rows(&plan.items, outcomes.len(), Some(outcomes)),
         skipped: &plan.skipped,
         not_evaluated,
-        exit_code: code,
+        exit_code: code.code(),
     };
     emit(&doc, opts.format, sink)?;
     Ok(code)
@@ -326,9 +334,7 @@ fn check_tokens_known(inv: &Inventory, wanted: &[String]) -> Result<()> {
             } else {
                 format!(" ({} scope(s) could not be read)", inv.not_evaluated.len())
             };
-            return Err(Failure::usage(format!(
-                "--token {t}: not in the inventory{hint}"
-            )));
+            return Err(usage(format!("--token {t}: not in the inventory{hint}")));
         }
     }
     Ok(())
@@ -337,12 +343,6 @@ fn check_tokens_known(inv: &Inventory, wanted: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_command_line_is_well_formed() {
-        use clap::CommandFactory;
-        crate::cli::Cli::command().debug_assert();
-    }
 
     #[test]
     fn only_an_explicit_yes_confirms() {

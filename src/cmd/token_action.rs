@@ -3,31 +3,31 @@
 //! protocols compare against); the guardrails are the same as for `remediate`, except that
 //! `--apply` itself is the confirmation.
 
-use crate::clock::Clock;
+use tokenwarden::cloudflare::{tokens, ApiError, Client, Credential};
+use tokenwarden::exit::Exit;
+use tokenwarden::inventory::Owner;
+use tokenwarden::policy::GovernancePolicy;
+use tokenwarden::remediate::plan::{self, Op};
+use tokenwarden::remediate::render::{Document, Mode};
 
-use super::cmd::{emit, execute, finish, parse_sink, ready, rows, Result};
-use super::plan::{self, Op};
-use super::render::{Document, Mode};
-use crate::app::{self, Failure, Ui};
-use crate::cli::{GlobalArgs, TokenActionArgs};
-use crate::cloudflare::{tokens, Client, Credential};
-use crate::inventory::Owner;
-use crate::policy::GovernancePolicy;
-use crate::scan::exit;
+use super::args::TokenActionArgs;
+use super::error::{usage, Error};
+use super::remediate::{emit, execute, finish, parse_sink, ready, rows, Result};
+use super::session::Session;
 
 /// The id of the token the client runs with, if it is a token that could be `owner`'s.
 async fn own_token_id(
     client: &Client,
     cred: &Credential,
     owner: &Owner,
-) -> std::result::Result<Option<String>, String> {
+) -> std::result::Result<Option<String>, ApiError> {
     if !matches!(cred, Credential::Token(_)) {
         return Ok(None);
     }
     let user = Owner::User { id: None };
     match tokens::verify(client, &user).await {
         Ok(id) => return Ok(id),
-        Err(e) if !e.kind.is_forbidden() => return Err(e.to_string()),
+        Err(e) if !e.kind.is_forbidden() => return Err(e),
         Err(_) => {}
     }
     if owner == &user {
@@ -36,32 +36,26 @@ async fn own_token_id(
     match tokens::verify(client, owner).await {
         Ok(id) => Ok(id),
         Err(e) if e.kind.is_forbidden() => Ok(None),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e),
     }
 }
 
 /// `tokenwarden roll|replace|disable|enable TOKEN_ID`.
-pub fn run(op: Op, args: &TokenActionArgs, g: &GlobalArgs, clock: Clock, ui: Ui) -> Result<u8> {
+pub fn run(op: Op, args: &TokenActionArgs, session: &Session) -> Result<Exit> {
+    let (ui, clock) = (session.ui, session.clock);
     let opts = &args.apply;
     if !tokens::is_valid_id(&args.token_id) {
-        return Err(Failure::usage(format!(
-            "{:?} is not a token id",
-            args.token_id
-        )));
+        return Err(usage(format!("{:?} is not a token id", args.token_id)));
     }
     if let Some(a) = args.account.as_deref().filter(|a| !tokens::is_valid_id(a)) {
-        return Err(Failure::usage(format!(
-            "--account {a:?} is not an account id"
-        )));
+        return Err(usage(format!("--account {a:?} is not an account id")));
     }
     let sink = parse_sink(opts)?;
     let policy = match &args.policy {
         Some(p) => GovernancePolicy::load(p),
         None => GovernancePolicy::builtin(),
-    }
-    .map_err(|e| Failure::usage(e.to_string()))?;
-    let conn = app::Conn::from_global(g);
-    let (client, cred) = app::client(conn)?;
+    }?;
+    let (client, cred) = session.client()?;
     let owner = match &args.account {
         Some(id) => Owner::Account {
             id: id.clone(),
@@ -69,26 +63,26 @@ pub fn run(op: Op, args: &TokenActionArgs, g: &GlobalArgs, clock: Clock, ui: Ui)
         },
         None => Owner::User { id: None },
     };
-    let rt = app::runtime()?;
+    let rt = session.runtime()?;
     let now = clock.now();
     let token = rt
         .block_on(tokens::get(&client, &owner, &args.token_id))
         .map_err(|e| {
             if tokens::is_not_found(&e) {
-                Failure::usage(format!(
+                usage(format!(
                     "token {} is not a token of the {} (an account-owned token needs --account ID)",
                     args.token_id,
                     owner.label()
                 ))
             } else {
-                Failure::runtime(format!("cannot read token {}: {e}", args.token_id))
+                Error::Api(e)
             }
         })?;
     let is_self = match rt.block_on(own_token_id(&client, &cred, &owner)) {
         Ok(id) => id.as_deref() == Some(args.token_id.as_str()),
         Err(_) if opts.include_self => false,
         Err(e) => {
-            return Err(Failure::runtime(format!(
+            return Err(Error::Undecided(format!(
                 "cannot tell whether token {} is the one tokenwarden runs with ({e}); pass --include-self to act anyway. Nothing was changed",
                 args.token_id
             )))
@@ -96,7 +90,7 @@ pub fn run(op: Op, args: &TokenActionArgs, g: &GlobalArgs, clock: Clock, ui: Ui)
     };
     if let Some(guard) = plan::guard(op, &token, is_self, opts.include_self, now) {
         if guard.is_refusal() {
-            return Err(Failure::usage(format!(
+            return Err(Error::Refused(format!(
                 "refusing to {op} token {}: {guard}",
                 args.token_id
             )));
@@ -115,11 +109,11 @@ pub fn run(op: Op, args: &TokenActionArgs, g: &GlobalArgs, clock: Clock, ui: Ui)
         rows: rows(&plan.items, run, None),
         skipped: &plan.skipped,
         not_evaluated: &[],
-        exit_code: exit::OK,
+        exit_code: Exit::Ok.code(),
     };
     if !opts.apply || run == 0 {
         emit(&doc, opts.format, sink.as_ref())?;
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     let journal = ready(&plan.items, opts, sink.as_ref(), clock)?;
     let outcomes = execute(

@@ -1,22 +1,25 @@
 //! `tokenwarden rules list | show | test`: the rule pack, one rule's metadata and source,
 //! and the rule tests (PASS/FAIL/ERROR per test, with `--coverage` per rule file).
 
+use std::fmt::Write as _;
 use std::io::Write;
 
 use serde_json::{json, Value};
+use tokenwarden::coverage;
+use tokenwarden::engine::{self, RuleSet, TestOutcome};
+use tokenwarden::exit::Exit;
 
-use super::{rule_set, Failure, Outcome, Ui};
-use crate::cli::{ListFormat, RuleSourceArgs, RulesCommand};
-use crate::coverage;
-use crate::engine::{self, RuleSet, TestOutcome};
-use crate::scan::exit;
+use super::args::{ListFormat, RuleSourceArgs, RulesCommand};
+use super::error::{usage, Error};
+use super::session::{print, rule_set, Session, Stdout};
 
-pub(super) fn rules_cmd(cmd: RulesCommand, ui: Ui) -> Outcome {
+pub fn run(cmd: RulesCommand, session: &Session) -> Result<Exit, Error> {
+    let ui = session.ui;
     match cmd {
         RulesCommand::List { rules, format } => {
             let set = source_rules(&rules)?;
             let metas = set.metas();
-            let mut out = std::io::stdout().lock();
+            let mut out = std::io::BufWriter::new(Stdout::default());
             let res = match format {
                 ListFormat::Json => {
                     let v: Vec<Value> = metas
@@ -54,13 +57,18 @@ pub(super) fn rules_cmd(cmd: RulesCommand, ui: Ui) -> Outcome {
                     r
                 }
             };
-            res.map_err(|e| Failure::runtime(format!("cannot write to stdout: {e}")))?;
-            Ok(exit::OK)
+            res.and_then(|()| out.flush())
+                .map_err(|source| Error::Output {
+                    what: "the rule list",
+                    target: "stdout".into(),
+                    source,
+                })?;
+            Ok(Exit::Ok)
         }
         RulesCommand::Show { id, rules } => {
             let set = source_rules(&rules)?;
             let Some((m, file)) = set.get(&id) else {
-                return Err(Failure::usage(format!(
+                return Err(usage(format!(
                     "no rule {id:?}; `tokenwarden rules list` shows the ids"
                 )));
             };
@@ -76,12 +84,12 @@ pub(super) fn rules_cmd(cmd: RulesCommand, ui: Ui) -> Outcome {
                 m.description
             );
             for r in &m.related_resources {
-                s.push_str(&format!("see: {r}\n"));
+                let _ = writeln!(s, "see: {r}");
             }
             s.push_str("\n---\n");
             s.push_str(&file.text);
-            print!("{s}");
-            Ok(exit::OK)
+            print(&s)?;
+            Ok(Exit::Ok)
         }
         RulesCommand::Test {
             dirs,
@@ -90,46 +98,47 @@ pub(super) fn rules_cmd(cmd: RulesCommand, ui: Ui) -> Outcome {
         } => {
             let set = rule_set(&dirs, no_default_rules)?;
             if set.tests.is_empty() {
-                return Err(Failure::usage("no *_test.rego files to run"));
+                return Err(usage("no *_test.rego files to run"));
             }
             let (results, files) = if coverage {
                 coverage::run(&set).map(|(r, f)| (r, Some(f)))
             } else {
                 engine::run_tests(&set).map(|r| (r, None))
-            }
-            .map_err(|e| Failure::usage(e.to_string()))?;
+            }?;
+            let mut text = String::new();
             let (mut passed, mut failed) = (0, 0);
             for r in &results {
                 match &r.outcome {
                     TestOutcome::Pass => {
                         passed += 1;
                         if ui.verbosity >= 0 {
-                            println!("PASS  {}: {}", r.file, r.name);
+                            let _ = writeln!(text, "PASS  {}: {}", r.file, r.name);
                         }
                     }
                     TestOutcome::Fail => {
                         failed += 1;
-                        println!("FAIL  {}: {}", r.file, r.name);
+                        let _ = writeln!(text, "FAIL  {}: {}", r.file, r.name);
                     }
                     TestOutcome::Error(e) => {
                         failed += 1;
-                        println!("ERROR {}: {}: {e}", r.file, r.name);
+                        let _ = writeln!(text, "ERROR {}: {}: {e}", r.file, r.name);
                     }
                 }
             }
             if let Some(files) = files {
-                print!("{}", coverage::render(&files));
+                text.push_str(&coverage::render(&files));
             }
-            println!("{passed} passed, {failed} failed");
+            let _ = writeln!(text, "{passed} passed, {failed} failed");
+            print(&text)?;
             Ok(if failed == 0 {
-                exit::OK
+                Exit::Ok
             } else {
-                exit::FINDINGS
+                Exit::Findings
             })
         }
     }
 }
 
-fn source_rules(r: &RuleSourceArgs) -> Result<RuleSet, Failure> {
+fn source_rules(r: &RuleSourceArgs) -> Result<RuleSet, Error> {
     rule_set(&r.rules, r.no_default_rules)
 }
