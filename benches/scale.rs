@@ -11,6 +11,15 @@
 //! - cold start: `tokenwarden --version` and a 100-token snapshot scan.
 //!
 //! A miss is printed, never turned into a failure: timings depend on the machine's load.
+// Test and benchmark code may unwrap, panic and print: a failure should say where and why
+// (clippy.toml covers #[test] functions; this covers the helpers around them).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 #[path = "../tests/it/emulator/mod.rs"]
 mod emulator;

@@ -346,5 +346,4 @@ pub fn single(
 }
 
 #[cfg(test)]
-#[path = "plan_tests.rs"]
 mod tests;

@@ -240,5 +240,4 @@ impl Executor<'_> {
 }
 
 #[cfg(test)]
-#[path = "replace_tests.rs"]
 mod tests;

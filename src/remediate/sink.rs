@@ -346,6 +346,7 @@ fn kill(child: &mut std::process::Child) {
     if let Ok(pid) = libc::pid_t::try_from(child.id()) {
         // SAFETY: killpg only sends a signal; the group is the one the child leads
         // (process_group(0) above), so nothing outside the sink command is hit.
+        #[allow(unsafe_code)]
         unsafe {
             libc::killpg(pid, libc::SIGKILL);
         }
@@ -354,6 +355,5 @@ fn kill(child: &mut std::process::Child) {
     let _ = child.wait();
 }
 
-#[cfg(all(test, unix))]
-#[path = "sink_tests.rs"]
+#[cfg(test)]
 mod tests;

@@ -266,5 +266,4 @@ pub async fn set_status_of(
 }
 
 #[cfg(test)]
-#[path = "status_tests.rs"]
 mod tests;

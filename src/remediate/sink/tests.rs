@@ -1,5 +1,6 @@
 //! Unit tests of the secret sinks: parsing, the pre-flight check, atomic private files,
 //! and the exec: contract (stdin only, environment, exit status, timeout).
+#![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt;
 
