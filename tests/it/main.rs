@@ -18,6 +18,7 @@ mod emulator;
 mod emulator_tests;
 mod example;
 mod exemptions;
+mod exit_codes;
 mod explain;
 mod live;
 mod remediate;

@@ -18,7 +18,12 @@ pub fn example_snapshot() -> PathBuf {
 /// Only libfaketime's variables pass through: CI runs the suite with the clock years away
 /// (issue 10), and the binary must see the same far-off clock as the tests.
 pub fn tw() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tokenwarden"));
+    Command::from_std(bin())
+}
+
+/// [`tw`] as a plain `std::process::Command`, for tests that wire its pipes themselves.
+pub fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tokenwarden"));
     c.env_clear();
     for (k, v) in std::env::vars_os() {
         let k_str = k.to_string_lossy();
