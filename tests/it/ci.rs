@@ -222,3 +222,32 @@ fn the_readme_links_the_governance_docs() {
         assert!(guide.contains(topic), "the guide lacks {topic}");
     }
 }
+
+/// Issue 11: `rust-version` is true — no dependency needs a newer Rust than Cargo.toml says.
+#[test]
+fn rust_version_is_at_least_every_dependencys() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let parse = |v: &str| -> Vec<u64> { v.split('.').map(|x| x.parse().unwrap()).collect() };
+    let packages = meta["packages"].as_array().unwrap();
+    let ours = packages
+        .iter()
+        .find(|p| p["name"] == "tokenwarden")
+        .and_then(|p| p["rust_version"].as_str())
+        .expect("Cargo.toml sets rust-version");
+    let (needed, by) = packages
+        .iter()
+        .filter_map(|p| Some((parse(p["rust_version"].as_str()?), p["name"].as_str()?)))
+        .max()
+        .unwrap();
+    assert!(
+        parse(ours) >= needed,
+        "rust-version {ours} is below {needed:?}, which {by} needs"
+    );
+}

@@ -45,12 +45,12 @@ fn world(user_tokens: usize, a_tokens: usize) -> World {
     let token = |tid: &str, k: usize, account: Option<&str>| {
         let mut b =
             token_json(tid, &format!("token-{k}")).issued(now() - Duration::days(10 + k as i64));
-        if k % 3 != 0 {
+        if !k.is_multiple_of(3) {
             b = b
                 .expires_on(now() + Duration::days(30))
                 .ip_in(&["203.0.113.0/24"]);
         }
-        if k % 7 == 0 {
+        if k.is_multiple_of(7) {
             // Expired: only listed with include_expired=true.
             b = b.expires_on(now() - Duration::days(40)).status("expired");
         }
