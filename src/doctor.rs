@@ -30,7 +30,7 @@ const EXPIRY_WARNING_DAYS: f64 = 14.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub enum CheckStatus {
     Ok,
     Warn,
     Missing,
@@ -49,7 +49,7 @@ pub enum Need {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
     pub id: String,
-    pub status: Status,
+    pub status: CheckStatus,
     pub needed_for: Need,
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,9 +69,9 @@ pub struct Diagnosis {
 
 impl Diagnosis {
     fn blocking(&self, need: Need) -> bool {
-        self.checks
-            .iter()
-            .any(|c| c.needed_for == need && matches!(c.status, Status::Missing | Status::Error))
+        self.checks.iter().any(|c| {
+            c.needed_for == need && matches!(c.status, CheckStatus::Missing | CheckStatus::Error)
+        })
     }
 
     /// A scan of the chosen scope can read everything.
@@ -86,7 +86,7 @@ impl Diagnosis {
             .iter()
             .filter(|c| c.needed_for == Need::Remediation)
             .collect();
-        if checks.iter().any(|c| c.status == Status::Warn) {
+        if checks.iter().any(|c| c.status == CheckStatus::Warn) {
             None
         } else {
             Some(!self.blocking(Need::Remediation))
@@ -111,7 +111,7 @@ pub struct Options {
     pub now: DateTime<Utc>,
 }
 
-fn check(id: &str, status: Status, need: Need, detail: String, hint: Option<String>) -> Check {
+fn check(id: &str, status: CheckStatus, need: Need, detail: String, hint: Option<String>) -> Check {
     Check {
         id: id.to_string(),
         status,
@@ -192,14 +192,14 @@ async fn identify(
             Ok(_) => {
                 checks.push(check(
                     "verify",
-                    Status::Ok,
+                    CheckStatus::Ok,
                     Need::Scan,
                     "the global API key (X-Auth-Email + X-Auth-Key) is accepted".into(),
                     None,
                 ));
                 checks.push(check(
                     "credential-kind",
-                    Status::Warn,
+                    CheckStatus::Warn,
                     Need::Advice,
                     "a global API key can do everything the user can, in every account".into(),
                     Some(format!("scan with a scoped, read-only API token instead ({CREATE_TOKEN_URL}; {TOKEN_DOCS_URL})")),
@@ -209,7 +209,7 @@ async fn identify(
             Err(e) => {
                 checks.push(check(
                     "verify",
-                    Status::Error,
+                    CheckStatus::Error,
                     Need::Scan,
                     format!("the global API key was rejected: {e}"),
                     Some("check CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY".into()),
@@ -223,7 +223,7 @@ async fn identify(
         Err(e) if !e.kind.is_forbidden() => {
             checks.push(check(
                 "verify",
-                Status::Error,
+                CheckStatus::Error,
                 Need::Scan,
                 format!("cannot verify the token: {e}"),
                 Some("check --api-base (CLOUDFLARE_API_BASE_URL) and the network".into()),
@@ -246,7 +246,7 @@ async fn identify(
             }
         }
     }
-    checks.push(check("verify", Status::Error, Need::Scan, "the API token is not valid: /user/tokens/verify and every visible account's verify answered 401".into(), Some(bad_token_hint)));
+    checks.push(check("verify", CheckStatus::Error, Need::Scan, "the API token is not valid: /user/tokens/verify and every visible account's verify answered 401".into(), Some(bad_token_hint)));
     None
 }
 
@@ -268,7 +268,11 @@ fn token_identity(verify: Value, owner: String, checks: &mut Vec<Check>) -> Opti
     let ok = status == "active";
     checks.push(check(
         "verify",
-        if ok { Status::Ok } else { Status::Error },
+        if ok {
+            CheckStatus::Ok
+        } else {
+            CheckStatus::Error
+        },
         Need::Scan,
         format!("API token {id} ({whose}) is valid, status {status}"),
         (!ok).then(|| format!("enable the token or create a new one at {CREATE_TOKEN_URL}")),
@@ -288,7 +292,7 @@ async fn own_token(
         Err(e) => {
             checks.push(check(
                 "own-token",
-                Status::Warn,
+                CheckStatus::Warn,
                 Need::Advice,
                 format!("cannot read the scanner token's own object ({e}): its IP condition and permissions are unknown"),
                 Some("the token's own object is readable with the read permission on its owner (see the scope checks below)".into()),
@@ -301,13 +305,13 @@ async fn own_token(
 fn expiry(token: &Value, now: DateTime<Utc>, checks: &mut Vec<Check>) {
     let expires = token.get("expires_on").and_then(Value::as_str);
     let Some(raw) = expires else {
-        checks.push(check("expiry", Status::Warn, Need::Advice, "the scanner token never expires".into(), Some("give it an expiry (e.g. 90 days) and rotate it: a leaked scanner secret would otherwise work forever".into())));
+        checks.push(check("expiry", CheckStatus::Warn, Need::Advice, "the scanner token never expires".into(), Some("give it an expiry (e.g. 90 days) and rotate it: a leaked scanner secret would otherwise work forever".into())));
         return;
     };
     let Ok(at) = DateTime::parse_from_rfc3339(raw) else {
         checks.push(check(
             "expiry",
-            Status::Warn,
+            CheckStatus::Warn,
             Need::Advice,
             format!("expires_on {raw:?} is not an RFC 3339 time"),
             None,
@@ -317,20 +321,20 @@ fn expiry(token: &Value, now: DateTime<Utc>, checks: &mut Vec<Check>) {
     let days = (at.with_timezone(&Utc) - now).num_seconds() as f64 / 86_400.0;
     let (status, hint) = if days <= 0.0 {
         (
-            Status::Error,
+            CheckStatus::Error,
             Some(format!(
                 "the token has expired: create a new one at {CREATE_TOKEN_URL}"
             )),
         )
     } else if days <= EXPIRY_WARNING_DAYS {
         (
-            Status::Warn,
+            CheckStatus::Warn,
             Some("replace it before it expires, or scheduled scans will start failing".into()),
         )
     } else {
-        (Status::Ok, None)
+        (CheckStatus::Ok, None)
     };
-    let need = if status == Status::Error {
+    let need = if status == CheckStatus::Error {
         Need::Scan
     } else {
         Need::Advice
@@ -352,11 +356,11 @@ fn ip_condition(token: &Value, checks: &mut Vec<Check>) {
         .and_then(Value::as_array);
     let allow: Vec<&str> = ip.into_iter().flatten().filter_map(Value::as_str).collect();
     if allow.is_empty() {
-        checks.push(check("ip-condition", Status::Warn, Need::Advice, "the scanner token has no client IP restriction: its secret works from any address".into(), Some("add a client IP address filter for where the scan runs (your CI runners' egress addresses)".into())));
+        checks.push(check("ip-condition", CheckStatus::Warn, Need::Advice, "the scanner token has no client IP restriction: its secret works from any address".into(), Some("add a client IP address filter for where the scan runs (your CI runners' egress addresses)".into())));
     } else {
         checks.push(check(
             "ip-condition",
-            Status::Ok,
+            CheckStatus::Ok,
             Need::Advice,
             format!("restricted to {}", allow.join(", ")),
             None,

@@ -54,7 +54,9 @@ pub struct MatchedExemption {
     pub token: String,
     pub account: Option<String>,
     pub reason: String,
-    pub owner: String,
+    /// Who answers for the exemption (its `owner` key).
+    #[serde(rename = "owner")]
+    pub contact: String,
     pub expires: String,
     pub active: bool,
     pub matched_rules: Vec<String>,
@@ -150,7 +152,7 @@ pub fn explain(
                 token: e.token.clone(),
                 account: e.account.clone(),
                 reason: e.reason.clone(),
-                owner: e.owner.clone(),
+                contact: e.contact.clone(),
                 expires: e.expires.to_string(),
                 active: e.is_active(now),
                 matched_rules: matched,
@@ -225,7 +227,7 @@ pub fn render_table(token: TokenRef<'_>, e: &Explanation) -> String {
             },
             x.expires,
             x.reason,
-            x.owner
+            x.contact
         ));
     }
     for n in &e.errors {

@@ -58,7 +58,8 @@ pub struct Exemption {
     pub token: String,
     pub account: Option<String>,
     pub reason: String,
-    pub owner: String,
+    /// Who answers for the exemption (the `owner` key): not the token's owner.
+    pub contact: String,
     pub expires: NaiveDate,
     /// Where it was written: the policy file, an `--exemptions` file, or the built-in name.
     pub source: String,
@@ -404,7 +405,7 @@ impl<'t> Parser<'t> {
                 if let Some(s) = self.string(item, "gate.fail_on") {
                     match s.parse::<FailOn>() {
                         Ok(f) => policy.fail_on = f,
-                        Err(e) => self.problem(&item.span(), "gate.fail_on", e),
+                        Err(e) => self.problem(&item.span(), "gate.fail_on", e.to_string()),
                     }
                 }
             }
@@ -533,7 +534,7 @@ impl<'t> Parser<'t> {
     }
 
     /// A table of `rule id = value` (severity overrides, remediation actions).
-    fn rule_map<T: std::str::FromStr<Err = String>>(
+    fn rule_map<T: std::str::FromStr<Err = crate::finding::UnknownName>>(
         &mut self,
         item: &Item<'_>,
         key: &str,
@@ -564,7 +565,7 @@ impl<'t> Parser<'t> {
                     },
                     value,
                 )),
-                Err(e) => self.problem(&v.span(), &name, e),
+                Err(e) => self.problem(&v.span(), &name, e.to_string()),
             }
         }
         Some(out)

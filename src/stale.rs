@@ -39,7 +39,9 @@ pub struct StaleExemption {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     pub reason: String,
-    pub owner: String,
+    /// Who answers for the exemption (its `owner` key).
+    #[serde(rename = "owner")]
+    pub contact: String,
     pub expires: NaiveDate,
     /// The file it is written in and the line of its `[[exemptions]]` header.
     pub file: String,
@@ -111,7 +113,7 @@ pub fn find(
                 token: e.token.clone(),
                 account: e.account.clone(),
                 reason: e.reason.clone(),
-                owner: e.owner.clone(),
+                contact: e.contact.clone(),
                 expires: e.expires,
                 file: e.source.clone(),
                 line: e.line,
@@ -146,7 +148,7 @@ mod tests {
             token: token.into(),
             account: account.map(str::to_string),
             reason: "why".into(),
-            owner: "sec@example.com".into(),
+            contact: "sec@example.com".into(),
             expires: expires.parse().unwrap(),
             source: "ex.toml".into(),
             line: 2,

@@ -17,7 +17,7 @@ use tokenwarden::remediate::journal::Journal;
 use tokenwarden::remediate::plan::{self, Filter, Plan, PlanItem};
 use tokenwarden::remediate::render::{self, Document, Mode, Row};
 use tokenwarden::remediate::sink::SecretSink;
-use tokenwarden::remediate::{Outcome, Status};
+use tokenwarden::remediate::{ActionOutcome, ActionStatus};
 use tokenwarden::scan::{self, ScanRequest};
 
 use super::args::{ApplyArgs, ListFormat, RemediateArgs};
@@ -138,7 +138,7 @@ pub(super) fn execute(
     sink: Option<&SecretSink>,
     max_lifetime_days: f64,
     ui: Ui,
-) -> Vec<Outcome> {
+) -> Vec<ActionOutcome> {
     let clock = journal.clock();
     let exec = Executor {
         client,
@@ -161,7 +161,7 @@ pub(super) fn execute(
 pub(super) fn rows<'a>(
     items: &'a [PlanItem],
     run: usize,
-    outcomes: Option<&'a [Outcome]>,
+    outcomes: Option<&'a [ActionOutcome]>,
 ) -> Vec<Row<'a>> {
     items
         .iter()
@@ -170,8 +170,8 @@ pub(super) fn rows<'a>(
             let outcome = outcomes.and_then(|o| o.get(i));
             let status = match outcome {
                 Some(o) => o.status,
-                None if i < run && outcomes.is_none() => Status::Planned,
-                None => Status::Deferred,
+                None if i < run && outcomes.is_none() => ActionStatus::Planned,
+                None => ActionStatus::Deferred,
             };
             Row {
                 item,
@@ -295,7 +295,7 @@ pub fn run(args: &RemediateArgs, session: &Session) -> Result<Exit> {
 
 pub(super) fn finish(
     plan: &Plan,
-    outcomes: &[Outcome],
+    outcomes: &[ActionOutcome],
     not_evaluated: &[NotEvaluated],
     now: DateTime<Utc>,
     max_actions: usize,

@@ -2,14 +2,16 @@
 
 use serde_json::{json, Value};
 
-use super::{Diagnosis, Need, Status, ACCOUNT_TOKEN_DOCS_URL, CREATE_TOKEN_URL, TOKEN_DOCS_URL};
+use super::{
+    CheckStatus, Diagnosis, Need, ACCOUNT_TOKEN_DOCS_URL, CREATE_TOKEN_URL, TOKEN_DOCS_URL,
+};
 
-fn label(s: Status) -> &'static str {
+fn label(s: CheckStatus) -> &'static str {
     match s {
-        Status::Ok => "ok",
-        Status::Warn => "warn",
-        Status::Missing => "MISSING",
-        Status::Error => "ERROR",
+        CheckStatus::Ok => "ok",
+        CheckStatus::Warn => "warn",
+        CheckStatus::Missing => "MISSING",
+        CheckStatus::Error => "ERROR",
     }
 }
 
@@ -21,7 +23,7 @@ pub fn render_table(d: &Diagnosis, require_remediation: bool) -> String {
         // A missing write permission is only a note unless remediation was asked for:
         // a scan-only token should not have it.
         let optional = c.needed_for == Need::Remediation && !require_remediation;
-        let mark = if optional && c.status == Status::Missing {
+        let mark = if optional && c.status == CheckStatus::Missing {
             "note"
         } else {
             label(c.status)
@@ -54,7 +56,7 @@ pub fn render_table(d: &Diagnosis, require_remediation: bool) -> String {
         }
     ));
     let needs_fix = d.checks.iter().any(|c| {
-        c.status != Status::Ok && (c.needed_for != Need::Remediation || require_remediation)
+        c.status != CheckStatus::Ok && (c.needed_for != Need::Remediation || require_remediation)
     });
     if needs_fix {
         s.push_str(&format!(

@@ -1,7 +1,9 @@
 //! The scopes a scan would read, each probed with one small page: the user's tokens and
 //! catalogue, the account list, and every account's tokens and catalogue.
 
-use super::{check, Check, Need, Status, ACCOUNT_TOKEN_DOCS_URL, CREATE_TOKEN_URL, TOKEN_DOCS_URL};
+use super::{
+    check, Check, CheckStatus, Need, ACCOUNT_TOKEN_DOCS_URL, CREATE_TOKEN_URL, TOKEN_DOCS_URL,
+};
 use crate::cloudflare::{list_accounts, ApiError, Client};
 use crate::scope::{account_targets, AccountTarget, ScopePath};
 
@@ -18,17 +20,17 @@ fn read_hint(group: &str, on: &str, docs: &str) -> String {
 
 fn probe_result(id: &str, result: Result<(), ApiError>, missing: impl FnOnce() -> String) -> Check {
     match result {
-        Ok(()) => check(id, Status::Ok, Need::Scan, "readable".into(), None),
+        Ok(()) => check(id, CheckStatus::Ok, Need::Scan, "readable".into(), None),
         Err(e) if e.kind.is_forbidden() => check(
             id,
-            Status::Missing,
+            CheckStatus::Missing,
             Need::Scan,
             format!("not readable: {e}"),
             Some(missing()),
         ),
         Err(e) => check(
             id,
-            Status::Error,
+            CheckStatus::Error,
             Need::Scan,
             format!("cannot read: {e}"),
             Some("check --api-base and the network, then run doctor again".into()),
@@ -38,10 +40,10 @@ fn probe_result(id: &str, result: Result<(), ApiError>, missing: impl FnOnce() -
 
 async fn catalogue(client: &Client, id: &str, path: &str, checks: &mut Vec<Check>) {
     let c = match client.get(path, &[]).await {
-        Ok(_) => check(id, Status::Ok, Need::Advice, "readable".into(), None),
+        Ok(_) => check(id, CheckStatus::Ok, Need::Advice, "readable".into(), None),
         Err(e) => check(
             id,
-            Status::Warn,
+            CheckStatus::Warn,
             Need::Advice,
             format!("the permission-group catalogue is not readable ({e}): unknown permission groups will not be reported"),
             None,
@@ -52,7 +54,7 @@ async fn catalogue(client: &Client, id: &str, path: &str, checks: &mut Vec<Check
 
 pub(super) async fn user_scope(client: &Client, account_token: bool, checks: &mut Vec<Check>) {
     if account_token {
-        checks.push(check("scope user/tokens", Status::Missing, Need::Scan, "an account-owned token cannot read user tokens".into(), Some(format!("scan with --scope accounts, or use a user-owned token with \"API Tokens Read\" ({CREATE_TOKEN_URL})"))));
+        checks.push(check("scope user/tokens", CheckStatus::Missing, Need::Scan, "an account-owned token cannot read user tokens".into(), Some(format!("scan with --scope accounts, or use a user-owned token with \"API Tokens Read\" ({CREATE_TOKEN_URL})"))));
         return;
     }
     let r = client.get("/user/tokens", &per_page()).await.map(|_| ());
@@ -90,7 +92,7 @@ pub(super) async fn account_scopes(
     if targets.is_empty() {
         checks.push(check(
             "scope accounts",
-            Status::Warn,
+            CheckStatus::Warn,
             Need::Advice,
             "the credential sees no account: account-owned tokens will not be scanned".into(),
             Some(read_hint(

@@ -60,7 +60,7 @@ impl Exemption {
             rule: self.rule.value.clone(),
             token: self.token.clone(),
             reason: self.reason.clone(),
-            owner: self.owner.clone(),
+            contact: self.contact.clone(),
             expires: self.expires,
         }
     }
@@ -167,7 +167,7 @@ impl Parser<'_> {
                     token: token.0,
                     account,
                     reason: reason.0,
-                    owner: owner.0,
+                    contact: owner.0,
                     expires,
                     source: self.source.to_string(),
                     line,

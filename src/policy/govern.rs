@@ -86,7 +86,7 @@ mod tests {
                     rule: "r".into(),
                     token: "t".into(),
                     reason: "x".into(),
-                    owner: "o".into(),
+                    contact: "o".into(),
                     expires: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
                 })
             }),

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::journal::Journal;
 use super::sink::{self, Delivery, SecretSink};
-use super::{status, Op, Outcome, PlanItem, Status};
+use super::{status, ActionOutcome, ActionStatus, Op, PlanItem};
 use crate::clock::Clock;
 use crate::cloudflare::{tokens, Client};
 use crate::secret::Secret;
@@ -43,12 +43,12 @@ impl Executor<'_> {
         &self,
         items: &[PlanItem],
         journal: &mut Journal,
-        mut progress: impl FnMut(&PlanItem, &Outcome),
-    ) -> Vec<Outcome> {
+        mut progress: impl FnMut(&PlanItem, &ActionOutcome),
+    ) -> Vec<ActionOutcome> {
         let mut outcomes = Vec::with_capacity(items.len());
         for item in items {
             let mut outcome = match journal.start(item) {
-                Err(e) => Outcome::failed(format!(
+                Err(e) => ActionOutcome::failed(format!(
                     "not started: cannot write the journal ({e}); nothing was changed"
                 )),
                 Ok(()) => self.run(item).await,
@@ -58,7 +58,7 @@ impl Executor<'_> {
                     "{} — and the journal entry could not be written ({e})",
                     outcome.message
                 );
-                outcome.status = Status::Failed;
+                outcome.status = ActionStatus::Failed;
             }
             progress(item, &outcome);
             outcomes.push(outcome);
@@ -67,7 +67,7 @@ impl Executor<'_> {
     }
 
     /// One action.
-    pub async fn run(&self, item: &PlanItem) -> Outcome {
+    pub async fn run(&self, item: &PlanItem) -> ActionOutcome {
         match item.op {
             Op::Disable | Op::Enable => {
                 let target = if item.op == Op::Disable {
@@ -86,7 +86,9 @@ impl Executor<'_> {
             }
             Op::Roll | Op::Replace => {
                 let Some(sink) = self.sink else {
-                    return Outcome::failed("a --secret-sink is required; nothing was changed");
+                    return ActionOutcome::failed(
+                        "a --secret-sink is required; nothing was changed",
+                    );
                 };
                 let fresh =
                     match status::fresh(self.client, &item.owner, &item.token_id, &item.scanned)
@@ -104,28 +106,33 @@ impl Executor<'_> {
         }
     }
 
-    pub(super) fn escrow_or_lost(&self, token_id: &str, secret: &Secret, what: &str) -> Outcome {
+    pub(super) fn escrow_or_lost(
+        &self,
+        token_id: &str,
+        secret: &Secret,
+        what: &str,
+    ) -> ActionOutcome {
         match sink::escrow(&self.escrow_dir, token_id, secret, self.clock.now()) {
             Ok(path) => {
-                let mut o = Outcome::failed(format!(
+                let mut o = ActionOutcome::failed(format!(
                     "{what}. The secret of token {token_id} is in the escrow file {} (mode 0600): hand it to the token's consumers, then delete the file",
                     path.display()
                 ));
                 o.escrow = Some(path);
                 o
             }
-            Err(e) => Outcome::failed(format!(
+            Err(e) => ActionOutcome::failed(format!(
                 "{what}. Writing the escrow file failed too ({e}): the secret of token {token_id} is LOST; roll the token again with a working sink"
             )),
         }
     }
 
-    async fn roll(&self, item: &PlanItem, sink: &SecretSink, fresh: Value) -> Outcome {
+    async fn roll(&self, item: &PlanItem, sink: &SecretSink, fresh: Value) -> ActionOutcome {
         let (owner, id) = (&item.owner, item.token_id.as_str());
         let mut lost: Vec<String> = Vec::new();
         let secret = loop {
             if lost.len() >= MAX_ROLL_ATTEMPTS {
-                return Outcome::failed(format!(
+                return ActionOutcome::failed(format!(
                     "SECRET UNKNOWN: token {id} was rolled {} times and every answer was lost ({}): its secret has probably changed and nobody holds it, so consumers of the old secret may fail; roll it again (`tokenwarden roll {id} --apply`)",
                     lost.len(),
                     lost.join("; ")
@@ -136,13 +143,13 @@ impl Executor<'_> {
                 Ok(s) => break s,
                 Err(e) if tokens::answer_lost(&e) => lost.push(e.to_string()),
                 Err(e) if lost.is_empty() => {
-                    return Outcome::failed(format!(
+                    return ActionOutcome::failed(format!(
                         "Cloudflare refused to roll token {id} ({e}); nothing was changed, the old secret still works"
                     ))
                     .with_before(Some(fresh))
                 }
                 Err(e) => {
-                    return Outcome::failed(format!(
+                    return ActionOutcome::failed(format!(
                         "SECRET UNKNOWN: the answer to an earlier roll of token {id} was lost ({}), so the old secret may be dead, and rolling again was refused ({e}); roll it again",
                         lost.join("; ")
                     ))
@@ -169,8 +176,8 @@ impl Executor<'_> {
         };
         let mut outcome = match sink.deliver(&delivery, &secret) {
             Ok(to) => {
-                let mut o = Outcome::new(
-                    Status::Succeeded,
+                let mut o = ActionOutcome::new(
+                    ActionStatus::Succeeded,
                     format!("rolled; the new secret was delivered to {to}{note}"),
                 );
                 o.delivered_to = Some(to);

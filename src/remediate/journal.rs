@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::SecondsFormat;
 use serde_json::{json, Value};
 
-use super::{without_secret, Outcome, PlanItem};
+use super::{without_secret, ActionOutcome, PlanItem};
 use crate::clock::Clock;
 
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +93,7 @@ impl Journal {
     }
 
     /// The entry written once the action is over, whatever happened.
-    pub fn end(&mut self, item: &PlanItem, outcome: &Outcome) -> Result<(), JournalError> {
+    pub fn end(&mut self, item: &PlanItem, outcome: &ActionOutcome) -> Result<(), JournalError> {
         let mut entry = base(&self.run, self.clock, "end", item);
         let state = |v: &Option<Value>| v.as_ref().map_or(Value::Null, without_secret);
         entry["before"] = state(&outcome.before);
@@ -124,7 +124,7 @@ fn base(run: &str, clock: Clock, event: &str, item: &PlanItem) -> Value {
 mod tests {
     use super::*;
     use crate::inventory::Owner;
-    use crate::remediate::{Op, Status};
+    use crate::remediate::{ActionStatus, Op};
 
     fn clock() -> Clock {
         Clock::from_arg(Some("2026-11-22T10:00:00Z")).unwrap()
@@ -151,7 +151,7 @@ mod tests {
         std::fs::write(&path, "{\"earlier\":true}\n").unwrap();
         let mut j = Journal::open(&path, clock()).unwrap();
         j.start(&item()).unwrap();
-        let mut o = Outcome::new(Status::Succeeded, "rolled");
+        let mut o = ActionOutcome::new(ActionStatus::Succeeded, "rolled");
         o.after = Some(json!({"id": "t1", "value": "cfut_leak2"}));
         j.end(&item(), &o).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();

@@ -31,7 +31,7 @@ pub use plan::{Op, Plan, PlanItem};
 /// Where one planned action stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub enum ActionStatus {
     /// Dry run: would be executed.
     Planned,
     /// Not executed: beyond `max_actions` for this run.
@@ -44,29 +44,29 @@ pub enum Status {
     Failed,
 }
 
-impl Status {
+impl ActionStatus {
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Planned => "planned",
-            Status::Deferred => "deferred",
-            Status::Succeeded => "succeeded",
-            Status::Unchanged => "unchanged",
-            Status::Skipped => "skipped",
-            Status::Failed => "failed",
+            ActionStatus::Planned => "planned",
+            ActionStatus::Deferred => "deferred",
+            ActionStatus::Succeeded => "succeeded",
+            ActionStatus::Unchanged => "unchanged",
+            ActionStatus::Skipped => "skipped",
+            ActionStatus::Failed => "failed",
         }
     }
 
     /// Whether this outcome makes the run exit 3: an action that did not do what the plan
     /// said (failed, or skipped because the token changed under it).
     pub fn is_failure(self) -> bool {
-        matches!(self, Status::Failed | Status::Skipped)
+        matches!(self, ActionStatus::Failed | ActionStatus::Skipped)
     }
 }
 
 /// What executing one action did. Never holds a secret: only where it went.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    pub status: Status,
+pub struct ActionOutcome {
+    pub status: ActionStatus,
     pub message: String,
     /// Where the new secret was delivered (a file path, "stdout", "the exec: command").
     pub delivered_to: Option<String>,
@@ -80,9 +80,9 @@ pub struct Outcome {
     pub after: Option<Value>,
 }
 
-impl Outcome {
-    pub fn new(status: Status, message: impl Into<String>) -> Outcome {
-        Outcome {
+impl ActionOutcome {
+    pub fn new(status: ActionStatus, message: impl Into<String>) -> ActionOutcome {
+        ActionOutcome {
             status,
             message: message.into(),
             delivered_to: None,
@@ -93,16 +93,16 @@ impl Outcome {
         }
     }
 
-    pub fn failed(message: impl Into<String>) -> Outcome {
-        Outcome::new(Status::Failed, message)
+    pub fn failed(message: impl Into<String>) -> ActionOutcome {
+        ActionOutcome::new(ActionStatus::Failed, message)
     }
 
-    pub fn with_before(mut self, before: Option<Value>) -> Outcome {
+    pub fn with_before(mut self, before: Option<Value>) -> ActionOutcome {
         self.before = before;
         self
     }
 
-    pub fn with_after(mut self, after: Option<Value>) -> Outcome {
+    pub fn with_after(mut self, after: Option<Value>) -> ActionOutcome {
         self.after = after;
         self
     }

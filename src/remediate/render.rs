@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use super::plan::Skipped;
-use super::{Outcome, PlanItem, Status};
+use super::{ActionOutcome, ActionStatus, PlanItem};
 use crate::inventory::NotEvaluated;
 
 /// Whether anything was executed.
@@ -19,8 +19,8 @@ pub enum Mode {
 #[derive(Debug, Clone, Copy)]
 pub struct Row<'a> {
     pub item: &'a PlanItem,
-    pub status: Status,
-    pub outcome: Option<&'a Outcome>,
+    pub status: ActionStatus,
+    pub outcome: Option<&'a ActionOutcome>,
 }
 
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ pub struct Document<'a> {
 }
 
 impl Document<'_> {
-    fn count(&self, status: Status) -> usize {
+    fn count(&self, status: ActionStatus) -> usize {
         self.rows.iter().filter(|r| r.status == status).count()
     }
 }
@@ -84,12 +84,12 @@ pub fn json(doc: &Document<'_>) -> Value {
         .collect();
     let mut summary = serde_json::Map::new();
     for status in [
-        Status::Planned,
-        Status::Deferred,
-        Status::Succeeded,
-        Status::Unchanged,
-        Status::Skipped,
-        Status::Failed,
+        ActionStatus::Planned,
+        ActionStatus::Deferred,
+        ActionStatus::Succeeded,
+        ActionStatus::Unchanged,
+        ActionStatus::Skipped,
+        ActionStatus::Failed,
     ] {
         summary.insert(status.as_str().into(), json!(doc.count(status)));
     }
@@ -196,12 +196,12 @@ pub fn table(doc: &Document<'_>) -> String {
     }
     let mut parts = Vec::new();
     for status in [
-        Status::Planned,
-        Status::Succeeded,
-        Status::Unchanged,
-        Status::Skipped,
-        Status::Failed,
-        Status::Deferred,
+        ActionStatus::Planned,
+        ActionStatus::Succeeded,
+        ActionStatus::Unchanged,
+        ActionStatus::Skipped,
+        ActionStatus::Failed,
+        ActionStatus::Deferred,
     ] {
         let n = doc.count(status);
         if n > 0 {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::apply::Executor;
 use super::sink::{Delivery, SecretSink};
-use super::{status, BodyError, Op, Outcome, PlanItem, Status};
+use super::{status, ActionOutcome, ActionStatus, BodyError, Op, PlanItem};
 use crate::cloudflare::{tokens, ApiError};
 use crate::inventory::Owner;
 
@@ -125,12 +125,13 @@ impl Executor<'_> {
         item: &PlanItem,
         sink: &SecretSink,
         fresh: Value,
-    ) -> Outcome {
+    ) -> ActionOutcome {
         let (owner, old_id) = (&item.owner, item.token_id.as_str());
         let old_name = fresh.get("name").and_then(Value::as_str).unwrap_or("");
         let name = replacement_name(old_name, old_id, self.created_at);
-        let failed =
-            |msg: String, fresh: &Value| Outcome::failed(msg).with_before(Some(fresh.clone()));
+        let failed = |msg: String, fresh: &Value| {
+            ActionOutcome::failed(msg).with_before(Some(fresh.clone()))
+        };
         let body = match create_body(&fresh, &name, self.created_at, self.max_lifetime_days) {
             Ok(b) => b,
             Err(why) => {
@@ -183,10 +184,10 @@ impl Executor<'_> {
             },
             Ok(to) => {
                 let disabled = status::set_status(self.client, owner, old_id, &fresh, "disabled").await;
-                let mut o = if matches!(disabled.status, Status::Succeeded | Status::Unchanged) {
-                    Outcome::new(Status::Succeeded, format!("replaced by {new_id} ({new_name}), whose secret was delivered to {to}; token {old_id} disabled and verified"))
+                let mut o = if matches!(disabled.status, ActionStatus::Succeeded | ActionStatus::Unchanged) {
+                    ActionOutcome::new(ActionStatus::Succeeded, format!("replaced by {new_id} ({new_name}), whose secret was delivered to {to}; token {old_id} disabled and verified"))
                 } else {
-                    Outcome::failed(format!("the replacement {new_id} ({new_name}) was created and its secret delivered to {to}, but token {old_id} was NOT disabled: {}", disabled.message))
+                    ActionOutcome::failed(format!("the replacement {new_id} ({new_name}) was created and its secret delivered to {to}, but token {old_id} was NOT disabled: {}", disabled.message))
                 };
                 o.delivered_to = Some(to);
                 o.before = Some(fresh);
@@ -208,11 +209,11 @@ impl Executor<'_> {
         existing: &[String],
         error: &str,
         fresh: &Value,
-    ) -> Outcome {
+    ) -> ActionOutcome {
         let listed = match tokens::list(self.client, owner).await {
             Ok(list) => list,
             Err(e) => {
-                return Outcome::failed(format!(
+                return ActionOutcome::failed(format!(
                     "the answer to creating the replacement of token {old_id} was lost ({error}) and listing the tokens to find out failed ({e}): a token named {name:?} may exist with a secret nobody holds — delete it; token {old_id} is untouched"
                 ))
                 .with_before(Some(fresh.clone()))
@@ -235,7 +236,7 @@ impl Executor<'_> {
         } else {
             format!("the answer to creating the replacement of token {old_id} was lost ({error}) and the token(s) it created could not be deleted: {} — delete them (nobody holds their secret); token {old_id} is untouched", left.join(", "))
         };
-        Outcome::failed(msg).with_before(Some(fresh.clone()))
+        ActionOutcome::failed(msg).with_before(Some(fresh.clone()))
     }
 }
 

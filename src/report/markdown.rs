@@ -323,7 +323,7 @@ fn exempted(doc: &mut Doc, report: &Report) {
                 f.rule_id,
                 cell(token_label(f)),
                 cell(&e.reason),
-                cell(&e.owner),
+                cell(&e.contact),
                 e.expires
             ));
         }

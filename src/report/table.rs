@@ -75,7 +75,7 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
             line.push_str(&paint(
                 &format!(
                     "  [exempted until {}: {} — {}]",
-                    e.expires, e.reason, e.owner
+                    e.expires, e.reason, e.contact
                 ),
                 dim,
                 color,

@@ -204,7 +204,7 @@ fn exempted_findings_and_action_none_ask_for_nothing() {
                 rule: "token-unused".into(),
                 token: "a2".into(),
                 reason: "seasonal job".into(),
-                owner: "ops".into(),
+                contact: "ops".into(),
                 expires: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
             }));
         }
