@@ -1,4 +1,4 @@
-//! Facts per token (DESIGN §4): pure functions, no I/O. Times are parsed with chrono and
+//! Facts per token (docs/architecture.md §4): pure functions, no I/O. Times are parsed with chrono and
 //! CIDRs with ipnet here, once, so that rules compare numbers and booleans and never
 //! parse. `docs/input-document.md` is the contract for every field built below.
 
@@ -192,7 +192,7 @@ fn facts(
     let not_before = ctx.time(t, "not_before")?;
     let expires_on = ctx.time(t, "expires_on")?;
 
-    // A token is expired at exactly expires_on (DESIGN §5, precise readings).
+    // A token is expired at exactly expires_on (docs/architecture.md §5, precise readings).
     let past_expiry = expires_on.is_some_and(|e| now >= e);
     let not_yet_valid = not_before.is_some_and(|nb| now < nb);
     let active = status == Some("active") && !past_expiry && !not_yet_valid;
@@ -468,7 +468,7 @@ fn resource_facts(policies: &Array, ctx: &Ctx<'_>) -> Result<Value, EnrichError>
     Ok(rows.into())
 }
 
-/// Lower-case, trimmed, and the older "Edit" spelled "Write" (DESIGN §5).
+/// Lower-case, trimmed, and the older "Edit" spelled "Write" (docs/architecture.md §5).
 pub fn normalize_group_name(name: &str) -> String {
     let lower = name.trim().to_lowercase();
     match lower.strip_suffix(" edit") {

@@ -1,5 +1,5 @@
 //! The collected inventory (owners, their tokens and permission-group catalogues, what
-//! could not be read) and the `tokenwarden-snapshot/v1` file that stores it (DESIGN §3).
+//! could not be read) and the `tokenwarden-snapshot/v1` file that stores it (docs/architecture.md §3).
 //!
 //! Token and permission-group objects stay verbatim Cloudflare API objects, so a snapshot
 //! can also be built with curl, and nothing the API sends is lost between collection and

@@ -1,4 +1,4 @@
-//! Governance policy files (`policies/*.toml`, DESIGN §6): thresholds, lists, the gate,
+//! Governance policy files (`policies/*.toml`, docs/architecture.md §6): thresholds, lists, the gate,
 //! disabled rules, severity overrides, exemptions and the remediation map.
 //!
 //! The file is parsed with spans and then validated into [`GovernancePolicy`], collecting
@@ -18,7 +18,7 @@ use toml::Spanned;
 
 use crate::finding::{Action, FailOn, Severity};
 
-/// The built-in policy, compiled in (DESIGN §6).
+/// The built-in policy, compiled in (docs/architecture.md §6).
 pub const DEFAULT_POLICY: &str = include_str!("../policies/default.toml");
 
 /// A value together with the line it was written on (1-based; 0 for built-ins).
@@ -214,7 +214,7 @@ impl GovernancePolicy {
         }
     }
 
-    /// `data.tokenwarden.config`: what rules read (DESIGN §4).
+    /// `data.tokenwarden.config`: what rules read (docs/architecture.md §4).
     pub fn config_data(&self) -> Value {
         let t = &self.thresholds;
         json!({

@@ -5,7 +5,7 @@
 //! from its owner and index, so a 100,000-token snapshot is streamed to disk without being
 //! held in memory, and the same estate can also be loaded into the Cloudflare emulator.
 //! The mix is shaped like a managed-service provider's: the user at most at its quota of
-//! 50 tokens, accounts of at most 500 (DESIGN §9 quotas); user- and account-owned tokens;
+//! 50 tokens, accounts of at most 500 (docs/architecture.md §9 quotas); user- and account-owned tokens;
 //! active, disabled, expired and past-expiry tokens; never-used and long-unused ones; IPv4
 //! and IPv6 conditions, valid, too broad and unparsable; account, nested all-zones,
 //! single-zone, top-level all-zones and all-accounts resources; read groups, sensitive and
@@ -29,7 +29,7 @@ use crate::emulator::{
 pub const SCANNER_ID: &str = "ed17574386854bf78a67040be0a770b0";
 /// Its secret in an emulated world (never written to a snapshot).
 pub const SCANNER_SECRET: &str = "cfut_bench0scanner0secret0do0not0print";
-/// Cloudflare's quotas (DESIGN §9) and `per_page` of every list the scanner reads.
+/// Cloudflare's quotas (docs/architecture.md §9) and `per_page` of every list the scanner reads.
 pub const USER_QUOTA: usize = 50;
 pub const ACCOUNT_QUOTA: usize = 500;
 pub const PER_PAGE: usize = 50;

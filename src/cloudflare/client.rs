@@ -23,7 +23,7 @@ use super::pacer::{Budget, Pacer, StatsSnapshot};
 use crate::secret::Secret;
 
 pub const DEFAULT_API_BASE: &str = "https://api.cloudflare.com/client/v4";
-/// The largest page Cloudflare serves (DESIGN §9).
+/// The largest page Cloudflare serves (docs/architecture.md §9).
 pub const PER_PAGE: u32 = 50;
 /// No list is this long (500 tokens per account is 10 pages; 200 pages of accounts is
 /// 10,000 accounts): a server that keeps going is broken, and the scope is reported, not
@@ -501,7 +501,7 @@ impl Client {
     ///
     /// Page 1 tells `total_count`; the other pages are then fetched concurrently. The list
     /// ends on an empty page, a page shorter than `per_page`, or once
-    /// `page * per_page >= total_count` (DESIGN §9). A list that changes or repeats itself
+    /// `page * per_page >= total_count` (docs/architecture.md §9). A list that changes or repeats itself
     /// while it is read — a short page before the last, an item listed twice, a
     /// `total_count` that grows — is an error naming the endpoint and page: a scope read
     /// inconsistently is not evaluated, never silently partial.

@@ -1,5 +1,5 @@
 //! The Cloudflare API: credentials, the HTTP client (envelope, pagination, errors) and
-//! collection of the token inventory (DESIGN §9).
+//! collection of the token inventory (docs/architecture.md §9).
 
 pub mod client;
 pub mod collect;

@@ -1,4 +1,4 @@
-//! Client-side pacing under Cloudflare's rate limit (DESIGN §9: 1200 requests per
+//! Client-side pacing under Cloudflare's rate limit (docs/architecture.md §9: 1200 requests per
 //! 5 minutes per credential; past it, HTTP 429 and *every* call blocked for 5 minutes).
 //!
 //! One [`Pacer`] is shared by every request of a run. It keeps a sliding log of send

@@ -1,4 +1,4 @@
-//! Calls on single API tokens (DESIGN §9): read one, update one (`PUT` is a *full
+//! Calls on single API tokens (docs/architecture.md §9): read one, update one (`PUT` is a *full
 //! replacement*), roll its secret, create, delete, list an owner's tokens and verify the
 //! calling token. Built on [`Client::send`].
 //!

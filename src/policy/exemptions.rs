@@ -1,4 +1,4 @@
-//! Exemptions (DESIGN §6): when one applies (through its expiry day, to a rule id or "*",
+//! Exemptions (docs/architecture.md §6): when one applies (through its expiry day, to a rule id or "*",
 //! a token id or a glob on the name, optionally one account), and `--exemptions FILE`:
 //! a file of `[[exemptions]]` only, parsed like the policy with every problem and its line.
 

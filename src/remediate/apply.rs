@@ -1,4 +1,4 @@
-//! Executing a plan (DESIGN §8): the driver that journals each action before and after it
+//! Executing a plan (docs/architecture.md §8): the driver that journals each action before and after it
 //! runs, and the roll protocol. Disable/enable live in `status`, replace in `replace`.
 //!
 //! **Roll** never loses the secret: a roll whose answer was lost (timeout, reset, 5xx, a

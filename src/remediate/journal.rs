@@ -1,4 +1,4 @@
-//! The remediation journal (DESIGN §8): an append-only JSONL file with one entry when an
+//! The remediation journal (docs/architecture.md §8): an append-only JSONL file with one entry when an
 //! action starts and one when it ends — time, run, action, owner, token id and name, the
 //! rules, the token's state before and after (API objects, never a secret), the outcome and
 //! where a secret was delivered or escrowed. Each entry is flushed and synced before the

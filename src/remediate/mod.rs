@@ -1,4 +1,4 @@
-//! Remediation (DESIGN §8, issue 3): turn findings into a plan of actions — roll, replace,
+//! Remediation (docs/architecture.md §8, issue 3): turn findings into a plan of actions — roll, replace,
 //! disable, enable — and carry it out without ever losing a secret or weakening a token.
 //!
 //! - [`plan`]: which one action each offending token gets, and why (pure).

@@ -1,4 +1,4 @@
-//! The remediation plan (DESIGN §8): from governed findings to at most one action per
+//! The remediation plan (docs/architecture.md §8): from governed findings to at most one action per
 //! token — the strongest one its findings ask for — with the rules behind it, the weaker
 //! actions it supersedes, and the tokens left alone with the reason. Pure: no I/O.
 //!

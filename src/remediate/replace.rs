@@ -1,4 +1,4 @@
-//! The replace protocol (DESIGN §8): consumers get an overlap. Create a copy of the token
+//! The replace protocol (docs/architecture.md §8): consumers get an overlap. Create a copy of the token
 //! (same policies, condition and not_before; a name saying what it replaces; a fresh
 //! expiry), deliver its secret, and only then disable the old token with the disable
 //! protocol. If creation fails nothing changed — a creation whose answer was lost is looked

@@ -1,4 +1,4 @@
-//! Secret sinks (DESIGN §8): where a new secret goes after a roll or a replace, and the
+//! Secret sinks (docs/architecture.md §8): where a new secret goes after a roll or a replace, and the
 //! escrow that keeps it when delivery fails.
 //!
 //! - `file:DIR` writes `DIR/<token_id>.secret` atomically (temp file, fsync, rename, fsync

@@ -1,4 +1,4 @@
-//! The disable/enable protocol (DESIGN §8). `PUT .../tokens/{id}` is a *full replacement*
+//! The disable/enable protocol (docs/architecture.md §8). `PUT .../tokens/{id}` is a *full replacement*
 //! at Cloudflare: a field the body leaves out is deleted, so a body without `condition`
 //! would silently lift the token's IP restriction. Hence:
 //!

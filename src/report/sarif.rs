@@ -1,4 +1,4 @@
-//! `--format sarif`: SARIF 2.1.0 for GitHub code scanning (DESIGN §7), built with
+//! `--format sarif`: SARIF 2.1.0 for GitHub code scanning (docs/architecture.md §7), built with
 //! serde_sarif's typed builders. With a baseline every result carries `baselineState`
 //! (absent findings as `pass` results); stale exemptions are
 //! `toolConfigurationNotifications` located at their file and line.
