@@ -13,6 +13,7 @@ use crate::finding::{Finding, RawFinding, Severity};
 use crate::inventory::{NotEvaluated, TokenRef};
 use crate::policy::{govern, GovernancePolicy};
 use crate::scan;
+use crate::text::{terminal as t, terminal_lines};
 
 /// The explanation of one token: exactly what the engine was given and what every rule
 /// made of it. Serialized as the `explain --format json` document.
@@ -177,11 +178,11 @@ fn pretty(v: &Value) -> String {
 pub fn render_table(token: TokenRef<'_>, e: &Explanation) -> String {
     let mut s = format!(
         "token {} ({}) — {}\n\ninput document:\n{}\n\nconfig data (data.tokenwarden.config):\n{}\n\nrules:\n",
-        token.id(),
-        token.name().unwrap_or("-"),
-        token.owner.label(),
-        pretty(e.input.as_ref().unwrap_or(&Value::Null)),
-        pretty(&e.data["tokenwarden"]["config"])
+        t(token.id()),
+        t(token.name().unwrap_or("-")),
+        t(&token.owner.label()),
+        terminal_lines(&pretty(e.input.as_ref().unwrap_or(&Value::Null))),
+        terminal_lines(&pretty(&e.data["tokenwarden"]["config"]))
     );
     for r in &e.rules {
         let (mark, detail) = if r.disabled {
@@ -196,15 +197,19 @@ pub fn render_table(token: TokenRef<'_>, e: &Explanation) -> String {
         } else {
             ("-", String::new())
         };
-        s.push_str(&format!("  {mark:<8} {}{detail}\n", r.id));
+        s.push_str(&format!("  {mark:<8} {}{}\n", t(&r.id), t(&detail)));
         for f in &r.findings {
             s.push_str(&format!(
                 "           {:<8} {}",
                 f.severity.as_str(),
-                f.message
+                t(&f.message)
             ));
             if let Some(x) = &f.exempted_by {
-                s.push_str(&format!(" [exempted until {}: {}]", x.expires, x.reason));
+                s.push_str(&format!(
+                    " [exempted until {}: {}]",
+                    x.expires,
+                    t(&x.reason)
+                ));
             }
             s.push('\n');
         }
@@ -216,22 +221,22 @@ pub fn render_table(token: TokenRef<'_>, e: &Explanation) -> String {
     for x in &e.exemptions_matched {
         s.push_str(&format!(
             "  {}:{}  rule {}, token {}  {} {}: {} ({})\n",
-            x.file,
+            t(&x.file),
             x.line,
-            x.rule,
-            x.token,
+            t(&x.rule),
+            t(&x.token),
             if x.active {
                 "in force until"
             } else {
                 "EXPIRED on"
             },
             x.expires,
-            x.reason,
-            x.contact
+            t(&x.reason),
+            t(&x.contact)
         ));
     }
     for n in &e.errors {
-        s.push_str(&format!("  ERROR {}\n", n.reason));
+        s.push_str(&format!("  ERROR {}\n", t(&n.reason)));
     }
     s.trim_end().to_string()
 }

@@ -27,6 +27,7 @@ pub mod scan;
 pub mod scope;
 pub mod secret;
 pub mod stale;
+pub mod text;
 
 #[cfg(test)]
 mod layering {
@@ -41,6 +42,7 @@ mod layering {
         ("exit", 0),
         ("scope", 0),
         ("secret", 0),
+        ("text", 0),
         ("finding", 1),
         ("inventory", 1),
         ("cloudflare", 2),

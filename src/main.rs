@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tokenwarden::exit::Exit;
+use tokenwarden::text::terminal_lines;
 
 fn main() -> ExitCode {
     let cli = match cmd::args::Cli::try_parse() {
@@ -27,7 +28,9 @@ fn main() -> ExitCode {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(e) => {
             let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "error: {e}");
+            // Errors quote outside text (API answers, file contents): no raw control
+            // characters reach the terminal.
+            let _ = writeln!(err, "error: {}", terminal_lines(&e.to_string()));
             if let Some(hint) = e.hint() {
                 let _ = writeln!(err, "hint: {hint}");
             }

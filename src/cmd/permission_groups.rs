@@ -4,6 +4,7 @@
 use serde_json::Value;
 use tokenwarden::exit::Exit;
 use tokenwarden::inventory::Inventory;
+use tokenwarden::text::terminal;
 
 use super::args::{ListFormat, PermissionGroupsArgs};
 use super::error::{usage, Error};
@@ -74,7 +75,13 @@ pub fn run(args: &PermissionGroupsArgs, session: &Session) -> Result<Exit, Error
                             .join(",")
                     })
                     .unwrap_or_default();
-                t.push_str(&format!("{:<32}  {:<45}  {}\n", s("id"), s("name"), scopes));
+                // Names come from the API: escaped for the terminal (issue 12).
+                t.push_str(&format!(
+                    "{:<32}  {:<45}  {}\n",
+                    terminal(&s("id")),
+                    terminal(&s("name")),
+                    terminal(&scopes)
+                ));
             }
             t
         }

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use tokenwarden::coverage;
 use tokenwarden::engine::{self, RuleSet, TestOutcome};
 use tokenwarden::exit::Exit;
+use tokenwarden::text::{terminal as t, terminal_lines};
 
 use super::args::{ListFormat, RuleSourceArgs, RulesCommand};
 use super::error::{usage, Error};
@@ -46,11 +47,11 @@ pub fn run(cmd: RulesCommand, session: &Session) -> Result<Exit, Error> {
                             writeln!(
                                 out,
                                 "{:<w$}  {:<8}  {:<7}  {:<8}  {}",
-                                m.id,
+                                t(&m.id),
                                 m.severity.as_str(),
                                 m.remediation.as_str(),
-                                m.origin.label(),
-                                m.title
+                                t(&m.origin.label()),
+                                t(&m.title)
                             )
                         });
                     }
@@ -88,7 +89,8 @@ pub fn run(cmd: RulesCommand, session: &Session) -> Result<Exit, Error> {
             }
             s.push_str("\n---\n");
             s.push_str(&file.text);
-            print(&s)?;
+            // A custom pack's metadata and source are outside text too.
+            print(&terminal_lines(&s))?;
             Ok(Exit::Ok)
         }
         RulesCommand::Test {
@@ -112,16 +114,22 @@ pub fn run(cmd: RulesCommand, session: &Session) -> Result<Exit, Error> {
                     TestOutcome::Pass => {
                         passed += 1;
                         if ui.verbosity >= 0 {
-                            let _ = writeln!(text, "PASS  {}: {}", r.file, r.name);
+                            let _ = writeln!(text, "PASS  {}: {}", t(&r.file), t(&r.name));
                         }
                     }
                     TestOutcome::Fail => {
                         failed += 1;
-                        let _ = writeln!(text, "FAIL  {}: {}", r.file, r.name);
+                        let _ = writeln!(text, "FAIL  {}: {}", t(&r.file), t(&r.name));
                     }
                     TestOutcome::Error(e) => {
                         failed += 1;
-                        let _ = writeln!(text, "ERROR {}: {}: {e}", r.file, r.name);
+                        let _ = writeln!(
+                            text,
+                            "ERROR {}: {}: {}",
+                            t(&r.file),
+                            t(&r.name),
+                            t(&e.to_string())
+                        );
                     }
                 }
             }

@@ -13,6 +13,7 @@ use tokenwarden::inventory::Inventory;
 use tokenwarden::policy::GovernancePolicy;
 use tokenwarden::scope::{Narrowing, Scope};
 use tokenwarden::secret::Secret;
+use tokenwarden::text::terminal_lines;
 
 use super::args::{ColorChoice, EngineArg, EvalArgs, GlobalArgs, ScopeArg, SourceArgs};
 use super::error::{usage, Error};
@@ -27,8 +28,10 @@ pub struct Ui {
 }
 
 impl Ui {
+    /// One message: control characters that outside text (an API error, a token name)
+    /// may carry are spelled out, so no message can drive the terminal (issue 12).
     fn line(&self, text: &str) {
-        let _ = writeln!(io::stderr().lock(), "{text}");
+        let _ = writeln!(io::stderr().lock(), "{}", terminal_lines(text));
     }
 
     pub fn warn(&self, msg: &str) {

@@ -1,5 +1,6 @@
 //! How `doctor` prints its diagnosis: a checklist for people, JSON for scripts.
 
+use crate::text::terminal as t;
 use serde_json::{json, Value};
 
 use super::{
@@ -17,7 +18,11 @@ fn label(s: CheckStatus) -> &'static str {
 
 /// The checklist, then one verdict line for the scan and one for remediation.
 pub fn render_table(d: &Diagnosis, require_remediation: bool) -> String {
-    let mut s = format!("tokenwarden doctor: {} at {}\n\n", d.credential, d.api_base);
+    let mut s = format!(
+        "tokenwarden doctor: {} at {}\n\n",
+        t(d.credential),
+        t(&d.api_base)
+    );
     let width = d.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for c in &d.checks {
         // A missing write permission is only a note unless remediation was asked for:
@@ -28,9 +33,15 @@ pub fn render_table(d: &Diagnosis, require_remediation: bool) -> String {
         } else {
             label(c.status)
         };
-        s.push_str(&format!("  {:<7}  {:<width$}  {}\n", mark, c.id, c.detail));
+        // Details quote API answers and token names: escaped (issue 12).
+        s.push_str(&format!(
+            "  {:<7}  {:<width$}  {}\n",
+            mark,
+            t(&c.id),
+            t(&c.detail)
+        ));
         if let Some(h) = &c.hint {
-            s.push_str(&format!("  {:<7}  {:<width$}  fix: {h}\n", "", ""));
+            s.push_str(&format!("  {:<7}  {:<width$}  fix: {}\n", "", "", t(h)));
         }
     }
     s.push('\n');

@@ -1,6 +1,7 @@
 //! The plan and its outcomes as a table or a JSON document. Deterministic given the same
 //! inputs; never a secret (rows hold token ids, rules and where secrets went).
 
+use crate::text::terminal as t;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
@@ -138,13 +139,15 @@ pub fn table(doc: &Document<'_>) -> String {
             "BECAUSE".to_string(),
         ]];
         for r in &doc.rows {
+            // Every cell escaped: a token name must not hide a column of the row being
+            // approved, nor forge a line (issue 12).
             cells.push([
-                r.item.owner.label(),
-                r.item.token_id.clone(),
-                r.item.token_name.clone().unwrap_or_else(|| "-".into()),
+                t(&r.item.owner.label()).into_owned(),
+                t(&r.item.token_id).into_owned(),
+                t(r.item.token_name.as_deref().unwrap_or("-")).into_owned(),
                 r.item.op.to_string(),
                 r.status.as_str().to_string(),
-                because(r.item),
+                t(&because(r.item)).into_owned(),
             ]);
         }
         let w = widths(&cells);
@@ -166,7 +169,7 @@ pub fn table(doc: &Document<'_>) -> String {
             out.push_str(line.trim_end());
             out.push('\n');
             if let Some(o) = i.checked_sub(1).and_then(|k| doc.rows[k].outcome) {
-                out.push_str(&format!("    -> {}\n", o.message));
+                out.push_str(&format!("    -> {}\n", t(&o.message)));
             }
         }
     }
@@ -175,23 +178,27 @@ pub fn table(doc: &Document<'_>) -> String {
         for s in doc.skipped {
             out.push_str(&format!(
                 "  {} {} ({}): {} ({}): {}\n",
-                s.owner.label(),
-                s.token_id,
-                s.token_name.as_deref().unwrap_or("-"),
+                t(&s.owner.label()),
+                t(&s.token_id),
+                t(s.token_name.as_deref().unwrap_or("-")),
                 s.action,
                 if s.rules.is_empty() {
                     "requested".to_string()
                 } else {
-                    s.rules.join(", ")
+                    t(&s.rules.join(", ")).into_owned()
                 },
-                s.reason
+                t(&s.reason)
             ));
         }
     }
     if !doc.not_evaluated.is_empty() {
         out.push_str("\nNot evaluated (no plan for these):\n");
         for n in doc.not_evaluated {
-            out.push_str(&format!("  {}: {}\n", n.scope, n.reason));
+            out.push_str(&format!(
+                "  {}: {}\n",
+                t(&n.scope.to_string()),
+                t(&n.reason)
+            ));
         }
     }
     let mut parts = Vec::new();

@@ -18,12 +18,9 @@ pub const MAX_BYTES: usize = 1_000_000;
 const RESERVE: usize = 8 * 1024;
 
 /// Escape text for a Markdown table cell.
+/// Outside text in a table cell: never rendered as a link, image, mention or HTML.
 fn cell(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('\n', " ")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    crate::text::markdown_cell(s)
 }
 
 fn badge(s: Severity) -> &'static str {

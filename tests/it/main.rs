@@ -20,6 +20,7 @@ mod example;
 mod exemptions;
 mod exit_codes;
 mod explain;
+mod injection;
 mod live;
 mod remediate;
 mod resilience;
