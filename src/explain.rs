@@ -150,7 +150,7 @@ pub fn explain(
                 file: e.source.clone(),
                 line: e.line,
                 rule: e.rule.value.clone(),
-                token: e.token.clone(),
+                token: e.token.text().to_string(),
                 account: e.account.clone(),
                 reason: e.reason.clone(),
                 contact: e.contact.clone(),

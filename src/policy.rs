@@ -11,7 +11,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
@@ -52,10 +52,37 @@ pub struct RuleSettings {
     pub severity: Vec<(Located<String>, Severity)>,
 }
 
+/// Which tokens an exemption names: one token by id, or tokens by a glob on their name —
+/// never both, so an id never matches a token *named* like it (issue 12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenMatch {
+    /// `token_id = "<32 hex>"`.
+    Id(String),
+    /// `token_name = "<glob>"`.
+    Name(String),
+}
+
+impl TokenMatch {
+    /// The id or the glob, as written.
+    pub fn text(&self) -> &str {
+        match self {
+            TokenMatch::Id(s) | TokenMatch::Name(s) => s,
+        }
+    }
+
+    /// `token_id` or `token_name`: the key it was written with.
+    pub fn key(&self) -> &'static str {
+        match self {
+            TokenMatch::Id(_) => "token_id",
+            TokenMatch::Name(_) => "token_name",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exemption {
     pub rule: Located<String>,
-    pub token: String,
+    pub token: TokenMatch,
     pub account: Option<String>,
     pub reason: String,
     /// Who answers for the exemption (the `owner` key): not the token's owner.
@@ -65,6 +92,16 @@ pub struct Exemption {
     pub source: String,
     pub line: usize,
 }
+
+/// Bounds the policy puts on itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// An exemption may expire at most this many days after the run's now.
+    pub max_exemption_days: u32,
+}
+
+/// The range `[limits] max_exemption_days` may take.
+pub const MAX_EXEMPTION_DAYS_RANGE: std::ops::RangeInclusive<i64> = 1..=3650;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemediationSettings {
@@ -83,6 +120,7 @@ pub struct GovernancePolicy {
     pub rules: RuleSettings,
     pub exemptions: Vec<Exemption>,
     pub remediation: RemediationSettings,
+    pub limits: Limits,
 }
 
 /// One problem in a policy file.
@@ -133,6 +171,39 @@ impl fmt::Display for Located<String> {
 }
 
 impl GovernancePolicy {
+    /// Every exemption must expire within `[limits] max_exemption_days` of `now`: an
+    /// exemption is a deadline, never a permanent waiver (issue 12). Problems name each
+    /// exemption's file and line.
+    pub fn check_exemption_horizon(&self, now: DateTime<Utc>) -> Result<(), PolicyError> {
+        let max = self.limits.max_exemption_days;
+        let latest = now.date_naive() + chrono::Days::new(u64::from(max));
+        let far: Vec<&Exemption> = self
+            .exemptions
+            .iter()
+            .filter(|e| e.expires > latest)
+            .collect();
+        let Some(first) = far.first() else {
+            return Ok(());
+        };
+        let problems = far
+            .iter()
+            .filter(|e| e.source == first.source)
+            .map(|e| PolicyProblem {
+                line: e.line,
+                key: "expires".into(),
+                message: format!(
+                    "{} is more than [limits] max_exemption_days ({max}) after {}: set an expiry on or before {latest}",
+                    e.expires,
+                    now.date_naive()
+                ),
+            })
+            .collect();
+        Err(PolicyError::Invalid {
+            source_name: first.source.clone(),
+            problems,
+        })
+    }
+
     pub fn builtin() -> Result<Self, PolicyError> {
         Self::parse(DEFAULT_POLICY, "built-in default policy", None)
     }
@@ -268,6 +339,9 @@ fn empty_policy() -> GovernancePolicy {
             actions: Vec::new(),
             max_actions: 0,
         },
+        limits: Limits {
+            max_exemption_days: 365,
+        },
     }
 }
 
@@ -369,6 +443,7 @@ impl<'t> Parser<'t> {
                 "rules",
                 "exemptions",
                 "remediation",
+                "limits",
             ],
         );
         if let Some(t) = self.sub_table(root, "thresholds") {
@@ -418,6 +493,26 @@ impl<'t> Parser<'t> {
         }
         if let Some(t) = self.sub_table(root, "remediation") {
             self.remediation(t, &mut policy.remediation);
+        }
+        if let Some(t) = self.sub_table(root, "limits") {
+            self.unknown_keys(t, "limits", &["max_exemption_days"]);
+            if let Some(item) = Self::get(t, "max_exemption_days") {
+                if let Some(n) = self.integer(item, "limits.max_exemption_days") {
+                    if MAX_EXEMPTION_DAYS_RANGE.contains(&n) {
+                        policy.limits.max_exemption_days = n as u32;
+                    } else {
+                        self.problem(
+                            &item.span(),
+                            "limits.max_exemption_days",
+                            format!(
+                                "{n} is out of range ({}..={} days)",
+                                MAX_EXEMPTION_DAYS_RANGE.start(),
+                                MAX_EXEMPTION_DAYS_RANGE.end()
+                            ),
+                        );
+                    }
+                }
+            }
         }
     }
 

@@ -110,7 +110,7 @@ pub fn find(
             Some(StaleExemption {
                 why,
                 rule: e.rule.value.clone(),
-                token: e.token.clone(),
+                token: e.token.text().to_string(),
                 account: e.account.clone(),
                 reason: e.reason.clone(),
                 contact: e.contact.clone(),
@@ -145,7 +145,7 @@ mod tests {
                 value: rule.into(),
                 line: 3,
             },
-            token: token.into(),
+            token: crate::policy::TokenMatch::Name(token.into()),
             account: account.map(str::to_string),
             reason: "why".into(),
             contact: "sec@example.com".into(),

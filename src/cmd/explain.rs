@@ -11,7 +11,7 @@ use super::session::{prepare, print, Session};
 
 pub fn run(args: &ExplainArgs, session: &Session) -> Result<Exit, Error> {
     let now = session.clock.now();
-    let prepared = prepare(&args.eval)?;
+    let prepared = prepare(&args.eval, now)?;
     let inv = session.inventory(&args.source, now)?;
     let owners = inv.owners();
     let found = owners.iter().find_map(|o| {

@@ -193,7 +193,7 @@ pub fn run(args: &RemediateArgs, session: &Session) -> Result<Exit> {
         ));
     }
     let sink = parse_sink(opts)?;
-    let prepared = prepare(&args.eval)?;
+    let prepared = prepare(&args.eval, now)?;
     let (policy, evaluator) = (&prepared.policy, &prepared.evaluator);
     for rule in &args.only_rules {
         if !evaluator.rules().any(|m| &m.id == rule) {

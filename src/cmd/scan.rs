@@ -64,7 +64,7 @@ fn write_report(
 pub fn run(args: &ScanArgs, session: &Session) -> Result<Exit, Error> {
     let ui = session.ui;
     let now = session.clock.now();
-    let prepared = prepare(&args.eval)?;
+    let prepared = prepare(&args.eval, now)?;
     let (policy, evaluator) = (&prepared.policy, &prepared.evaluator);
     let fail_on = args.fail_on.map_or(policy.fail_on, fail_on_of);
     // Read before collecting: a baseline that does not parse is a usage error (exit 2),

@@ -296,7 +296,8 @@ pub struct Prepared {
     pub evaluator: Evaluator,
 }
 
-pub fn prepare(eval: &EvalArgs) -> Result<Prepared, Error> {
+/// `now` bounds how far ahead an exemption may expire (`[limits] max_exemption_days`).
+pub fn prepare(eval: &EvalArgs, now: chrono::DateTime<chrono::Utc>) -> Result<Prepared, Error> {
     let mut policy = match &eval.policy {
         Some(p) => GovernancePolicy::load(p),
         None => GovernancePolicy::builtin(),
@@ -306,6 +307,7 @@ pub fn prepare(eval: &EvalArgs) -> Result<Prepared, Error> {
             .exemptions
             .extend(GovernancePolicy::load_exemptions(path)?);
     }
+    policy.check_exemption_horizon(now)?;
     let rules = rule_set(&eval.rules, eval.no_default_rules)?;
     policy.check_rule_ids(&rules.ids())?;
     let disabled: Vec<String> = policy

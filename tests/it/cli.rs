@@ -242,7 +242,7 @@ fn exemptions_suppress_in_every_format_until_they_expire() {
     let p = write(
         &dir,
         "p.toml",
-        "[[exemptions]]\nrule = \"token-no-ip-restriction\"\ntoken = \"ci-deploy-*\"\naccount = \"023e105f4ecef8ad9ca31a8372d0c353\"\nreason = \"hosted runners\"\nowner = \"platform@example.com\"\nexpires = 2026-11-22\n",
+        "[[exemptions]]\nrule = \"token-no-ip-restriction\"\ntoken_name = \"ci-deploy-*\"\naccount = \"023e105f4ecef8ad9ca31a8372d0c353\"\nreason = \"hosted runners\"\nowner = \"platform@example.com\"\nexpires = 2026-11-22\n",
     );
     let f = findings(&["--policy", &p]);
     let ex: Vec<&Value> = f
@@ -284,7 +284,7 @@ fn exempting_every_gating_finding_passes_the_gate() {
     let p = write(
         &dir,
         "p.toml",
-        "[[exemptions]]\nrule = \"*\"\ntoken = \"*\"\nreason = \"accepted risk\"\nowner = \"sec@example.com\"\nexpires = 2027-01-01\n",
+        "[[exemptions]]\nrule = \"*\"\ntoken_name = \"*\"\nreason = \"accepted risk\"\nowner = \"sec@example.com\"\nexpires = 2027-01-01\n",
     );
     let (code, _, _) = scan_example(&["--policy", &p]);
     assert_eq!(code, 0);

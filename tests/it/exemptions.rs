@@ -11,7 +11,7 @@ use crate::support::*;
 const EXEMPTIONS: &str = r#"# team exemptions
 [[exemptions]]
 rule = "token-no-ip-restriction"
-token = "ci-deploy-*"
+token_name = "ci-deploy-*"
 account = "023e105f4ecef8ad9ca31a8372d0c353"
 reason = "hosted runners have no fixed egress IPs"
 owner = "platform@example.com"
@@ -19,14 +19,14 @@ expires = 2027-01-31
 
 [[exemptions]]
 rule = "token-secret-stale"
-token = "cert-manager-dns01"
+token_name = "cert-manager-dns01"
 reason = "rotation scheduled"
 owner = "sec@example.com"
 expires = 2026-11-21
 
 [[exemptions]]
 rule = "token-no-expiry"
-token = "decommissioned-*"
+token_name = "decommissioned-*"
 reason = "old exception"
 owner = "sec@example.com"
 expires = 2027-06-30
@@ -196,7 +196,7 @@ fn an_exemptions_file_merges_with_the_policy_and_rejects_anything_else() {
     let policy = dir.path().join("p.toml");
     std::fs::write(
         &policy,
-        "[[exemptions]]\nrule = \"token-sensitive-write\"\ntoken = \"terraform-dns\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\n",
+        "[[exemptions]]\nrule = \"token-sensitive-write\"\ntoken_name = \"terraform-dns\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\n",
     )
     .unwrap();
     let (_d, ex) = files();
@@ -226,7 +226,7 @@ fn an_exemptions_file_merges_with_the_policy_and_rejects_anything_else() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(
         &bad,
-        "[thresholds]\nmax_lifetime_days = 30\n\n[[exemptions]]\nrule = \"token-no-expiry\"\ntoken = \"x\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nticket = \"SEC-1\"\n",
+        "[thresholds]\nmax_lifetime_days = 30\n\n[[exemptions]]\nrule = \"token-no-expiry\"\ntoken_name = \"x\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nticket = \"SEC-1\"\n",
     )
     .unwrap();
     let b = bad.to_str().unwrap();
@@ -244,7 +244,7 @@ fn an_exemptions_file_merges_with_the_policy_and_rejects_anything_else() {
 
     std::fs::write(
         &bad,
-        "[[exemptions]]\nrule = \"token-nope\"\ntoken = \"x\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\n",
+        "[[exemptions]]\nrule = \"token-nope\"\ntoken_name = \"x\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\n",
     )
     .unwrap();
     let (code, _, err) = scan_example(&["--exemptions", b]);
@@ -255,7 +255,7 @@ fn an_exemptions_file_merges_with_the_policy_and_rejects_anything_else() {
         )),
         "{err}"
     );
-    std::fs::write(&bad, "[[exemptions]]\nrule = \"*\"\ntoken = \"x\"\n").unwrap();
+    std::fs::write(&bad, "[[exemptions]]\nrule = \"*\"\ntoken_name = \"x\"\n").unwrap();
     let (code, _, err) = scan_example(&["--exemptions", b]);
     assert_eq!(code, 2);
     assert!(
@@ -267,4 +267,20 @@ fn an_exemptions_file_merges_with_the_policy_and_rejects_anything_else() {
     let (code, _, err) = scan_example(&["--exemptions", "/nonexistent/ex.toml"]);
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/ex.toml"), "{err}");
+}
+
+/// Issue 12, item 7: an exemption that would never expire is a configuration error.
+#[test]
+fn an_exemption_past_the_limit_of_days_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("forever.toml");
+    std::fs::write(
+        &p,
+        "[[exemptions]]\nrule = \"*\"\ntoken_name = \"*\"\nreason = \"r\"\nowner = \"o\"\nexpires = 9999-12-31\n",
+    )
+    .unwrap();
+    let (code, _, err) = scan_example(&["--exemptions", p.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("max_exemption_days"), "{err}");
+    assert!(err.contains("forever.toml:1"), "{err}");
 }

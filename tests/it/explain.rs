@@ -29,7 +29,7 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     p.to_str().unwrap().to_string()
 }
 
-const POLICY: &str = "[rules]\ndisabled = [\"token-no-expiry\"]\n\n[[exemptions]]\nrule = \"token-sensitive-write\"\ntoken = \"terraform-*\"\nreason = \"terraform owns DNS\"\nowner = \"infra@example.com\"\nexpires = 2027-03-31\n\n[[exemptions]]\nrule = \"token-all-zones\"\ntoken = \"terraform-dns\"\nreason = \"was accepted once\"\nowner = \"infra@example.com\"\nexpires = 2026-01-01\n";
+const POLICY: &str = "[rules]\ndisabled = [\"token-no-expiry\"]\n\n[[exemptions]]\nrule = \"token-sensitive-write\"\ntoken_name = \"terraform-*\"\nreason = \"terraform owns DNS\"\nowner = \"infra@example.com\"\nexpires = 2027-03-31\n\n[[exemptions]]\nrule = \"token-all-zones\"\ntoken_name = \"terraform-dns\"\nreason = \"was accepted once\"\nowner = \"infra@example.com\"\nexpires = 2026-01-01\n";
 
 #[test]
 fn json_lists_every_rule_with_its_result_and_the_matched_exemptions() {
@@ -127,7 +127,7 @@ fn custom_rules_and_exemption_files_show_up_in_explain() {
     let ex = write(
         &dir,
         "ex.toml",
-        "[[exemptions]]\nrule = \"ci-token-short-expiry\"\ntoken = \"ci-deploy-production\"\nreason = \"migrating\"\nowner = \"ci@example.com\"\nexpires = 2027-01-01\n",
+        "[[exemptions]]\nrule = \"ci-token-short-expiry\"\ntoken_name = \"ci-deploy-production\"\nreason = \"migrating\"\nowner = \"ci@example.com\"\nexpires = 2027-01-01\n",
     );
     let out = tw()
         .args(["explain", "118023fbf9e1fba030f7699aa4fce88a", "--snapshot"])
