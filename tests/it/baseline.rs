@@ -5,9 +5,9 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 
-use crate::emulator::{token_json, Emulator, TokenPolicy, World};
 use crate::example::assert_valid_sarif;
 use crate::support::*;
+use tokenwarden_emulator::{token_json, Emulator, TokenPolicy, World};
 
 const ACC: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 const SCANNER: &str = "ed17574386854bf78a67040be0a770b0";

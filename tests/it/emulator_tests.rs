@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
 
-use crate::emulator::{
+use tokenwarden_emulator::{
     account_catalogue, default_catalogue, group_id, rfc3339, token_json, AuthKind, Emulator, Fault,
     FaultKind, Owner, RateLimit, TokenPolicy, World, ACCOUNT_TOKEN_QUOTA, USER_API_KEY, USER_EMAIL,
     USER_ID, USER_TOKEN_QUOTA,
@@ -1640,7 +1640,7 @@ async fn status_after_apply_changes_state_but_answers_an_error() {
 
 #[tokio::test]
 async fn edit_before_lands_just_before_the_request_is_handled() {
-    use crate::emulator::WorldEdit;
+    use tokenwarden_emulator::WorldEdit;
     let emu = Emulator::start(base_world());
     let api = Api::new(&emu);
     let path = format!("/user/tokens/{TARGET}");

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use crate::emulator::{Emulator, World};
 use crate::support::*;
+use tokenwarden_emulator::{Emulator, World};
 
 const SCANNER: &str = "ed17574386854bf78a67040be0a770b0";
 const SECRET: &str = "cfut_exitcodes0scanner0secret0000000000";

@@ -8,10 +8,10 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 
-use crate::emulator::{
+use crate::support::*;
+use tokenwarden_emulator::{
     token_json, Emulator, Fault, FaultKind, TokenPolicy, World, USER_API_KEY, USER_EMAIL,
 };
-use crate::support::*;
 
 const ACC_A: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 const ACC_B: &str = "5a6e1d2c3b4f40718293a4b5c6d7e8f9";

@@ -14,7 +14,6 @@ mod baseline;
 mod ci;
 mod cli;
 mod doctor;
-mod emulator;
 mod emulator_tests;
 mod example;
 mod exemptions;
@@ -27,7 +26,4 @@ mod resilience;
 mod rule_packs;
 mod rules;
 mod support;
-// The benchmark's estate generator, tested here so that CI covers it.
-#[path = "../../benches/scale/synth.rs"]
-mod synth;
 mod synthetic;

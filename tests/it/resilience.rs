@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
-use crate::emulator::{token_json, Emulator, Fault, FaultKind, RateLimit, TokenPolicy, World};
 use crate::support::*;
+use tokenwarden_emulator::{token_json, Emulator, Fault, FaultKind, RateLimit, TokenPolicy, World};
 
 const ACC: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 const SCANNER: &str = "ed17574386854bf78a67040be0a770b0";

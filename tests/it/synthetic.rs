@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::emulator::Emulator;
 use crate::support::*;
-use crate::synth::{Estate, SCANNER_SECRET};
+use tokenwarden_emulator::synth::{Estate, SCANNER_SECRET};
+use tokenwarden_emulator::Emulator;
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(NOW).unwrap().to_utc()

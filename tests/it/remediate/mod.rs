@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 
-use crate::emulator::{token_json, Emulator, TokenPolicy, World, USER_ID};
 use crate::support::*;
+use tokenwarden_emulator::{token_json, Emulator, TokenPolicy, World, USER_ID};
 
 pub const ACC: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 /// The user token tokenwarden runs with: token writes on the user and on ACC.

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::*;
-use crate::emulator::Emulator;
+use tokenwarden_emulator::Emulator;
 
 fn actions(v: &Value) -> Vec<(String, String, String)> {
     v["actions"]
@@ -206,7 +206,7 @@ fn max_actions_limits_what_runs_and_defers_the_rest() {
     assert_eq!(puts.len(), 2, "{puts:?}");
     assert_eq!(
         emu.token(STALE).unwrap()["modified_on"],
-        crate::emulator::rfc3339(now() - chrono::Duration::days(200))
+        tokenwarden_emulator::rfc3339(now() - chrono::Duration::days(200))
     );
 }
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use super::*;
-use crate::emulator::{Emulator, Fault, FaultKind};
+use tokenwarden_emulator::{Emulator, Fault, FaultKind};
 
 fn tokens_path() -> String {
     format!("/accounts/{ACC}/tokens")

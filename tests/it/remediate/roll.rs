@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::emulator::{Emulator, Fault, FaultKind};
+use tokenwarden_emulator::{Emulator, Fault, FaultKind};
 
 const ROLL: &str = "/user/tokens/*/value";
 
@@ -154,7 +154,7 @@ fn a_sink_that_hangs_is_killed_and_the_secret_escrowed() {
 }
 
 /// The first roll's answer is lost in the way `kind` loses it; the second answers.
-fn lost_answer(kind: FaultKind, tune: impl FnOnce(&mut crate::emulator::World)) {
+fn lost_answer(kind: FaultKind, tune: impl FnOnce(&mut tokenwarden_emulator::World)) {
     let mut w = world();
     tune(&mut w);
     let emu = Emulator::start(w);

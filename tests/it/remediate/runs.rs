@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::*;
-use crate::emulator::{Emulator, Fault, FaultKind};
+use tokenwarden_emulator::{Emulator, Fault, FaultKind};
 
 #[test]
 fn a_scheduled_run_fixes_everything_and_a_second_run_finds_nothing_to_do() {

@@ -21,31 +21,20 @@
     clippy::print_stderr
 )]
 
-#[path = "../tests/it/emulator/mod.rs"]
-mod emulator;
-
-#[path = "scale/child.rs"]
 mod child;
-#[path = "scale/live.rs"]
 mod live;
-#[path = "scale/synth.rs"]
-mod synth;
-#[path = "scale/table.rs"]
 mod table;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Utc};
+use tokenwarden_emulator::synth::Estate;
+use tokenwarden_emulator::{now, NOW};
 
 use child::{binary, median, run};
 use live::{run_live, LiveConfig};
-use synth::Estate;
 use table::{count, duration, megabytes, per_second, Table};
-
-/// The clock of every scan and of the generated estates.
-pub const NOW: &str = "2026-11-22T10:00:00Z";
 
 /// Issue 5's targets for 100,000 tokens from a snapshot on this 2-core machine.
 const TARGET_WALL: Duration = Duration::from_secs(2);
@@ -88,7 +77,7 @@ fn options() -> Result<Options> {
                 let n = args.next().context("--write-snapshot needs N and FILE")?;
                 let n: usize = n.parse().context("--write-snapshot needs a token count")?;
                 let file = args.next().context("--write-snapshot needs a FILE")?;
-                Estate::of_size(now()?, n).write_snapshot(Path::new(&file))?;
+                Estate::of_size(now(), n).write_snapshot(Path::new(&file))?;
                 std::process::exit(0);
             }
             "--runs" => {
@@ -115,10 +104,6 @@ fn options() -> Result<Options> {
         cold: wanted("cold"),
         runs: runs.unwrap_or(if quick { 1 } else { 3 }),
     })
-}
-
-fn now() -> Result<DateTime<Utc>> {
-    Ok(DateTime::parse_from_rfc3339(NOW)?.to_utc())
 }
 
 fn load_average() -> String {
@@ -195,7 +180,7 @@ fn snapshot_rows(opts: &Options, dir: &Path, table: &mut Table) -> Result<()> {
         &[1_000, 10_000, 100_000]
     };
     for &size in sizes {
-        let estate = Estate::of_size(now()?, size);
+        let estate = Estate::of_size(now(), size);
         let path = dir.join(format!("snapshot-{size}.json"));
         estate.write_snapshot(&path)?;
         let label = |engine: &str| format!("snapshot {}k ({engine})", size / 1000);
@@ -408,7 +393,7 @@ fn cold_rows(opts: &Options, dir: &Path, table: &mut Table) -> Result<()> {
         String::new(),
     ]);
     let path = dir.join("snapshot-100.json");
-    Estate::of_size(now()?, 100).write_snapshot(&path)?;
+    Estate::of_size(now(), 100).write_snapshot(&path)?;
     checked_report(&path, "vm", &dir.join("report-100.json"), 100)?;
     let (wall, rss) = timed(&path, "vm", runs)?;
     table.row([

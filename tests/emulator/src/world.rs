@@ -13,7 +13,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::catalogue::{account_catalogue, default_catalogue, group_id};
+use crate::catalogue::{account_catalogue, default_catalogue, group_id};
 
 /// The user every world has unless a test changes it (the spec's example user id).
 pub const USER_ID: &str = "6d7f2f5f5b1d4a0e9081fdc98d432fd1";

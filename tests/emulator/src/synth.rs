@@ -21,17 +21,16 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::emulator::{
-    account_catalogue, default_catalogue, rfc3339, token_json, TokenPolicy, World, USER_ID,
+use crate::{
+    account_catalogue, default_catalogue, rfc3339, token_json, TokenBuilder, TokenPolicy, World,
+    ACCOUNT_TOKEN_QUOTA, USER_ID, USER_TOKEN_QUOTA,
 };
 
 /// The token the scanner authenticates with: the user's first token.
 pub const SCANNER_ID: &str = "ed17574386854bf78a67040be0a770b0";
 /// Its secret in an emulated world (never written to a snapshot).
 pub const SCANNER_SECRET: &str = "cfut_bench0scanner0secret0do0not0print";
-/// Cloudflare's quotas (docs/architecture.md §9) and `per_page` of every list the scanner reads.
-pub const USER_QUOTA: usize = 50;
-pub const ACCOUNT_QUOTA: usize = 500;
+/// `per_page` of every list the scanner reads.
 pub const PER_PAGE: usize = 50;
 
 const READ: &[&str] = &[
@@ -179,11 +178,16 @@ impl Estate {
     /// Exactly `total` tokens as a provider would hold them: the user's up to its quota,
     /// the rest in accounts filled up to theirs (the last one takes the remainder).
     pub fn of_size(now: DateTime<Utc>, total: usize) -> Estate {
-        let user = total.clamp(1, USER_QUOTA);
+        let user = total.clamp(1, USER_TOKEN_QUOTA);
         let rest = total.saturating_sub(user);
-        let mut estate = Estate::new(now, user, rest.div_ceil(ACCOUNT_QUOTA), ACCOUNT_QUOTA);
+        let mut estate = Estate::new(
+            now,
+            user,
+            rest.div_ceil(ACCOUNT_TOKEN_QUOTA),
+            ACCOUNT_TOKEN_QUOTA,
+        );
         if let Some(last) = estate.accounts.last_mut() {
-            last.tokens = rest - ACCOUNT_QUOTA * (rest.div_ceil(ACCOUNT_QUOTA) - 1);
+            last.tokens = rest - ACCOUNT_TOKEN_QUOTA * (rest.div_ceil(ACCOUNT_TOKEN_QUOTA) - 1);
         }
         estate
     }
@@ -340,7 +344,7 @@ fn secret_of(token: &Value) -> String {
     format!("cfat_{}", token["id"].as_str().unwrap_or_default())
 }
 
-fn condition(b: crate::emulator::TokenBuilder, d: &mut Draw) -> crate::emulator::TokenBuilder {
+fn condition(b: TokenBuilder, d: &mut Draw) -> TokenBuilder {
     let v4 = |d: &mut Draw| {
         let net = d.pick(&["203.0.113", "198.51.100", "192.0.2"]);
         format!("{net}.{}/{}", d.below(256), 24 + d.below(9))

@@ -37,9 +37,6 @@
 //!   given (only list filtering and authentication look at the clock).
 //! - Unknown and forbidden accounts both answer 403, even for the legacy key.
 
-// Each test file and the benchmark use a different part of this toolkit.
-#![allow(dead_code)]
-
 mod api;
 mod auth;
 mod catalogue;
@@ -47,6 +44,7 @@ mod conn;
 mod envelope;
 mod faults;
 mod ratelimit;
+pub mod synth;
 mod tokens;
 mod world;
 
@@ -61,15 +59,12 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Router;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-// Re-exported for the test files and the benchmark; no single user needs them all.
-#[allow(unused_imports)]
 pub use catalogue::{account_catalogue, default_catalogue, group_id};
-#[allow(unused_imports)]
 pub use faults::{Fault, FaultKind, Occurrence, WorldEdit};
-#[allow(unused_imports)]
 pub use world::{
     rfc3339, token_json, Account, Owner, RateLimit, StoredToken, TokenBuilder, TokenPolicy, User,
     World, ACCOUNT_TOKEN_QUOTA, USER_API_KEY, USER_EMAIL, USER_ID, USER_TOKEN_QUOTA,
@@ -80,6 +75,22 @@ use conn::{Conn, KillableListener};
 use envelope::{fail, Reply};
 use faults::ArmedFault;
 use ratelimit::Limiter;
+
+/// The instant every test and the benchmark take as now: the worlds' clock, their tokens'
+/// times and the binary's `--now`, so nothing depends on the real date (issue 10).
+pub const NOW: &str = "2026-11-22T10:00:00Z";
+
+/// [`NOW`] as a time.
+pub fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(NOW)
+        .expect("NOW is RFC 3339")
+        .to_utc()
+}
+
+/// [`NOW`] moved by `n` days (negative: in the past).
+pub fn days(n: i64) -> DateTime<Utc> {
+    now() + chrono::Duration::days(n)
+}
 
 /// Path prefix of the API, as in `https://api.cloudflare.com/client/v4`.
 pub const BASE_PATH: &str = "/client/v4";

@@ -12,11 +12,11 @@ use std::time::Instant;
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
 
-use super::auth::{self, Caller, Need};
-use super::envelope::{bad_query, fail, forbidden, ok, ok_page, Reply};
-use super::ratelimit::Limiter;
-use super::tokens;
-use super::world::{rfc3339, token_json, Account, Owner, World};
+use crate::auth::{self, Caller, Need};
+use crate::envelope::{bad_query, fail, forbidden, ok, ok_page, Reply};
+use crate::ratelimit::Limiter;
+use crate::tokens;
+use crate::world::{rfc3339, token_json, Account, Owner, World};
 
 /// A request as the API layer sees it.
 pub(crate) struct ApiRequest<'r> {
@@ -287,7 +287,7 @@ fn page_reply<T>(
 }
 
 fn endless_id(kind: &str, page: u64, i: u64) -> String {
-    super::world::sha_hex(&format!("endless/{kind}/{page}/{i}"))[..32].to_string()
+    crate::world::sha_hex(&format!("endless/{kind}/{page}/{i}"))[..32].to_string()
 }
 
 fn user_details(world: &World, caller: &Caller) -> Reply {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::world::RateLimit;
+use crate::world::RateLimit;
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {

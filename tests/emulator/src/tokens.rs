@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use chrono::DateTime;
 use serde_json::{json, Map, Value};
 
-use super::envelope::{bad_body, fail, invalid, ok, Reply};
-use super::world::{rfc3339, Owner, StoredToken, World};
+use crate::envelope::{bad_body, fail, invalid, ok, Reply};
+use crate::world::{rfc3339, Owner, StoredToken, World};
 
 /// 404 for a token id the owner does not have.
 pub(crate) fn token_not_found() -> Reply {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::world::World;
+use crate::world::World;
 
 /// What a fault does to a matching request.
 #[derive(Debug, Clone, PartialEq, Eq)]

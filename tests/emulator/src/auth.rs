@@ -8,9 +8,9 @@ use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::envelope::{fail, Reply};
-use super::world::{Owner, World};
-use super::AuthKind;
+use crate::envelope::{fail, Reply};
+use crate::world::{Owner, World};
+use crate::AuthKind;
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
