@@ -14,7 +14,6 @@ mod baseline;
 mod ci;
 mod cli;
 mod doctor;
-mod emulator_tests;
 mod example;
 mod exemptions;
 mod exit_codes;

@@ -429,3 +429,6 @@ fn verify(caller: &Caller, owner: &Owner) -> Reply {
         _ => auth::invalid_token(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -265,3 +265,6 @@ fn names_account(token: &Value, account_id: &str) -> bool {
         .flat_map(|r| r.keys())
         .any(|k| *k == own || k == "com.cloudflare.api.account.*")
 }
+
+#[cfg(test)]
+mod tests;

@@ -76,3 +76,91 @@ pub fn group_id(name: &str) -> Option<&'static str> {
         .find(|(_, n, _, _)| *n == name)
         .map(|(id, _, _, _)| *id)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::{json, Value};
+
+    use crate::default_catalogue;
+    use crate::testkit::*;
+
+    #[test]
+    fn default_catalogue_is_realistic() {
+        let doc = spec_document();
+        let item = &doc["components"]["schemas"]["iam_permissions_group_response_collection"]
+            ["properties"]["result"]["items"]["properties"];
+        let scopes: Vec<Value> = item["scopes"]["items"]["enum"]
+            .as_array()
+            .expect("enum")
+            .clone();
+        let categories: Vec<Value> = item["category"]["enum"].as_array().expect("enum").clone();
+        let catalogue = default_catalogue();
+        assert!(catalogue.len() >= 30);
+        let mut ids = BTreeSet::new();
+        let mut names = BTreeSet::new();
+        for group in &catalogue {
+            let id = group["id"].as_str().expect("id");
+            assert!(
+                id.len() == 32
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+                "{id}"
+            );
+            assert!(ids.insert(id.to_string()), "duplicate id {id}");
+            assert!(names.insert(group["name"].as_str().expect("name").to_string()));
+            for scope in group["scopes"].as_array().expect("scopes") {
+                assert!(scopes.contains(scope), "{scope}");
+            }
+            assert!(categories.contains(&group["category"]));
+        }
+        for name in [
+            "API Tokens Read",
+            "API Tokens Write",
+            "Account API Tokens Read",
+            "Account API Tokens Write",
+            "Memberships Read",
+            "Memberships Write",
+            "DNS Read",
+            "DNS Write",
+            "Zone Read",
+            "Zone Write",
+            "Zone Settings Write",
+            "Account Settings Read",
+            "Account Settings Write",
+            "Billing Read",
+            "Billing Write",
+            "Workers Scripts Read",
+            "Workers Scripts Write",
+            "Cloudflare Tunnel Write",
+            "SSL and Certificates Write",
+            "Firewall Services Write",
+            "Access: Apps and Policies Write",
+            "Workers KV Storage Read",
+            "Workers KV Storage Write",
+            "User Details Read",
+        ] {
+            assert!(names.contains(name), "{name}");
+        }
+        let scope_of = |name: &str| {
+            catalogue
+                .iter()
+                .find(|g| g["name"] == name)
+                .map(|g| g["scopes"][0].clone())
+        };
+        assert_eq!(
+            scope_of("API Tokens Write"),
+            Some(json!("com.cloudflare.api.user"))
+        );
+        assert_eq!(
+            scope_of("Account API Tokens Read"),
+            Some(json!("com.cloudflare.api.account"))
+        );
+        assert_eq!(
+            scope_of("DNS Write"),
+            Some(json!("com.cloudflare.api.account.zone"))
+        );
+    }
+}

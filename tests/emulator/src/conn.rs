@@ -139,3 +139,91 @@ impl AsyncWrite for KillableStream {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use crate::testkit::*;
+    use crate::{Emulator, Fault, FaultKind};
+
+    #[tokio::test]
+    async fn hang_outlasts_the_client_timeout() {
+        let mut world = base_world();
+        world.hang_limit = Duration::from_millis(600);
+        let emu = Emulator::start(world);
+        let api = Api::with_timeout(&emu, Duration::from_millis(150));
+        emu.inject(Fault::on("GET", "/user/tokens", FaultKind::Hang).nth(1));
+        let err = api
+            .try_send("GET", "/user/tokens", Cred::Bearer(SCANNER_SECRET), None)
+            .await
+            .expect_err("hangs");
+        assert!(err.is_timeout(), "{err}");
+        assert_eq!(emu.requests()[0].status, None, "no answer was sent");
+        // Past the hang limit the connection is closed without an answer, however patient
+        // the client.
+        let patient = Api::with_timeout(&emu, Duration::from_secs(10));
+        emu.inject(Fault::on("GET", "/user/tokens/verify", FaultKind::Hang));
+        let started = Instant::now();
+        let closed = patient
+            .try_send(
+                "GET",
+                "/user/tokens/verify",
+                Cred::Bearer(SCANNER_SECRET),
+                None,
+            )
+            .await
+            .expect_err("closed without an answer");
+        assert!(!closed.is_timeout(), "{closed}");
+        assert!(started.elapsed() >= Duration::from_millis(600));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the hang is bounded"
+        );
+        assert_eq!(
+            api.get("/user/tokens", Cred::Bearer(SCANNER_SECRET))
+                .await
+                .status,
+            200
+        );
+    }
+
+    #[tokio::test]
+    async fn drop_after_apply_changes_state_but_loses_the_answer() {
+        let emu = Emulator::start(base_world());
+        let api = Api::new(&emu);
+        emu.inject(Fault::on("PUT", "/user/tokens/*/value", FaultKind::DropAfterApply).nth(1));
+        let err = api
+            .try_send(
+                "PUT",
+                &format!("/user/tokens/{TARGET}/value"),
+                Cred::Bearer(WRITER_SECRET),
+                Some(b"{}".to_vec()),
+            )
+            .await
+            .expect_err("no response");
+        assert!(!err.is_timeout(), "{err}");
+        let rolled = emu.current_secret(TARGET).expect("token");
+        assert_ne!(rolled, TARGET_SECRET, "the roll happened");
+        assert_eq!(
+            api.get("/user/tokens/verify", Cred::Bearer(TARGET_SECRET))
+                .await
+                .status,
+            401
+        );
+        let log = emu.requests();
+        assert_eq!((log[0].method.as_str(), log[0].status), ("PUT", None));
+        assert_eq!(emu.write_requests(), 1);
+        let retry = api
+            .send(
+                "PUT",
+                &format!("/user/tokens/{TARGET}/value"),
+                Cred::Bearer(WRITER_SECRET),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(retry.status, 200, "the next attempt answers");
+    }
+}

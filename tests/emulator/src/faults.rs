@@ -209,3 +209,6 @@ pub(crate) fn success_false_envelope() -> Value {
         "result": null,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -19,8 +19,8 @@
 //! The server runs on its own thread with its own tokio runtime, so synchronous `#[test]`s
 //! can use it; dropping the [`Emulator`] stops it (hanging requests included).
 //!
-//! Where the spec is silent, the emulator chooses (each choice pinned by a test in
-//! `emulator_tests.rs`):
+//! Where the spec is silent, the emulator chooses (each choice pinned by a unit test beside
+//! the module that makes it; `testkit/` holds what they share):
 //! - Error codes: 401 `1000` "Invalid API Token" (unknown, rolled, disabled, expired or
 //!   not-yet-valid token; also verify at the wrong owner), 401 `9106` missing credentials,
 //!   401 `9103` wrong legacy key, 400 `6003` non-Bearer `Authorization`, 403 `9109`
@@ -45,6 +45,10 @@ mod envelope;
 mod faults;
 mod ratelimit;
 pub mod synth;
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;
 mod tokens;
 mod world;
 

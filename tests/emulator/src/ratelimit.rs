@@ -97,3 +97,66 @@ fn blocked(wait: u64, policy: String) -> Verdict {
         ],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::testkit::*;
+    use crate::{Emulator, RateLimit};
+
+    #[tokio::test]
+    async fn rate_limit_blocks_every_call_of_the_credential() {
+        let mut world = base_world();
+        world.rate_limit =
+            Some(RateLimit::new(3, Duration::from_secs(60)).block_for(Duration::from_secs(1)));
+        let emu = Emulator::start(world);
+        let api = Api::new(&emu);
+        let scan = Cred::Bearer(SCANNER_SECRET);
+        for remaining in [2, 1, 0] {
+            let r = api.get("/user/tokens", scan).await;
+            assert_eq!(r.status, 200);
+            assert_eq!(
+                r.header("ratelimit"),
+                Some(format!("\"default\";r={remaining};t=60").as_str())
+            );
+            assert_eq!(r.header("ratelimit-policy"), Some("\"default\";q=3;w=60"));
+        }
+        let limited = api.get("/user/tokens", scan).await;
+        assert_eq!(limited.status, 429);
+        assert_eq!(limited.header("retry-after"), Some("1"));
+        assert!(limited.header("ratelimit").is_some());
+        let other_endpoint = api.get(&format!("/accounts/{ACC_A}/tokens"), scan).await;
+        assert_eq!(other_endpoint.status, 429, "every call is blocked");
+        assert_eq!(
+            api.get("/user/tokens", Cred::Bearer(WRITER_SECRET))
+                .await
+                .status,
+            200,
+            "per credential"
+        );
+        assert_eq!(emu.too_many_requests(), 2);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let after = api.get("/user/tokens", scan).await;
+        assert_eq!(after.status, 200, "the block ends");
+        assert_eq!(
+            after.header("ratelimit"),
+            Some("\"default\";r=2;t=60"),
+            "with a fresh window"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_rate_limit_by_default() {
+        let emu = Emulator::start(base_world());
+        let api = Api::new(&emu);
+        for _ in 0..30 {
+            let r = api
+                .get("/user/tokens/verify", Cred::Bearer(SCANNER_SECRET))
+                .await;
+            assert_eq!(r.status, 200);
+            assert!(r.header("ratelimit").is_none());
+        }
+        assert_eq!(emu.too_many_requests(), 0);
+    }
+}

@@ -354,3 +354,6 @@ pub(crate) fn roll(world: &mut World, owner: &Owner, id: &str, body: &[u8]) -> R
     }
     ok(json!(secret))
 }
+
+#[cfg(test)]
+mod tests;

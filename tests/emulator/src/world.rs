@@ -627,3 +627,54 @@ impl TokenPolicy {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::*;
+    use crate::{now, Emulator, World};
+
+    #[tokio::test]
+    async fn scanner_helpers_grant_read_only_access() {
+        let mut world = World::new(now());
+        world
+            .add_account(ACC_A, "A")
+            .add_account(ACC_B, "B")
+            .add_scanner_user_token(SCANNER, SCANNER_SECRET, &["*"])
+            .add_scanner_account_token(ACC_B, A_READER, A_READER_SECRET);
+        let emu = Emulator::start(world);
+        let api = Api::new(&emu);
+        let scan = Cred::Bearer(SCANNER_SECRET);
+        assert_eq!(api.get("/user/tokens", scan).await.status, 200);
+        assert_eq!(
+            api.get(&format!("/accounts/{ACC_A}/tokens"), scan)
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            api.get(&format!("/accounts/{ACC_B}/tokens"), scan)
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            api.send("POST", "/user/tokens", scan, Some(create_body("x")))
+                .await
+                .status,
+            403
+        );
+        let own = Cred::Bearer(A_READER_SECRET);
+        assert_eq!(
+            api.get(&format!("/accounts/{ACC_B}/tokens"), own)
+                .await
+                .ids(),
+            vec![A_READER]
+        );
+        assert_eq!(
+            api.get(&format!("/accounts/{ACC_A}/tokens"), own)
+                .await
+                .status,
+            403
+        );
+    }
+}
