@@ -1,5 +1,6 @@
-//! Deterministic synthetic token estates for the scale benchmark (issue 5), shared with
-//! the integration test that checks they make valid, varied snapshots.
+//! Deterministic synthetic token estates for the scale benchmark (issue 5). The
+//! integration tests (`tests/it/synthetic.rs`) check that the binary scans one completely,
+//! with every default rule firing, in the fewest requests.
 //!
 //! An estate is a description (counts and ids); every token object is generated on demand
 //! from its owner and index, so a 100,000-token snapshot is streamed to disk without being
@@ -514,5 +515,70 @@ impl Serialize for Tokens<'_> {
             None => s.collect_seq((0..e.user_tokens).map(|k| e.user_token(k))),
             Some(a) => s.collect_seq((0..e.accounts[a].tokens).map(|k| e.account_token(a, k))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::now;
+
+    #[test]
+    fn of_size_fills_the_user_then_accounts_up_to_their_quotas() {
+        for total in [1, 50, 51, 550, 1_000, 1_051] {
+            let estate = Estate::of_size(now(), total);
+            assert_eq!(estate.token_count(), total);
+            assert_eq!(estate.user_tokens, total.min(USER_TOKEN_QUOTA));
+            let sizes: Vec<usize> = estate.accounts.iter().map(|a| a.tokens).collect();
+            assert!(
+                sizes.iter().all(|&n| n > 0 && n <= ACCOUNT_TOKEN_QUOTA),
+                "{sizes:?}"
+            );
+            let full = sizes.len().saturating_sub(1);
+            assert!(
+                sizes[..full].iter().all(|&n| n == ACCOUNT_TOKEN_QUOTA),
+                "only the last account is not full: {total}: {sizes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn minimum_requests_count_every_page_and_catalogue() {
+        // Verify, one user page, the user catalogue, one (empty) account-list page.
+        assert_eq!(Estate::new(now(), 1, 0, 0).minimum_requests(), 4);
+        // 51 user tokens: two pages; 2 accounts of 50 and of 0: one page and a catalogue each.
+        let mut estate = Estate::new(now(), 51, 2, 50);
+        estate.accounts[1].tokens = 0;
+        assert_eq!(estate.minimum_requests(), 1 + 2 + 1 + 1 + 2 * 2);
+    }
+
+    #[test]
+    fn tokens_are_generated_the_same_every_time_with_distinct_ids() {
+        let (a, b) = (Estate::new(now(), 20, 2, 30), Estate::new(now(), 20, 2, 30));
+        let mut ids = std::collections::BTreeSet::new();
+        for k in 0..20 {
+            assert_eq!(a.user_token(k), b.user_token(k));
+            assert!(ids.insert(a.user_token(k)["id"].to_string()));
+        }
+        for k in 0..30 {
+            assert_eq!(a.account_token(1, k), b.account_token(1, k));
+            assert!(ids.insert(a.account_token(1, k)["id"].to_string()));
+        }
+        assert_eq!(
+            a.user_token(0)["id"],
+            SCANNER_ID,
+            "the scanner's token comes first"
+        );
+    }
+
+    #[test]
+    fn the_world_holds_every_token_with_the_scanner_secret() {
+        let estate = Estate::new(now(), 5, 2, 7);
+        let world = estate.world();
+        assert_eq!(world.user_tokens.len(), 5);
+        assert_eq!(world.accounts.len(), 2);
+        assert!(world.accounts.values().all(|a| a.tokens.len() == 7));
+        let (_, scanner) = world.token_by_secret(SCANNER_SECRET).expect("the scanner");
+        assert_eq!(scanner.id(), SCANNER_ID);
     }
 }
