@@ -47,15 +47,6 @@ fn snapshot(dir: &std::path::Path) -> String {
     path.display().to_string()
 }
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = tw().args(args).args(["--now", NOW]).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        stdout_of(&out),
-        stderr_of(&out),
-    )
-}
-
 fn assert_no_raw_controls(what: &str, text: &str) {
     for c in text.chars() {
         let raw = (c.is_control() && c != '\n')
@@ -69,26 +60,35 @@ fn assert_no_raw_controls(what: &str, text: &str) {
 fn the_table_escapes_names_and_nothing_forges_a_line() {
     let dir = tempfile::tempdir().unwrap();
     let snap = snapshot(dir.path());
-    let (code, out, err) = run(&["scan", "--snapshot", &snap, "--color", "never"]);
-    assert_eq!(code, 1, "{err}");
-    assert_no_raw_controls("the table", &out);
-    assert_no_raw_controls("stderr", &err);
-    assert!(out.contains("ci\\e[8m-hidden\\e[0m"), "{out}");
-    assert!(out.contains("abc\\u{202e}txt.exe"), "{out}");
-    let summaries = out.lines().filter(|l| l.starts_with("Summary:")).count();
-    assert_eq!(summaries, 1, "a name forged a summary line:\n{out}");
-    let gates = out.lines().filter(|l| l.starts_with("Gate ")).count();
-    assert_eq!(gates, 1, "a name forged the gate's verdict:\n{out}");
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = tw()
+        .args(["scan", "--snapshot", &snap, "--color", "never"])
+        .run();
+    assert_eq!(code, 1, "{stderr}");
+    assert_no_raw_controls("the table", &stdout);
+    assert_no_raw_controls("stderr", &stderr);
+    assert!(stdout.contains("ci\\e[8m-hidden\\e[0m"), "{stdout}");
+    assert!(stdout.contains("abc\\u{202e}txt.exe"), "{stdout}");
+    let summaries = stdout.lines().filter(|l| l.starts_with("Summary:")).count();
+    assert_eq!(summaries, 1, "a name forged a summary line:\n{stdout}");
+    let gates = stdout.lines().filter(|l| l.starts_with("Gate ")).count();
+    assert_eq!(gates, 1, "a name forged the gate's verdict:\n{stdout}");
 }
 
 #[test]
 fn the_remediation_plan_and_explain_escape_names() {
     let dir = tempfile::tempdir().unwrap();
     let snap = snapshot(dir.path());
-    let (_, plan, err) = run(&["remediate", "--snapshot", &snap]);
-    assert_no_raw_controls("the plan", &plan);
-    assert_no_raw_controls("stderr", &err);
-    let (_, explained, _) = run(&["explain", &format!("{:032x}", 1), "--snapshot", &snap]);
+    let plan = tw().args(["remediate", "--snapshot", &snap]).run();
+    assert_no_raw_controls("the plan", &plan.stdout);
+    assert_no_raw_controls("stderr", &plan.stderr);
+    let explained = tw()
+        .args(["explain", &format!("{:032x}", 1), "--snapshot", &snap])
+        .run()
+        .stdout;
     assert_no_raw_controls("explain", &explained);
     assert!(explained.contains("ci\\e[8m-hidden"), "{explained}");
 }
@@ -97,7 +97,10 @@ fn the_remediation_plan_and_explain_escape_names() {
 fn markdown_renders_no_image_link_or_mention_from_a_name() {
     let dir = tempfile::tempdir().unwrap();
     let snap = snapshot(dir.path());
-    let (_, md, _) = run(&["scan", "--snapshot", &snap, "--format", "markdown"]);
+    let md = tw()
+        .args(["scan", "--snapshot", &snap, "--format", "markdown"])
+        .run()
+        .stdout;
     assert_no_raw_controls("markdown", &md);
     for line in md.lines().filter(|l| l.contains("tracker.example")) {
         // The whole name sits inside a code span: no `![`, `](` or `@` outside backticks.
@@ -119,7 +122,10 @@ fn markdown_renders_no_image_link_or_mention_from_a_name() {
 fn json_and_sarif_carry_the_exact_names() {
     let dir = tempfile::tempdir().unwrap();
     let snap = snapshot(dir.path());
-    let (_, json_out, _) = run(&["scan", "--snapshot", &snap, "--format", "json"]);
+    let json_out = tw()
+        .args(["scan", "--snapshot", &snap, "--format", "json"])
+        .run()
+        .stdout;
     let v: Value = serde_json::from_str(&json_out).unwrap();
     let names: Vec<&str> = v["findings"]
         .as_array()
@@ -130,7 +136,10 @@ fn json_and_sarif_carry_the_exact_names() {
     for n in [HIDDEN, FORGED, BIDI, MARKDOWN, OSC] {
         assert!(names.contains(&n), "{n:?} missing from {names:?}");
     }
-    let (_, sarif, _) = run(&["scan", "--snapshot", &snap, "--format", "sarif"]);
+    let sarif = tw()
+        .args(["scan", "--snapshot", &snap, "--format", "sarif"])
+        .run()
+        .stdout;
     let v: Value = serde_json::from_str(&sarif).unwrap();
     for n in [HIDDEN, FORGED, BIDI, MARKDOWN, OSC] {
         assert!(holds_string(&v, n), "SARIF lacks the exact name {n:?}");

@@ -20,7 +20,7 @@ fn ids(emu: &Emulator) -> BTreeSet<String> {
     emu.with_world(|w| w.accounts[ACC].tokens.keys().cloned().collect())
 }
 
-fn replace(emu: &Emulator, s: &Scratch, sink: &str) -> Run {
+fn replace(emu: &Emulator, s: &Scratch, sink: &str) -> Output {
     remediate(
         emu,
         s,
@@ -37,7 +37,7 @@ fn replace(emu: &Emulator, s: &Scratch, sink: &str) -> Run {
     )
 }
 
-fn new_id(r: &Run) -> String {
+fn new_id(r: &Output) -> String {
     r.json()["actions"][0]["new_token_id"]
         .as_str()
         .unwrap()
