@@ -6,21 +6,19 @@ use serde_json::Value;
 
 use crate::support::*;
 
+/// `rules test --no-default-rules --coverage PACK`.
+fn coverage_of(pack: &str) -> Output {
+    tw().args(["rules", "test", "--no-default-rules", "--coverage", pack])
+        .run()
+}
+
 #[test]
 fn the_example_pack_passes_its_tests_with_full_coverage() {
     let Output {
         code,
         stdout,
         stderr,
-    } = tw()
-        .args([
-            "rules",
-            "test",
-            "--no-default-rules",
-            "--coverage",
-            "examples/custom-rules",
-        ])
-        .run();
+    } = coverage_of("examples/custom-rules");
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("PASS  examples/custom-rules/ci-token-short-expiry_test.rego: test_longer_than_thirty_days_fires"), "{stdout}");
     assert!(
@@ -185,15 +183,7 @@ fn coverage_numbers_on_a_small_fixture_pack() {
         code,
         stdout,
         stderr,
-    } = tw()
-        .args([
-            "rules",
-            "test",
-            "--no-default-rules",
-            "--coverage",
-            "tests/fixtures/coverage-pack",
-        ])
-        .run();
+    } = coverage_of("tests/fixtures/coverage-pack");
     assert_eq!(code, 0, "{stderr}");
     let d = "tests/fixtures/coverage-pack";
     let want = format!(
