@@ -7,7 +7,7 @@
 //! pagination bounds, `PUT` as full replacement, quotas, a per-credential rate limit, and
 //! injectable faults.
 //!
-//! ```ignore
+//! ```text
 //! let mut world = World::new(now);
 //! world.add_account(ACCOUNT, "Example Inc.");
 //! world.add_scanner_user_token(SCANNER_ID, "scanner-secret", &[ACCOUNT]);
