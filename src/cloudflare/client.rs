@@ -6,6 +6,13 @@
 //! the shared [`Pacer`] under Cloudflare's rate limit, and — for GETs only — retried with
 //! exponential backoff and jitter on 5xx, timeouts and connection errors. Writes are never
 //! retried here: the remediation protocol decides what happens after a failed write.
+//!
+//! Identifiers from the API are data, not paths (issue 12): a request path is an
+//! [`ApiPath`], fixed segments written here plus checked ids, joined to the base with
+//! `path_segments_mut` (each segment percent-encoded). The client follows no redirect:
+//! Cloudflare's API does not redirect, and a redirect followed would carry the legacy
+//! `X-Auth-Key` to whatever origin it names, so any 3xx is an error naming the endpoint
+//! and the `Location`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -13,13 +20,15 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, LOCATION, RETRY_AFTER};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use url::Url;
 
 use super::pacer::{Budget, Pacer, StatsSnapshot};
+use crate::id::{check, IdError};
+use crate::scope::Owner;
 use crate::secret::Secret;
 
 pub const DEFAULT_API_BASE: &str = "https://api.cloudflare.com/client/v4";
@@ -154,6 +163,60 @@ impl ApiBase {
     }
 }
 
+/// A request path below the API base: fixed segments written in the code and Cloudflare
+/// ids checked on the way in, so no id from the API, a snapshot or the command line can add,
+/// drop or climb a segment (issue 12). [`Client`] joins it to the base segment by segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiPath(Vec<String>);
+
+impl ApiPath {
+    /// A path of fixed segments, e.g. `ApiPath::new(&["user", "tokens"])`.
+    pub fn new(segments: &[&'static str]) -> ApiPath {
+        ApiPath(segments.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// This path with one more fixed segment.
+    pub fn then(mut self, segment: &'static str) -> ApiPath {
+        self.0.push(segment.to_string());
+        self
+    }
+
+    /// This path with one more segment that is an id; anything but a Cloudflare id is
+    /// refused.
+    pub fn id(mut self, id: &str) -> Result<ApiPath, IdError> {
+        check(id)?;
+        self.0.push(id.to_string());
+        Ok(self)
+    }
+
+    /// `/user/tokens` or `/accounts/<id>/tokens`.
+    pub fn tokens(owner: &Owner) -> Result<ApiPath, IdError> {
+        match owner.account_id() {
+            None => Ok(ApiPath::new(&["user", "tokens"])),
+            Some(a) => Ok(ApiPath::new(&["accounts"]).id(a)?.then("tokens")),
+        }
+    }
+
+    /// `/user/tokens/permission_groups` or `/accounts/<id>/tokens/permission_groups`.
+    pub fn catalogue(owner: &Owner) -> Result<ApiPath, IdError> {
+        Ok(ApiPath::tokens(owner)?.then("permission_groups"))
+    }
+
+    /// The segments, each exactly as it goes into the URL before percent-encoding.
+    pub fn segments(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl fmt::Display for ApiPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for s in &self.0 {
+            write!(f, "/{s}")?;
+        }
+        Ok(())
+    }
+}
+
 /// An API call that failed. Names the endpoint (and page); never a secret or a body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{method} {endpoint}{}: {kind}", page.map(|p| format!(" (page {p})")).unwrap_or_default())]
@@ -176,6 +239,14 @@ pub enum ApiErrorKind {
     Unsuccessful(Vec<String>),
     /// A list that does not end as Cloudflare's do.
     Pagination(String),
+    /// A 3xx answer. Cloudflare's API does not redirect; it is not followed, so no
+    /// credential goes to the origin it names.
+    Redirect {
+        status: u16,
+        location: Option<String>,
+    },
+    /// The request was not sent: an id that should go into its path is not a Cloudflare id.
+    InvalidId(String),
 }
 
 impl ApiErrorKind {
@@ -206,6 +277,12 @@ impl fmt::Display for ApiErrorKind {
             ApiErrorKind::Malformed(m) => write!(f, "malformed response: {m}"),
             ApiErrorKind::Unsuccessful(e) => write!(f, "API answered success=false{}", list(e)),
             ApiErrorKind::Pagination(m) => write!(f, "pagination error: {m}"),
+            ApiErrorKind::Redirect { status, location } => write!(
+                f,
+                "HTTP {status} redirect to {}, not followed: Cloudflare's API does not redirect, and no credential is sent to another address",
+                location.as_deref().map_or("an unnamed location".to_string(), |l| format!("{l:?}"))
+            ),
+            ApiErrorKind::InvalidId(m) => write!(f, "not sent: {m}"),
         }
     }
 }
@@ -272,6 +349,9 @@ impl Client {
             .connect_timeout(options.connect_timeout)
             .timeout(options.timeout)
             .https_only(base.0.scheme() == "https")
+            // Cloudflare's API does not redirect; reqwest would strip only `Authorization`
+            // on the way to another origin, never the legacy key's headers (issue 12).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConnectionError::Build(e.to_string()))?;
         let concurrency = options.concurrency.max(1);
@@ -304,7 +384,7 @@ impl Client {
     pub async fn send(
         &self,
         method: Method,
-        path: &str,
+        path: &ApiPath,
         query: &[(&str, String)],
         body: Option<&Value>,
         page: Option<u32>,
@@ -366,7 +446,7 @@ impl Client {
     async fn send_once(
         &self,
         method: &Method,
-        path: &str,
+        path: &ApiPath,
         query: &[(&str, String)],
         body: Option<&Value>,
         page: Option<u32>,
@@ -377,10 +457,10 @@ impl Client {
             page,
             kind,
         };
-        let url = format!("{}{}", self.base.as_str(), path);
+        let url = self.url(path).map_err(|kind| (err(kind), None))?;
         let mut req = self
             .http
-            .request(method.clone(), &url)
+            .request(method.clone(), url)
             .headers(self.headers.clone())
             .query(query);
         if let Some(b) = body {
@@ -401,6 +481,17 @@ impl Client {
         let retry_after = header(RETRY_AFTER.as_str())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
+        if status.is_redirection() {
+            // Only the text of the header: it may name anything, and it is never followed.
+            let location = header(LOCATION.as_str()).map(|l| l.chars().take(200).collect());
+            return Err((
+                err(ApiErrorKind::Redirect {
+                    status: status.as_u16(),
+                    location,
+                }),
+                None,
+            ));
+        }
         let bytes = resp
             .bytes()
             .await
@@ -453,14 +544,29 @@ impl Client {
         })
     }
 
-    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Envelope, ApiError> {
+    /// The base joined with `path`, segment by segment: `path_segments_mut` percent-encodes
+    /// each one (a `/`, `%`, `?` or `#` inside a segment stays inside it).
+    fn url(&self, path: &ApiPath) -> Result<Url, ApiErrorKind> {
+        let mut url = self.base.0.clone();
+        url.path_segments_mut()
+            .map_err(|()| ApiErrorKind::InvalidId("the API base URL cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(path.segments());
+        Ok(url)
+    }
+
+    pub async fn get(
+        &self,
+        path: &ApiPath,
+        query: &[(&str, String)],
+    ) -> Result<Envelope, ApiError> {
         self.send(Method::GET, path, query, None, None).await
     }
 
     /// One page of a list: its items (each an object with an id) and `total_count`.
     async fn page(
         &self,
-        path: &str,
+        path: &ApiPath,
         page: u32,
         extra: &[(&str, String)],
     ) -> Result<(Vec<Value>, Option<u64>), ApiError> {
@@ -507,7 +613,7 @@ impl Client {
     /// inconsistently is not evaluated, never silently partial.
     pub async fn list_all(
         &self,
-        path: &str,
+        path: &ApiPath,
         extra: &[(&str, String)],
     ) -> Result<Vec<Value>, ApiError> {
         let pagination = |page, msg: String| ApiError {

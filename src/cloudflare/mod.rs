@@ -6,6 +6,6 @@ pub mod collect;
 pub mod pacer;
 pub mod tokens;
 
-pub use client::{ApiBase, ApiError, Client, ClientOptions, ConnectionError, Credential};
-pub use collect::{collect, list_accounts, CollectObserver, Unobserved};
+pub use client::{ApiBase, ApiError, ApiPath, Client, ClientOptions, ConnectionError, Credential};
+pub use collect::{collect, list_accounts, AccountListing, CollectObserver, Unobserved};
 pub use pacer::{Budget, BudgetError};

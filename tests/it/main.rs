@@ -18,6 +18,7 @@ mod example;
 mod exemptions;
 mod exit_codes;
 mod explain;
+mod fail_closed;
 mod injection;
 mod live;
 mod remediate;

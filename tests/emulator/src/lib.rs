@@ -50,6 +50,7 @@ mod testkit;
 #[cfg(test)]
 mod tests;
 mod tokens;
+mod trap;
 mod world;
 
 use std::future::IntoFuture;
@@ -69,6 +70,7 @@ use tokio::net::TcpListener;
 
 pub use catalogue::{account_catalogue, default_catalogue, group_id};
 pub use faults::{Fault, FaultKind, Occurrence, WorldEdit};
+pub use trap::{Trap, TrapRecord};
 pub use world::{
     rfc3339, token_json, Account, Owner, RateLimit, StoredToken, TokenBuilder, TokenPolicy, User,
     World, ACCOUNT_TOKEN_QUOTA, USER_API_KEY, USER_EMAIL, USER_ID, USER_TOKEN_QUOTA,
@@ -434,6 +436,10 @@ async fn serve_request(
         Some(FaultKind::NonJson) => {
             log(Some(200));
             return response(200, HTML, faults::challenge_html().into_bytes(), &[]);
+        }
+        Some(FaultKind::Redirect { status, location }) => {
+            log(Some(status));
+            return response(status, JSON, Vec::new(), &[("location", location)]);
         }
         Some(FaultKind::SuccessFalse) => {
             log(Some(200));
