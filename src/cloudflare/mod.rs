@@ -8,4 +8,4 @@ pub mod tokens;
 
 pub use client::{ApiBase, ApiError, ApiPath, Client, ClientOptions, ConnectionError, Credential};
 pub use collect::{collect, list_accounts, AccountListing, CollectObserver, Unobserved};
-pub use pacer::{Budget, BudgetError};
+pub use pacer::{Budget, BudgetError, BUDGET_REQUESTS, BUDGET_SECONDS};

@@ -34,10 +34,10 @@ pub struct GlobalArgs {
     /// Read the API token from this file (instead of CLOUDFLARE_API_TOKEN). Secrets are never accepted as command-line values.
     #[arg(long, global = true, value_name = "FILE", help_heading = "Connection")]
     pub api_token_file: Option<PathBuf>,
-    /// Requests in flight at once.
+    /// Requests in flight at once, 1 to 64.
     #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Connection")]
     pub concurrency: u16,
-    /// Client-side request budget, REQUESTS/SECONDS, shared by the whole run (Cloudflare allows 1200/300).
+    /// Client-side request budget, REQUESTS/SECONDS (1 to 100000 / 1 to 86400), shared by the whole run (Cloudflare allows 1200/300).
     #[arg(
         long,
         global = true,
@@ -46,10 +46,10 @@ pub struct GlobalArgs {
         help_heading = "Connection"
     )]
     pub rate_limit: String,
-    /// Extra attempts for a read after a 5xx, a timeout or a connection error.
+    /// Extra attempts for a read after a 5xx, a timeout or a connection error, 0 to 10.
     #[arg(long, global = true, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=10), help_heading = "Connection")]
     pub retries: u32,
-    /// Timeout for one request, in seconds.
+    /// Timeout for one request, in seconds, 1 to 600.
     #[arg(long, global = true, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600), value_name = "SECS", help_heading = "Connection")]
     pub timeout: u64,
     /// Take this time (RFC 3339) as now — for evaluation, guards, replacement expiry, journal and report times — instead of the system clock, for reproducible runs.

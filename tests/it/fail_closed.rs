@@ -483,3 +483,58 @@ fn a_redirect_is_not_followed_and_no_credential_leaves() {
         .run();
     assert!(trap.requests().is_empty(), "{:?}", trap.requests());
 }
+
+/// Item 8: every numeric flag and policy value has a range, checked before anything is
+/// done (exit 2), offline too; the two `--rate-limit`s of the issue used to panic and
+/// abort.
+#[test]
+fn numbers_out_of_range_are_refused_before_anything_is_done() {
+    let emu = Emulator::start(world());
+    let flags: [&[&str]; 9] = [
+        &["--rate-limit", "1/18446744073709551615"],
+        &["--rate-limit", "4294967295/1"],
+        &["--rate-limit", "100001/300"],
+        &["--rate-limit", "1000/86401"],
+        &["--concurrency", "65"],
+        &["--concurrency", "0"],
+        &["--retries", "11"],
+        &["--timeout", "0"],
+        &["--timeout", "601"],
+    ];
+    for f in flags {
+        let out = tw().emulator(&emu, SECRET).args(f).arg("scan").run();
+        assert_eq!(out.code, 2, "{f:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        // Offline, where no client is ever built, the same.
+        let out = tw().args(f).scan_example().run();
+        assert_eq!(out.code, 2, "{f:?} offline: {}", out.stderr);
+    }
+    assert!(emu.requests().is_empty());
+    for max in ["10001", "-1", "4294967296"] {
+        let out = tw()
+            .args(["remediate", "--max-actions", max, "--snapshot"])
+            .arg(example_snapshot())
+            .code(2)
+            .run();
+        assert!(out.stdout.is_empty(), "nothing is planned: {}", out.stdout);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (key, value) in [
+        ("thresholds", "max_lifetime_days = -1"),
+        ("thresholds", "max_unused_days = 36501"),
+        ("thresholds", "min_ipv4_prefix = 33"),
+        ("thresholds", "min_ipv6_prefix = 129"),
+        ("thresholds", "max_permission_groups = 10001"),
+        ("remediation", "max_actions = 10001"),
+        ("limits", "max_exemption_days = 0"),
+    ] {
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, format!("[{key}]\n{value}\n")).unwrap();
+        let out = tw().scan_example().arg("--policy").arg(&p).code(2).run();
+        assert!(
+            out.stderr.contains("out of range"),
+            "{value}: {}",
+            out.stderr
+        );
+    }
+}
