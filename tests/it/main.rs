@@ -19,6 +19,7 @@ mod exemptions;
 mod exit_codes;
 mod explain;
 mod fail_closed;
+mod fuzz;
 mod injection;
 mod live;
 mod remediate;
