@@ -54,6 +54,39 @@ fn scan_json(emu: &Emulator, extra: &[&str]) -> (i32, Value, String) {
     (out.code, v, out.stderr)
 }
 
+/// Collect a snapshot of `emu` (expecting exit `collected`), then scan it as
+/// [`scan_json`] scans live: the report (exit 3 expected) and the snapshot's text.
+fn snapshot_then_scan(emu: &Emulator, collected: i32, extra: &[&str]) -> (Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("s.json");
+    tw().emulator(emu, SECRET)
+        .args(extra)
+        .args(["snapshot", "--output"])
+        .arg(&snap)
+        .code(collected)
+        .run();
+    (
+        scan_snapshot(&snap),
+        std::fs::read_to_string(&snap).unwrap(),
+    )
+}
+
+/// `scan --snapshot PATH` as JSON, with the flags [`scan_json`] uses; exit 3 expected.
+fn scan_snapshot(path: &std::path::Path) -> Value {
+    tw().args([
+        "scan",
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+        "--snapshot",
+    ])
+    .arg(path)
+    .code(3)
+    .run()
+    .json()
+}
+
 fn not_evaluated(v: &Value) -> Vec<(String, String)> {
     v["not_evaluated"]
         .as_array()
@@ -142,25 +175,8 @@ fn a_catalogue_that_cannot_be_read_is_not_evaluated_and_the_token_it_hides_says_
         );
     }
     // A snapshot records the catalogue as not read, and a scan of it says so too.
-    let dir = tempfile::tempdir().unwrap();
-    let snap = dir.path().join("s.json");
-    tw().emulator(&emu, SECRET)
-        .args(["--retries", "0", "snapshot", "--output"])
-        .arg(&snap)
-        .code(3)
-        .run();
-    let live = tw()
-        .emulator(&emu, SECRET)
-        .args(["--retries", "0", "scan", "--format", "json"])
-        .code(3)
-        .run()
-        .stdout;
-    let offline = tw()
-        .args(["scan", "--format", "json", "--snapshot"])
-        .arg(&snap)
-        .code(3)
-        .run()
-        .stdout;
+    let (offline, _) = snapshot_then_scan(&emu, 3, &["--retries", "0"]);
+    let (_, live, _) = scan_json(&emu, &["--retries", "0"]);
     assert_eq!(live, offline);
 }
 
@@ -183,19 +199,7 @@ fn without_a_catalogue_a_group_named_only_by_id_is_reported() {
     ]}});
     let path = dir.path().join("s.json");
     std::fs::write(&path, snap.to_string()).unwrap();
-    let v = tw()
-        .args([
-            "scan",
-            "--format",
-            "json",
-            "--fail-on",
-            "never",
-            "--snapshot",
-        ])
-        .arg(&path)
-        .code(3)
-        .run()
-        .json();
+    let v = scan_snapshot(&path);
     let ne = not_evaluated(&v);
     assert_eq!(ne.len(), 1, "{ne:?}");
     assert_eq!(ne[0].0, format!("user/tokens/{MINTER}"));
@@ -259,26 +263,7 @@ fn a_token_the_scanner_does_not_understand_is_not_evaluated() {
     assert_eq!(ne.len(), 5, "{ne:?}");
     assert_eq!(v["summary"]["tokens_scanned"], 1 + 1 + 5 + 1);
     assert!(!rule_ids(&v, MINTER).is_empty(), "the others are evaluated");
-    let dir = tempfile::tempdir().unwrap();
-    let snap = dir.path().join("s.json");
-    tw().emulator(&emu, SECRET)
-        .args(["snapshot", "--output"])
-        .arg(&snap)
-        .code(0)
-        .run();
-    let offline = tw()
-        .args([
-            "scan",
-            "--format",
-            "json",
-            "--fail-on",
-            "never",
-            "--snapshot",
-        ])
-        .arg(&snap)
-        .code(3)
-        .run()
-        .json();
+    let (offline, _) = snapshot_then_scan(&emu, 0, &[]);
     assert_eq!(offline, v);
 }
 
@@ -341,28 +326,8 @@ fn ids_from_the_api_that_are_not_ids_are_reported_and_never_become_paths() {
     for r in emu.requests() {
         assert!(allowed.contains(&r.path), "request outside the API: {r:?}");
     }
-    let dir = tempfile::tempdir().unwrap();
-    let snap = dir.path().join("s.json");
-    tw().emulator(&emu, SECRET)
-        .args(["snapshot", "--output"])
-        .arg(&snap)
-        .code(3)
-        .run();
-    let text = std::fs::read_to_string(&snap).unwrap();
+    let (offline, text) = snapshot_then_scan(&emu, 3, &[]);
     assert!(!text.contains("\"id\":\"a/b\"") && !text.contains("\"id\": \"a/b\""));
-    let offline = tw()
-        .args([
-            "scan",
-            "--format",
-            "json",
-            "--fail-on",
-            "never",
-            "--snapshot",
-        ])
-        .arg(&snap)
-        .code(3)
-        .run()
-        .json();
     assert_eq!(offline, v);
 }
 
@@ -416,24 +381,11 @@ fn a_redirect_is_not_followed_and_no_credential_leaves() {
     let emu = Emulator::start(world());
     let trap = Trap::start();
     let location = trap.url("/client/v4/user/tokens");
-    emu.inject(
-        Fault::on(
-            "GET",
-            "/user/tokens",
-            FaultKind::Redirect {
-                status: 302,
-                location: location.clone(),
-            },
-        )
-        .exact(),
-    );
+    emu.inject(Fault::on("GET", "/user/tokens", FaultKind::redirect(302, &location)).exact());
     emu.inject(Fault::on(
         "GET",
         "/accounts",
-        FaultKind::Redirect {
-            status: 308,
-            location: trap.url("/client/v4/accounts"),
-        },
+        FaultKind::redirect(308, &trap.url("/client/v4/accounts")),
     ));
     let legacy = tw()
         .api_base(&emu)
@@ -470,10 +422,7 @@ fn a_redirect_is_not_followed_and_no_credential_leaves() {
     emu.inject(Fault::on(
         "GET",
         &format!("/user/tokens/{MINTER}"),
-        FaultKind::Redirect {
-            status: 301,
-            location: trap.url("/x"),
-        },
+        FaultKind::redirect(301, &trap.url("/x")),
     ));
     tw().api_base(&emu)
         .env("CLOUDFLARE_EMAIL", USER_EMAIL)

@@ -51,6 +51,16 @@ pub enum FaultKind {
     EndlessPages,
 }
 
+impl FaultKind {
+    /// `Redirect { status, location }`.
+    pub fn redirect(status: u16, location: &str) -> FaultKind {
+        FaultKind::Redirect {
+            status,
+            location: location.to_string(),
+        }
+    }
+}
+
 /// A change to the world made by a fault (see [`FaultKind::EditBefore`]).
 #[derive(Clone)]
 pub struct WorldEdit(pub Arc<dyn Fn(&mut World) + Send + Sync>);

@@ -7,17 +7,15 @@
 //! `result: []`), so a client that follows a redirect also believes there is nothing to see.
 
 use std::future::IntoFuture;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::Router;
-use tokio::net::TcpListener;
+
+use crate::background::Background;
 
 /// Headers that carry a Cloudflare credential (or any credential a browser would send).
 const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "x-auth-key", "x-auth-email", "cookie"];
@@ -37,9 +35,7 @@ type Records = Arc<Mutex<Vec<TrapRecord>>>;
 /// A running trap. Dropping it stops the server.
 pub struct Trap {
     records: Records,
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    server: Background,
 }
 
 impl Trap {
@@ -49,56 +45,17 @@ impl Trap {
     /// When the runtime cannot be built or the socket cannot be bound.
     pub fn start() -> Trap {
         let records: Records = Arc::default();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let state = Arc::clone(&records);
-        let thread = std::thread::Builder::new()
-            .name("redirect-trap".to_string())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    let listener = match TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await {
-                        Ok(l) => l,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(listener.local_addr());
-                    let app = Router::new().fallback(record).with_state(state);
-                    tokio::select! {
-                        _ = axum::serve(listener, app).into_future() => {}
-                        _ = stop_rx => {}
-                    }
-                });
-                runtime.shutdown_timeout(Duration::from_secs(1));
-            })
-            .expect("trap: cannot spawn the server thread");
-        let addr = match ready_rx.recv() {
-            Ok(Ok(addr)) => addr,
-            Ok(Err(e)) => panic!("trap: cannot listen on 127.0.0.1: {e}"),
-            Err(_) => panic!("trap: the server thread died before listening"),
-        };
-        Trap {
-            records,
-            addr,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
+        let server = Background::start("redirect-trap", 1, move |listener| async move {
+            let app = Router::new().fallback(record).with_state(state);
+            let _ = axum::serve(listener, app).into_future().await;
+        });
+        Trap { records, server }
     }
 
     /// `http://127.0.0.1:<port><path>`: a `Location` for a redirect fault.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.server.addr)
     }
 
     /// Every request received so far.
@@ -107,17 +64,6 @@ impl Trap {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-    }
-}
-
-impl Drop for Trap {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -242,17 +242,7 @@ async fn a_redirect_points_elsewhere_and_the_trap_sees_what_a_follower_sends() {
     let emu = Emulator::start(base_world());
     let trap = crate::Trap::start();
     let location = trap.url("/stolen");
-    emu.inject(
-        Fault::on(
-            "GET",
-            "/user/tokens",
-            FaultKind::Redirect {
-                status: 302,
-                location: location.clone(),
-            },
-        )
-        .exact(),
-    );
+    emu.inject(Fault::on("GET", "/user/tokens", FaultKind::redirect(302, &location)).exact());
     // A client that does not follow: the 302 and its Location, nothing at the trap.
     let manual = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
