@@ -27,8 +27,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use super::pacer::{Budget, Pacer, StatsSnapshot};
-use crate::id::{check, IdError};
-use crate::scope::Owner;
+pub use super::path::ApiPath;
 use crate::secret::Secret;
 
 pub const DEFAULT_API_BASE: &str = "https://api.cloudflare.com/client/v4";
@@ -160,60 +159,6 @@ impl ApiBase {
 
     pub fn as_str(&self) -> &str {
         self.0.as_str().trim_end_matches('/')
-    }
-}
-
-/// A request path below the API base: fixed segments written in the code and Cloudflare
-/// ids checked on the way in, so no id from the API, a snapshot or the command line can add,
-/// drop or climb a segment (issue 12). [`Client`] joins it to the base segment by segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiPath(Vec<String>);
-
-impl ApiPath {
-    /// A path of fixed segments, e.g. `ApiPath::new(&["user", "tokens"])`.
-    pub fn new(segments: &[&'static str]) -> ApiPath {
-        ApiPath(segments.iter().map(|s| s.to_string()).collect())
-    }
-
-    /// This path with one more fixed segment.
-    pub fn then(mut self, segment: &'static str) -> ApiPath {
-        self.0.push(segment.to_string());
-        self
-    }
-
-    /// This path with one more segment that is an id; anything but a Cloudflare id is
-    /// refused.
-    pub fn id(mut self, id: &str) -> Result<ApiPath, IdError> {
-        check(id)?;
-        self.0.push(id.to_string());
-        Ok(self)
-    }
-
-    /// `/user/tokens` or `/accounts/<id>/tokens`.
-    pub fn tokens(owner: &Owner) -> Result<ApiPath, IdError> {
-        match owner.account_id() {
-            None => Ok(ApiPath::new(&["user", "tokens"])),
-            Some(a) => Ok(ApiPath::new(&["accounts"]).id(a)?.then("tokens")),
-        }
-    }
-
-    /// `/user/tokens/permission_groups` or `/accounts/<id>/tokens/permission_groups`.
-    pub fn catalogue(owner: &Owner) -> Result<ApiPath, IdError> {
-        Ok(ApiPath::tokens(owner)?.then("permission_groups"))
-    }
-
-    /// The segments, each exactly as it goes into the URL before percent-encoding.
-    pub fn segments(&self) -> &[String] {
-        &self.0
-    }
-}
-
-impl fmt::Display for ApiPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for s in &self.0 {
-            write!(f, "/{s}")?;
-        }
-        Ok(())
     }
 }
 
@@ -763,6 +708,30 @@ mod tests {
         assert!(h.get("X-Auth-Key").unwrap().is_sensitive());
         let client = Client::new(ApiBase::parse(DEFAULT_API_BASE).unwrap(), &k).unwrap();
         assert!(!format!("{client:?}").contains("k3y"));
+    }
+
+    /// Issue 12: the base's own path (`/client/v4`) is kept and each segment is joined
+    /// as one segment.
+    #[test]
+    fn urls_keep_the_base_path_and_join_segment_by_segment() {
+        let cred = Credential::Token(Secret::new("x"));
+        let path = ApiPath::new(&["accounts"])
+            .id("023e105f4ecef8ad9ca31a8372d0c353")
+            .unwrap()
+            .then("tokens");
+        for (base, url) in [
+            (
+                "https://x.test/client/v4/",
+                "https://x.test/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/tokens",
+            ),
+            (
+                "http://127.0.0.1:1",
+                "http://127.0.0.1:1/accounts/023e105f4ecef8ad9ca31a8372d0c353/tokens",
+            ),
+        ] {
+            let client = Client::new(ApiBase::parse(base).unwrap(), &cred).unwrap();
+            assert_eq!(client.url(&path).unwrap().as_str(), url);
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod collect;
 pub mod pacer;
+pub mod path;
 pub mod tokens;
 
 pub use client::{ApiBase, ApiError, ApiPath, Client, ClientOptions, ConnectionError, Credential};
