@@ -15,7 +15,7 @@ use serde_json::Value;
 
 pub use render::{render_table, to_json};
 
-use crate::cloudflare::{Client, Credential};
+use crate::cloudflare::{list_accounts, ApiPath, Client, Credential};
 use crate::scope::Scope;
 
 /// Where to create a correctly scoped token, and the docs for it.
@@ -188,7 +188,7 @@ async fn identify(
         "check CLOUDFLARE_API_TOKEN (or --api-token-file): it may be mistyped, rolled, disabled or expired; create a new one at {CREATE_TOKEN_URL}"
     );
     if matches!(credential, Credential::Key { .. }) {
-        return match client.get("/user", &[]).await {
+        return match client.get(&ApiPath::new(&["user"]), &[]).await {
             Ok(_) => {
                 checks.push(check(
                     "verify",
@@ -218,7 +218,10 @@ async fn identify(
             }
         };
     }
-    match client.get("/user/tokens/verify", &[]).await {
+    match client
+        .get(&ApiPath::new(&["user", "tokens", "verify"]), &[])
+        .await
+    {
         Ok(env) => return token_identity(env.result, "user".into(), checks),
         Err(e) if !e.kind.is_forbidden() => {
             checks.push(check(
@@ -233,15 +236,12 @@ async fn identify(
         Err(_) => {} // not a user token (or not valid): try as an account-owned token
     }
     // An account-owned token is verified at its own account, which it can list.
-    if let Ok(accounts) = client.list_all("/accounts", &[]).await {
-        for a in accounts
-            .iter()
-            .filter_map(|a| a.get("id").and_then(Value::as_str))
-        {
-            if let Ok(env) = client
-                .get(&format!("/accounts/{a}/tokens/verify"), &[])
-                .await
-            {
+    if let Ok(listing) = list_accounts(client).await {
+        for a in listing.accounts.iter().map(|a| a.id.as_str()) {
+            let Ok(path) = ApiPath::new(&["accounts"]).id(a) else {
+                continue;
+            };
+            if let Ok(env) = client.get(&path.then("tokens").then("verify"), &[]).await {
                 return token_identity(env.result, format!("accounts/{a}"), checks);
             }
         }
@@ -286,7 +286,18 @@ async fn own_token(
     owner: &str,
     checks: &mut Vec<Check>,
 ) -> Option<Value> {
-    match client.get(&format!("/{owner}/tokens/{id}"), &[]).await {
+    // `owner` is `user` or `accounts/<id>` as built above; both ids are checked again here,
+    // since the token id came from the API.
+    let path = match owner.strip_prefix("accounts/") {
+        None => Ok(ApiPath::new(&["user", "tokens"])),
+        Some(a) => ApiPath::new(&["accounts"]).id(a).map(|p| p.then("tokens")),
+    }
+    .and_then(|p| p.id(id));
+    let result = match path {
+        Ok(path) => client.get(&path, &[]).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
         Ok(env) if env.result.is_object() => Some(env.result),
         Ok(_) => None,
         Err(e) => {

@@ -101,6 +101,13 @@ pub fn explain(
     let mut raw: Vec<RawFinding> = Vec::new();
     let mut failed: Vec<(String, String)> = Vec::new();
     let mut errors = Vec::new();
+    // As in a scan: a group named only by id without a catalogue is said (issue 12).
+    if let Some(reason) = enrich::unresolved_groups(&input, token.catalogue.is_some()) {
+        errors.push(NotEvaluated::new(
+            token.owner.token_path(token.id()),
+            format!("token {}: {reason}", token.id()),
+        ));
+    }
     let mut worker = evaluator.worker();
     for (meta, result) in scan::evaluate_input(token, input, &mut worker) {
         match result {

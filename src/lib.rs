@@ -18,6 +18,7 @@ pub mod enrich;
 pub mod exit;
 pub mod explain;
 pub mod finding;
+pub mod id;
 pub mod inventory;
 pub mod policy;
 pub mod reach;
@@ -40,6 +41,7 @@ mod layering {
         ("atomic", 0),
         ("clock", 0),
         ("exit", 0),
+        ("id", 0),
         ("scope", 0),
         ("secret", 0),
         ("text", 0),

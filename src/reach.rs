@@ -48,6 +48,12 @@ impl Reach {
         }
     }
 
+    /// The same reach with `paths` (tokens that could not be evaluated) outside it too.
+    pub fn also_not_evaluated(mut self, paths: impl IntoIterator<Item = ScopePath>) -> Reach {
+        self.not_evaluated.extend(paths);
+        self
+    }
+
     /// Every token of `owner` was listed.
     pub fn covers_owner(&self, owner: &Owner) -> bool {
         match owner {
@@ -61,9 +67,12 @@ impl Reach {
     }
 
     /// `token_id` of `owner` was listed and evaluated: had a finding been there, the scan
-    /// would have seen it.
+    /// would have seen it. Not when the owner's catalogue could not be read: then a finding
+    /// that needs it (an unknown group, a group named only by id) could not have been seen.
     pub fn covers_token(&self, owner: &Owner, token_id: &str) -> bool {
-        self.covers_owner(owner) && !self.not_evaluated.contains(&owner.token_path(token_id))
+        self.covers_owner(owner)
+            && !self.not_evaluated.contains(&owner.token_path(token_id))
+            && !self.not_evaluated.contains(&owner.catalogue_path())
     }
 
     /// Every owner the credential can see was read and every token evaluated.
@@ -130,6 +139,24 @@ mod tests {
         assert!(r.covers_account("a") && !r.covers_account_fully("a"));
         let r = Reach::of(&inventory(&["accounts"]), Scope::All, &[]);
         assert!(!r.covers_everything(), "the account list itself failed");
+    }
+
+    /// Issue 12: without the catalogue, an unknown-group finding could not have been seen.
+    #[test]
+    fn a_catalogue_not_read_takes_its_owners_tokens_out_of_the_reach() {
+        let r = Reach::of(
+            &inventory(&["accounts/a/tokens/permission_groups"]),
+            Scope::All,
+            &[],
+        );
+        assert!(r.covers_owner(&account("a")), "the tokens were listed");
+        assert!(!r.covers_token(&account("a"), "t"));
+        assert!(!r.covers_account_fully("a"));
+        assert!(r.covers_token(&account("b"), "t"));
+        let r = Reach::of(&inventory(&[]), Scope::All, &[])
+            .also_not_evaluated(["accounts/b/tokens/t7".parse().unwrap()]);
+        assert!(!r.covers_token(&account("b"), "t7") && r.covers_token(&account("b"), "t8"));
+        assert!(!r.covers_everything());
     }
 
     #[test]

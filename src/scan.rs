@@ -192,6 +192,13 @@ pub fn evaluate_token(
     };
     let mut raw = Vec::new();
     let mut errors = Vec::new();
+    // Evaluated, but a group without a name could not be matched: say so (issue 12).
+    if let Some(reason) = enrich::unresolved_groups(&input, owner.has_catalogue()) {
+        errors.push(NotEvaluated::new(
+            token.owner.token_path(token.id()),
+            format!("token {}: {reason}", token.id()),
+        ));
+    }
     for (_, result) in evaluate_input(token, input, worker) {
         match result {
             Ok(found) => raw.extend(found),
@@ -308,13 +315,16 @@ pub fn scan(inventory: &Inventory, req: &ScanRequest<'_>) -> Report {
         govern::govern_one(raw, policy, now)
     });
     finding::sort_findings(&mut findings);
+    // A token not (fully) evaluated is outside the reach too: none of its findings can be
+    // called absent, and no exemption can be called stale on it.
+    let reach = Reach::of(inventory, req.scope, req.accounts)
+        .also_not_evaluated(errors.iter().map(|e| e.scope.clone()));
     let mut not_evaluated = inventory.not_evaluated.clone();
     not_evaluated.extend(errors);
     not_evaluated.sort();
     not_evaluated.dedup();
     let mut rules: Vec<RuleMeta> = evaluator.rules().cloned().collect();
     rules.sort_by(|a, b| a.id.cmp(&b.id));
-    let reach = Reach::of(inventory, req.scope, req.accounts);
     let stale_exemptions = stale::find(&policy.exemptions, &findings, now, &reach);
     let baseline = req
         .baseline

@@ -6,6 +6,13 @@
 //! the shared [`Pacer`] under Cloudflare's rate limit, and — for GETs only — retried with
 //! exponential backoff and jitter on 5xx, timeouts and connection errors. Writes are never
 //! retried here: the remediation protocol decides what happens after a failed write.
+//!
+//! Identifiers from the API are data, not paths (issue 12): a request path is an
+//! [`ApiPath`], fixed segments written here plus checked ids, joined to the base with
+//! `path_segments_mut` (each segment percent-encoded). The client follows no redirect:
+//! Cloudflare's API does not redirect, and a redirect followed would carry the legacy
+//! `X-Auth-Key` to whatever origin it names, so any 3xx is an error naming the endpoint
+//! and the `Location`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -13,13 +20,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, LOCATION, RETRY_AFTER};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use url::Url;
 
 use super::pacer::{Budget, Pacer, StatsSnapshot};
+pub use super::path::ApiPath;
 use crate::secret::Secret;
 
 pub const DEFAULT_API_BASE: &str = "https://api.cloudflare.com/client/v4";
@@ -176,6 +184,14 @@ pub enum ApiErrorKind {
     Unsuccessful(Vec<String>),
     /// A list that does not end as Cloudflare's do.
     Pagination(String),
+    /// A 3xx answer. Cloudflare's API does not redirect; it is not followed, so no
+    /// credential goes to the origin it names.
+    Redirect {
+        status: u16,
+        location: Option<String>,
+    },
+    /// The request was not sent: an id that should go into its path is not a Cloudflare id.
+    InvalidId(String),
 }
 
 impl ApiErrorKind {
@@ -206,6 +222,12 @@ impl fmt::Display for ApiErrorKind {
             ApiErrorKind::Malformed(m) => write!(f, "malformed response: {m}"),
             ApiErrorKind::Unsuccessful(e) => write!(f, "API answered success=false{}", list(e)),
             ApiErrorKind::Pagination(m) => write!(f, "pagination error: {m}"),
+            ApiErrorKind::Redirect { status, location } => write!(
+                f,
+                "HTTP {status} redirect to {}, not followed: Cloudflare's API does not redirect, and no credential is sent to another address",
+                location.as_deref().map_or("an unnamed location".to_string(), |l| format!("{l:?}"))
+            ),
+            ApiErrorKind::InvalidId(m) => write!(f, "not sent: {m}"),
         }
     }
 }
@@ -272,6 +294,9 @@ impl Client {
             .connect_timeout(options.connect_timeout)
             .timeout(options.timeout)
             .https_only(base.0.scheme() == "https")
+            // Cloudflare's API does not redirect; reqwest would strip only `Authorization`
+            // on the way to another origin, never the legacy key's headers (issue 12).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConnectionError::Build(e.to_string()))?;
         let concurrency = options.concurrency.max(1);
@@ -304,7 +329,7 @@ impl Client {
     pub async fn send(
         &self,
         method: Method,
-        path: &str,
+        path: &ApiPath,
         query: &[(&str, String)],
         body: Option<&Value>,
         page: Option<u32>,
@@ -366,7 +391,7 @@ impl Client {
     async fn send_once(
         &self,
         method: &Method,
-        path: &str,
+        path: &ApiPath,
         query: &[(&str, String)],
         body: Option<&Value>,
         page: Option<u32>,
@@ -377,10 +402,10 @@ impl Client {
             page,
             kind,
         };
-        let url = format!("{}{}", self.base.as_str(), path);
+        let url = self.url(path).map_err(|kind| (err(kind), None))?;
         let mut req = self
             .http
-            .request(method.clone(), &url)
+            .request(method.clone(), url)
             .headers(self.headers.clone())
             .query(query);
         if let Some(b) = body {
@@ -401,6 +426,17 @@ impl Client {
         let retry_after = header(RETRY_AFTER.as_str())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
+        if status.is_redirection() {
+            // Only the text of the header: it may name anything, and it is never followed.
+            let location = header(LOCATION.as_str()).map(|l| l.chars().take(200).collect());
+            return Err((
+                err(ApiErrorKind::Redirect {
+                    status: status.as_u16(),
+                    location,
+                }),
+                None,
+            ));
+        }
         let bytes = resp
             .bytes()
             .await
@@ -453,14 +489,29 @@ impl Client {
         })
     }
 
-    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Envelope, ApiError> {
+    /// The base joined with `path`, segment by segment: `path_segments_mut` percent-encodes
+    /// each one (a `/`, `%`, `?` or `#` inside a segment stays inside it).
+    fn url(&self, path: &ApiPath) -> Result<Url, ApiErrorKind> {
+        let mut url = self.base.0.clone();
+        url.path_segments_mut()
+            .map_err(|()| ApiErrorKind::InvalidId("the API base URL cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(path.segments());
+        Ok(url)
+    }
+
+    pub async fn get(
+        &self,
+        path: &ApiPath,
+        query: &[(&str, String)],
+    ) -> Result<Envelope, ApiError> {
         self.send(Method::GET, path, query, None, None).await
     }
 
     /// One page of a list: its items (each an object with an id) and `total_count`.
     async fn page(
         &self,
-        path: &str,
+        path: &ApiPath,
         page: u32,
         extra: &[(&str, String)],
     ) -> Result<(Vec<Value>, Option<u64>), ApiError> {
@@ -507,7 +558,7 @@ impl Client {
     /// inconsistently is not evaluated, never silently partial.
     pub async fn list_all(
         &self,
-        path: &str,
+        path: &ApiPath,
         extra: &[(&str, String)],
     ) -> Result<Vec<Value>, ApiError> {
         let pagination = |page, msg: String| ApiError {
@@ -657,6 +708,30 @@ mod tests {
         assert!(h.get("X-Auth-Key").unwrap().is_sensitive());
         let client = Client::new(ApiBase::parse(DEFAULT_API_BASE).unwrap(), &k).unwrap();
         assert!(!format!("{client:?}").contains("k3y"));
+    }
+
+    /// Issue 12: the base's own path (`/client/v4`) is kept and each segment is joined
+    /// as one segment.
+    #[test]
+    fn urls_keep_the_base_path_and_join_segment_by_segment() {
+        let cred = Credential::Token(Secret::new("x"));
+        let path = ApiPath::new(&["accounts"])
+            .id("023e105f4ecef8ad9ca31a8372d0c353")
+            .unwrap()
+            .then("tokens");
+        for (base, url) in [
+            (
+                "https://x.test/client/v4/",
+                "https://x.test/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/tokens",
+            ),
+            (
+                "http://127.0.0.1:1",
+                "http://127.0.0.1:1/accounts/023e105f4ecef8ad9ca31a8372d0c353/tokens",
+            ),
+        ] {
+            let client = Client::new(ApiBase::parse(base).unwrap(), &cred).unwrap();
+            assert_eq!(client.url(&path).unwrap().as_str(), url);
+        }
     }
 
     #[test]

@@ -4,8 +4,9 @@
 pub mod client;
 pub mod collect;
 pub mod pacer;
+pub mod path;
 pub mod tokens;
 
-pub use client::{ApiBase, ApiError, Client, ClientOptions, ConnectionError, Credential};
-pub use collect::{collect, list_accounts, CollectObserver, Unobserved};
-pub use pacer::{Budget, BudgetError};
+pub use client::{ApiBase, ApiError, ApiPath, Client, ClientOptions, ConnectionError, Credential};
+pub use collect::{collect, list_accounts, AccountListing, CollectObserver, Unobserved};
+pub use pacer::{Budget, BudgetError, BUDGET_REQUESTS, BUDGET_SECONDS};

@@ -34,10 +34,10 @@ pub struct GlobalArgs {
     /// Read the API token from this file (instead of CLOUDFLARE_API_TOKEN). Secrets are never accepted as command-line values.
     #[arg(long, global = true, value_name = "FILE", help_heading = "Connection")]
     pub api_token_file: Option<PathBuf>,
-    /// Requests in flight at once.
+    /// Requests in flight at once, 1 to 64.
     #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Connection")]
     pub concurrency: u16,
-    /// Client-side request budget, REQUESTS/SECONDS, shared by the whole run (Cloudflare allows 1200/300).
+    /// Client-side request budget, REQUESTS/SECONDS (1 to 100000 / 1 to 86400), shared by the whole run (Cloudflare allows 1200/300).
     #[arg(
         long,
         global = true,
@@ -46,10 +46,10 @@ pub struct GlobalArgs {
         help_heading = "Connection"
     )]
     pub rate_limit: String,
-    /// Extra attempts for a read after a 5xx, a timeout or a connection error.
+    /// Extra attempts for a read after a 5xx, a timeout or a connection error, 0 to 10.
     #[arg(long, global = true, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=10), help_heading = "Connection")]
     pub retries: u32,
-    /// Timeout for one request, in seconds.
+    /// Timeout for one request, in seconds, 1 to 600.
     #[arg(long, global = true, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600), value_name = "SECS", help_heading = "Connection")]
     pub timeout: u64,
     /// Take this time (RFC 3339) as now — for evaluation, guards, replacement expiry, journal and report times — instead of the system clock, for reproducible runs.
@@ -151,7 +151,7 @@ pub struct SourceArgs {
     #[arg(long, value_enum, default_value_t = ScopeArg::All, help_heading = "Inventory")]
     pub scope: ScopeArg,
     /// Only this account (repeatable).
-    #[arg(long = "account", value_name = "ID", help_heading = "Inventory")]
+    #[arg(long = "account", value_name = "ID", value_parser = cloudflare_id, help_heading = "Inventory")]
     pub accounts: Vec<String>,
 }
 
@@ -223,7 +223,7 @@ pub struct SnapshotArgs {
     #[arg(long, value_enum, default_value_t = ScopeArg::All)]
     pub scope: ScopeArg,
     /// Only this account (repeatable).
-    #[arg(long = "account", value_name = "ID")]
+    #[arg(long = "account", value_name = "ID", value_parser = cloudflare_id)]
     pub accounts: Vec<String>,
 }
 
@@ -274,7 +274,8 @@ pub enum ListFormat {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// The token id.
+    /// The token id (32 lowercase hex characters).
+    #[arg(value_parser = cloudflare_id)]
     pub token_id: String,
     #[command(flatten)]
     pub source: SourceArgs,
@@ -288,7 +289,7 @@ pub struct ExplainArgs {
 #[derive(Debug, Args)]
 pub struct PermissionGroupsArgs {
     /// An account's catalogue instead of the user's.
-    #[arg(long = "account", value_name = "ID")]
+    #[arg(long = "account", value_name = "ID", value_parser = cloudflare_id)]
     pub account: Option<String>,
     /// Read the catalogue from this snapshot instead of the API.
     #[arg(long, value_name = "FILE")]
@@ -341,23 +342,24 @@ pub struct RemediateArgs {
     /// Do not ask for confirmation on a terminal (required with --apply when stdin is not a terminal).
     #[arg(long, short = 'y', help_heading = "Remediation")]
     pub yes: bool,
-    /// Execute at most N actions (default: the policy's remediation.max_actions).
-    #[arg(long, value_name = "N", help_heading = "Remediation")]
+    /// Execute at most N actions, 0 to 10000 (default: the policy's remediation.max_actions).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10_000), help_heading = "Remediation")]
     pub max_actions: Option<u32>,
     /// Only act on findings of this rule (repeatable).
     #[arg(long = "rule", value_name = "ID", help_heading = "Remediation")]
     pub only_rules: Vec<String>,
     /// Only act on this token id (repeatable).
-    #[arg(long = "token", value_name = "ID", help_heading = "Remediation")]
+    #[arg(long = "token", value_name = "ID", value_parser = cloudflare_id, help_heading = "Remediation")]
     pub only_tokens: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct TokenActionArgs {
-    /// The token id.
+    /// The token id (32 lowercase hex characters).
+    #[arg(value_parser = cloudflare_id)]
     pub token_id: String,
     /// The account owning the token (default: a token of the user).
-    #[arg(long = "account", value_name = "ID")]
+    #[arg(long = "account", value_name = "ID", value_parser = cloudflare_id)]
     pub account: Option<String>,
     /// Governance policy whose max_lifetime_days sets a replacement's expiry (default: built-in).
     #[arg(long, value_name = "FILE")]
@@ -371,11 +373,20 @@ pub struct DoctorArgs {
     #[arg(long, value_enum, default_value_t = ScopeArg::All)]
     pub scope: ScopeArg,
     /// Only this account (repeatable).
-    #[arg(long = "account", value_name = "ID")]
+    #[arg(long = "account", value_name = "ID", value_parser = cloudflare_id)]
     pub accounts: Vec<String>,
     /// Also require the permissions remediation needs (API Tokens Write, Account API Tokens Write).
     #[arg(long)]
     pub remediation: bool,
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
+}
+
+/// An account or token id on the command line must be a Cloudflare id (32 lowercase hex
+/// characters) before it can reach a request path or a file name (issue 12); clap refuses
+/// anything else with exit 2.
+fn cloudflare_id(text: &str) -> Result<String, String> {
+    tokenwarden::id::check(text)
+        .map(|()| text.to_string())
+        .map_err(|e| e.to_string())
 }

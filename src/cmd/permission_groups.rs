@@ -2,8 +2,9 @@
 //! account, from the API or a snapshot, sorted by name.
 
 use serde_json::Value;
+use tokenwarden::cloudflare::ApiPath;
 use tokenwarden::exit::Exit;
-use tokenwarden::inventory::Inventory;
+use tokenwarden::inventory::{Inventory, Owner};
 use tokenwarden::text::terminal;
 
 use super::args::{ListFormat, PermissionGroupsArgs};
@@ -26,10 +27,15 @@ pub fn run(args: &PermissionGroupsArgs, session: &Session) -> Result<Exit, Error
         cat.ok_or_else(|| usage("the snapshot has no permission-group catalogue for this owner"))?
     } else {
         let (client, _) = session.client()?;
-        let path = match &args.account {
-            Some(id) => format!("/accounts/{id}/tokens/permission_groups"),
-            None => "/user/tokens/permission_groups".to_string(),
+        let owner = match &args.account {
+            Some(id) => Owner::Account {
+                id: id.clone(),
+                name: None,
+            },
+            None => Owner::User { id: None },
         };
+        // clap has checked --account; an id that is not one never becomes a path.
+        let path = ApiPath::catalogue(&owner).map_err(|e| usage(format!("--account: {e}")))?;
         let rt = session.runtime()?;
         let env = rt.block_on(client.get(&path, &[]))?;
         match env.result {
@@ -37,7 +43,7 @@ pub fn run(args: &PermissionGroupsArgs, session: &Session) -> Result<Exit, Error
             _ => {
                 return Err(Error::Api(tokenwarden::cloudflare::ApiError {
                     method: "GET".into(),
-                    endpoint: path,
+                    endpoint: path.to_string(),
                     page: None,
                     kind: tokenwarden::cloudflare::client::ApiErrorKind::Malformed(
                         "`result` is not a list".into(),

@@ -122,7 +122,6 @@ pub struct Session {
     api_base: Option<String>,
     token_file: Option<PathBuf>,
     options: ClientOptions,
-    rate_limit: String,
 }
 
 impl Session {
@@ -141,10 +140,14 @@ impl Session {
             verbosity: if g.quiet { -1 } else { g.verbose.min(3) as i8 },
             color,
         };
+        // Every numeric flag is checked here, before any command starts, whether or not
+        // the command talks to the API (clap checks the others' ranges).
+        let budget = cloudflare::Budget::parse(&g.rate_limit)?;
         let options = ClientOptions {
             concurrency: usize::from(g.concurrency),
             retries: g.retries,
             timeout: std::time::Duration::from_secs(g.timeout),
+            budget,
             ..Default::default()
         };
         Ok(Session {
@@ -153,7 +156,6 @@ impl Session {
             api_base: g.api_base.clone(),
             token_file: g.api_token_file.clone(),
             options,
-            rate_limit: g.rate_limit.clone(),
         })
     }
 
@@ -203,13 +205,8 @@ impl Session {
                 .as_deref()
                 .unwrap_or(cloudflare::client::DEFAULT_API_BASE),
         )?;
-        let budget = cloudflare::Budget::parse(&self.rate_limit)?;
         let cred = self.credential()?;
-        let options = ClientOptions {
-            budget,
-            ..self.options.clone()
-        };
-        let client = Client::with_options(base, &cred, options)?;
+        let client = Client::with_options(base, &cred, self.options.clone())?;
         Ok((client, cred))
     }
 

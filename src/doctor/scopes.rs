@@ -4,8 +4,8 @@
 use super::{
     check, Check, CheckStatus, Need, ACCOUNT_TOKEN_DOCS_URL, CREATE_TOKEN_URL, TOKEN_DOCS_URL,
 };
-use crate::cloudflare::{list_accounts, ApiError, Client};
-use crate::scope::{account_targets, AccountTarget, ScopePath};
+use crate::cloudflare::{list_accounts, ApiError, ApiPath, Client};
+use crate::scope::{account_targets, AccountTarget, Owner, ScopePath};
 
 fn per_page() -> Vec<(&'static str, String)> {
     vec![
@@ -38,14 +38,15 @@ fn probe_result(id: &str, result: Result<(), ApiError>, missing: impl FnOnce() -
     }
 }
 
-async fn catalogue(client: &Client, id: &str, path: &str, checks: &mut Vec<Check>) {
+async fn catalogue(client: &Client, id: &str, path: &ApiPath, checks: &mut Vec<Check>) {
     let c = match client.get(path, &[]).await {
         Ok(_) => check(id, CheckStatus::Ok, Need::Advice, "readable".into(), None),
+        // A scan reports an unreadable catalogue as not evaluated (exit 3).
         Err(e) => check(
             id,
-            CheckStatus::Warn,
-            Need::Advice,
-            format!("the permission-group catalogue is not readable ({e}): unknown permission groups will not be reported"),
+            CheckStatus::Error,
+            Need::Scan,
+            format!("the permission-group catalogue is not readable ({e}): a scan reports it as not evaluated (exit 3), and groups named only by id cannot be matched"),
             None,
         ),
     };
@@ -57,7 +58,10 @@ pub(super) async fn user_scope(client: &Client, account_token: bool, checks: &mu
         checks.push(check("scope user/tokens", CheckStatus::Missing, Need::Scan, "an account-owned token cannot read user tokens".into(), Some(format!("scan with --scope accounts, or use a user-owned token with \"API Tokens Read\" ({CREATE_TOKEN_URL})"))));
         return;
     }
-    let r = client.get("/user/tokens", &per_page()).await.map(|_| ());
+    let r = client
+        .get(&ApiPath::new(&["user", "tokens"]), &per_page())
+        .await
+        .map(|_| ());
     let ok = r.is_ok();
     checks.push(probe_result("scope user/tokens", r, || {
         read_hint("API Tokens Read", "the user", TOKEN_DOCS_URL)
@@ -66,7 +70,7 @@ pub(super) async fn user_scope(client: &Client, account_token: bool, checks: &mu
         catalogue(
             client,
             "catalogue user",
-            "/user/tokens/permission_groups",
+            &ApiPath::new(&["user", "tokens", "permission_groups"]),
             checks,
         )
         .await;
@@ -80,7 +84,18 @@ pub(super) async fn account_scopes(
     checks: &mut Vec<Check>,
 ) -> Vec<String> {
     let listed = match list_accounts(client).await {
-        Ok(list) => list,
+        Ok(list) => {
+            for reason in &list.rejected {
+                checks.push(check(
+                    "scope accounts",
+                    CheckStatus::Error,
+                    Need::Scan,
+                    format!("{reason}: a scan reports it as not evaluated"),
+                    None,
+                ));
+            }
+            list.accounts
+        }
         Err(e) => {
             checks.push(probe_result("scope accounts", Err(e), || {
                 "the scanning token must be able to list accounts: grant \"Account API Tokens Read\" on the accounts to scan, or name them with --account ID".into()
@@ -108,10 +123,15 @@ pub(super) async fn account_scopes(
             Some(n) => format!("account {n} ({id})"),
             None => format!("account {id}"),
         };
-        let r = client
-            .get(&format!("/accounts/{id}/tokens"), &per_page())
-            .await
-            .map(|_| ());
+        let owner = Owner::Account {
+            id: id.clone(),
+            name: None,
+        };
+        let paths = ApiPath::tokens(&owner).and_then(|t| Ok((t, ApiPath::catalogue(&owner)?)));
+        let Ok((tokens_path, catalogue_path)) = paths else {
+            continue;
+        };
+        let r = client.get(&tokens_path, &per_page()).await.map(|_| ());
         let ok = r.is_ok();
         checks.push(probe_result(
             &format!("scope {}", ScopePath::AccountTokens(id.clone())),
@@ -122,7 +142,7 @@ pub(super) async fn account_scopes(
             catalogue(
                 client,
                 &format!("catalogue accounts/{id}"),
-                &format!("/accounts/{id}/tokens/permission_groups"),
+                &catalogue_path,
                 checks,
             )
             .await;

@@ -144,10 +144,13 @@ fn a_scope_not_evaluated_is_exit_3_in_every_format_even_with_fail_on_never() {
 
 #[test]
 fn a_token_that_cannot_be_evaluated_is_reported_and_the_others_still_are() {
+    // Ids are Cloudflare ids: a short id like "bad" is itself not evaluated (issue 12).
+    const BAD: &str = "badbadbadbadbadbadbadbadbadbadba";
+    const GOOD: &str = "600d600d600d600d600d600d600d600d";
     let dir = tempfile::tempdir().unwrap();
     let tokens = json!([
-        {"id": "bad", "name": "broken-dates", "status": "active", "issued_on": "last week", "policies": []},
-        {"id": "good", "name": "no-expiry", "status": "active", "issued_on": "2026-11-01T00:00:00Z", "policies": []}
+        {"id": BAD, "name": "broken-dates", "status": "active", "issued_on": "last week", "policies": []},
+        {"id": GOOD, "name": "no-expiry", "status": "active", "issued_on": "2026-11-01T00:00:00Z", "policies": []}
     ]);
     let p = write(&dir, "s.json", &snapshot_with(json!([]), tokens));
     let v = tw()
@@ -157,13 +160,13 @@ fn a_token_that_cannot_be_evaluated_is_reported_and_the_others_still_are() {
         .json();
     let ne = v["not_evaluated"].as_array().unwrap();
     assert_eq!(ne.len(), 1);
-    assert_eq!(ne[0]["scope"], "user/tokens/bad");
+    assert_eq!(ne[0]["scope"], format!("user/tokens/{BAD}"));
     assert!(ne[0]["reason"].as_str().unwrap().contains("issued_on"));
     assert!(v["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|f| f["token_id"] == "good" && f["rule_id"] == "token-no-expiry"));
+        .any(|f| f["token_id"] == GOOD && f["rule_id"] == "token-no-expiry"));
 }
 
 #[test]

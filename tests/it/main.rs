@@ -18,6 +18,8 @@ mod example;
 mod exemptions;
 mod exit_codes;
 mod explain;
+mod fail_closed;
+mod fuzz;
 mod injection;
 mod live;
 mod remediate;

@@ -41,10 +41,24 @@ pub enum FaultKind {
     /// List endpoints serve page 1 whatever `page` asks for (`result_info.page` echoes the
     /// requested page), so a client that only follows page numbers loops. Others: no effect.
     RepeatPage,
+    /// Answers this 3xx status with `Location: <location>` and an empty body, without
+    /// touching state. Cloudflare's API never redirects; point the location at a
+    /// [`Trap`](crate::Trap) to see whether a client follows it and what it sends along.
+    Redirect { status: u16, location: String },
     /// List endpoints always answer a full page of fresh synthetic items with a
     /// `total_count` one page beyond the requested one, so a client that trusts the server
     /// never stops. Others: no effect.
     EndlessPages,
+}
+
+impl FaultKind {
+    /// `Redirect { status, location }`.
+    pub fn redirect(status: u16, location: &str) -> FaultKind {
+        FaultKind::Redirect {
+            status,
+            location: location.to_string(),
+        }
+    }
 }
 
 /// A change to the world made by a fault (see [`FaultKind::EditBefore`]).

@@ -39,6 +39,7 @@
 
 mod api;
 mod auth;
+mod background;
 mod catalogue;
 mod conn;
 mod envelope;
@@ -50,13 +51,13 @@ mod testkit;
 #[cfg(test)]
 mod tests;
 mod tokens;
+mod trap;
 mod world;
 
 use std::future::IntoFuture;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -65,16 +66,17 @@ use axum::response::Response;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 pub use catalogue::{account_catalogue, default_catalogue, group_id};
 pub use faults::{Fault, FaultKind, Occurrence, WorldEdit};
+pub use trap::{Trap, TrapRecord};
 pub use world::{
     rfc3339, token_json, Account, Owner, RateLimit, StoredToken, TokenBuilder, TokenPolicy, User,
     World, ACCOUNT_TOKEN_QUOTA, USER_API_KEY, USER_EMAIL, USER_ID, USER_TOKEN_QUOTA,
 };
 
 use api::{ApiRequest, ListMode};
+use background::Background;
 use conn::{Conn, KillableListener};
 use envelope::{fail, Reply};
 use faults::ArmedFault;
@@ -155,8 +157,8 @@ fn lock(shared: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
 pub struct Emulator {
     shared: Shared,
     addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    /// Stops the server when the emulator is dropped.
+    _server: Background,
 }
 
 impl Emulator {
@@ -172,56 +174,20 @@ impl Emulator {
             records: Vec::new(),
             limiter: Limiter::default(),
         }));
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let state = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("cloudflare-emulator".to_string())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    let listener = match TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await {
-                        Ok(l) => l,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(listener.local_addr());
-                    let app = Router::new().fallback(serve_request).with_state(state);
-                    let server = axum::serve(
-                        KillableListener(listener),
-                        app.into_make_service_with_connect_info::<Conn>(),
-                    );
-                    tokio::select! {
-                        _ = server.into_future() => {}
-                        _ = stop_rx => {}
-                    }
-                });
-                // Cancels whatever is still in flight (e.g. a `Hang`).
-                runtime.shutdown_timeout(Duration::from_secs(1));
-            })
-            .expect("emulator: cannot spawn the server thread");
-        let addr = match ready_rx.recv() {
-            Ok(Ok(addr)) => addr,
-            Ok(Err(e)) => panic!("emulator: cannot listen on 127.0.0.1: {e}"),
-            Err(_) => panic!("emulator: the server thread died before listening"),
-        };
+        let server = Background::start("cloudflare-emulator", 2, move |listener| async move {
+            let app = Router::new().fallback(serve_request).with_state(state);
+            let _ = axum::serve(
+                KillableListener(listener),
+                app.into_make_service_with_connect_info::<Conn>(),
+            )
+            .into_future()
+            .await;
+        });
         Emulator {
             shared,
-            addr,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            addr: server.addr,
+            _server: server,
         }
     }
 
@@ -306,17 +272,6 @@ impl Emulator {
     /// Disarms every fault.
     pub fn clear_faults(&self) {
         lock(&self.shared).faults.clear();
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -434,6 +389,10 @@ async fn serve_request(
         Some(FaultKind::NonJson) => {
             log(Some(200));
             return response(200, HTML, faults::challenge_html().into_bytes(), &[]);
+        }
+        Some(FaultKind::Redirect { status, location }) => {
+            log(Some(status));
+            return response(status, JSON, Vec::new(), &[("location", location)]);
         }
         Some(FaultKind::SuccessFalse) => {
             log(Some(200));

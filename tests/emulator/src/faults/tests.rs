@@ -236,3 +236,38 @@ async fn repeat_page_and_endless_pages_trap_naive_clients() {
     assert_eq!(tokens.ids().len(), 50);
     assert!(tokens.result()[0]["policies"].is_array());
 }
+
+#[tokio::test]
+async fn a_redirect_points_elsewhere_and_the_trap_sees_what_a_follower_sends() {
+    let emu = Emulator::start(base_world());
+    let trap = crate::Trap::start();
+    let location = trap.url("/stolen");
+    emu.inject(Fault::on("GET", "/user/tokens", FaultKind::redirect(302, &location)).exact());
+    // A client that does not follow: the 302 and its Location, nothing at the trap.
+    let manual = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = manual
+        .get(format!("{}/user/tokens", emu.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    assert_eq!(r.headers()["location"], location.as_str());
+    assert!(trap.requests().is_empty());
+    // reqwest's default follows, and drops only `Authorization` on the way: the legacy
+    // key's headers arrive at the other origin (what issue 12 is about).
+    let mut api = Api::new(&emu);
+    api.validate = false;
+    let followed = api.get("/user/tokens", Cred::Legacy).await;
+    assert_eq!(followed.status, 200);
+    assert_eq!(followed.json["result"], json!([]));
+    let seen = trap.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].target, "/stolen");
+    assert_eq!(seen[0].credential_headers, ["x-auth-key", "x-auth-email"]);
+    let _ = api.get("/user/tokens", Cred::Bearer(SCANNER_SECRET)).await;
+    assert!(trap.requests()[1].credential_headers.is_empty());
+    assert!(emu.requests().iter().all(|r| r.status == Some(302)));
+}
