@@ -306,11 +306,12 @@ pub struct ApplyArgs {
     /// Where new secrets go (roll, replace): file:DIR, exec:COMMAND (secret on stdin) or stdout.
     #[arg(long, value_name = "SPEC", help_heading = "Remediation")]
     pub secret_sink: Option<String>,
-    /// Seconds an exec: sink may run before it is killed and the secret escrowed.
+    /// Seconds (1-3600) an exec: sink may run before it is killed and the secret escrowed.
     #[arg(
         long,
         value_name = "SECS",
         default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=tokenwarden::remediate::sink::MAX_EXEC_TIMEOUT_SECS),
         help_heading = "Remediation"
     )]
     pub sink_timeout: u64,

@@ -14,8 +14,9 @@ use tokenwarden::exit::Exit;
 use tokenwarden::inventory::{Inventory, NotEvaluated};
 use tokenwarden::remediate::apply::Executor;
 use tokenwarden::remediate::journal::Journal;
-use tokenwarden::remediate::plan::{self, Filter, Plan, PlanItem};
+use tokenwarden::remediate::plan::{self, Filter, Op, Plan, PlanItem};
 use tokenwarden::remediate::render::{self, Document, Mode, Row};
+use tokenwarden::remediate::replace;
 use tokenwarden::remediate::sink::SecretSink;
 use tokenwarden::remediate::{ActionOutcome, ActionStatus};
 use tokenwarden::scan::{self, ScanRequest};
@@ -101,14 +102,24 @@ fn confirm(doc: &Document<'_>, actions: usize) -> Result<bool> {
     Ok(ask(&mut stdin.lock(), &mut err, actions).unwrap_or(false))
 }
 
-/// Everything that must hold before the first change: a working sink for the actions that
-/// deliver secrets, and a journal. Returns the journal.
+/// Everything that must hold before the first change: a replacement that outlives its
+/// creation, a working sink for the actions that deliver secrets, and a journal. Returns
+/// the journal.
 pub(super) fn ready(
     items: &[PlanItem],
     args: &ApplyArgs,
     sink: Option<&SecretSink>,
     clock: Clock,
+    max_lifetime_days: f64,
 ) -> Result<Journal> {
+    if let Some(item) = items.iter().find(|i| i.op == Op::Replace) {
+        replace::lifetime(max_lifetime_days, clock.now()).map_err(|e| {
+            Error::Refused(format!(
+                "refusing to replace token {}: {e}; nothing was changed",
+                item.token_id
+            ))
+        })?;
+    }
     let needing: Vec<String> = items
         .iter()
         .filter(|i| i.op.needs_sink())
@@ -266,7 +277,13 @@ pub fn run(args: &RemediateArgs, session: &Session) -> Result<Exit> {
     if !args.yes {
         can_confirm()?;
     }
-    let journal = ready(items, opts, sink.as_ref(), clock)?;
+    let journal = ready(
+        items,
+        opts,
+        sink.as_ref(),
+        clock,
+        policy.thresholds.max_lifetime_days,
+    )?;
     if !args.yes && !confirm(&doc, run)? {
         ui.say("aborted: nothing was changed");
         return Ok(Exit::Ok);

@@ -115,7 +115,13 @@ pub fn run(op: Op, args: &TokenActionArgs, session: &Session) -> Result<Exit> {
         emit(&doc, opts.format, sink.as_ref())?;
         return Ok(Exit::Ok);
     }
-    let journal = ready(&plan.items, opts, sink.as_ref(), clock)?;
+    let journal = ready(
+        &plan.items,
+        opts,
+        sink.as_ref(),
+        clock,
+        policy.thresholds.max_lifetime_days,
+    )?;
     let outcomes = execute(
         &rt,
         &client,

@@ -126,6 +126,10 @@ pub enum BodyError {
     NoEffectOrResources(usize),
     #[error("the token's not_before is not a time")]
     NotBefore,
+    /// `max_lifetime_days` would give a replacement less than the minimum validity, or an
+    /// expiry past any representable time (issue 12).
+    #[error("{0}")]
+    Lifetime(String),
 }
 
 /// A token object without anything secret: API objects never carry the secret except a

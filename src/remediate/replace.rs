@@ -17,6 +17,35 @@ use crate::inventory::Owner;
 /// Cloudflare's limit on token names (`iam_name.maxLength`).
 pub const MAX_NAME_CHARS: usize = 120;
 
+/// The least validity a replacement may have, in days (issue 12). A replace disables the
+/// old token once the new secret is delivered; a replacement that expires at once (or
+/// within hours) would leave consumers with no working token at all.
+pub const MIN_LIFETIME_DAYS: f64 = 1.0;
+
+/// How long a replacement stays valid under `max_lifetime_days`, or why no replacement
+/// may be made with it: less than [`MIN_LIFETIME_DAYS`], not a number, or so long that its
+/// expiry is no representable time. Checked arithmetic only: nothing here can panic.
+pub fn lifetime(max_lifetime_days: f64, valid_from: DateTime<Utc>) -> Result<Duration, BodyError> {
+    // NaN is refused too.
+    if max_lifetime_days.is_nan() || max_lifetime_days < MIN_LIFETIME_DAYS {
+        return Err(BodyError::Lifetime(format!(
+            "max_lifetime_days = {max_lifetime_days} would make a replacement valid for less than {MIN_LIFETIME_DAYS} day, so it would expire before its consumers could switch to it while the old token is disabled; a replace needs max_lifetime_days >= {MIN_LIFETIME_DAYS}"
+        )));
+    }
+    let too_long = || {
+        BodyError::Lifetime(format!(
+            "max_lifetime_days = {max_lifetime_days} puts a replacement's expiry beyond any representable time"
+        ))
+    };
+    let seconds = max_lifetime_days * 86_400.0;
+    if !seconds.is_finite() || seconds >= i64::MAX as f64 {
+        return Err(too_long());
+    }
+    let days = Duration::try_seconds(seconds as i64).ok_or_else(too_long)?;
+    valid_from.checked_add_signed(days).ok_or_else(too_long)?;
+    Ok(days)
+}
+
 /// `<name> (replaces <first 8 of id>, <date>)`, the old name cut so the whole stays within
 /// Cloudflare's 120 characters.
 pub fn replacement_name(old_name: &str, old_id: &str, created_at: DateTime<Utc>) -> String {
@@ -82,7 +111,6 @@ pub fn create_body(
         };
         copied.push(json!({"effect": effect, "permission_groups": groups, "resources": resources}));
     }
-    let days = Duration::seconds((max_lifetime_days * 86_400.0) as i64);
     let mut body = json!({"name": name, "policies": copied});
     let valid_from = match old.get("not_before").filter(|v| !v.is_null()) {
         None => created_at,
@@ -93,7 +121,11 @@ pub fn create_body(
             from
         }
     };
-    body["expires_on"] = json!(rfc3339(valid_from + days));
+    let days = lifetime(max_lifetime_days, valid_from)?;
+    let expires = valid_from
+        .checked_add_signed(days)
+        .ok_or_else(|| BodyError::Lifetime("the replacement's expiry is no time".into()))?;
+    body["expires_on"] = json!(rfc3339(expires));
     if let Some(c) = old.get("condition").filter(|c| !c.is_null()) {
         body["condition"] = c.clone();
     }

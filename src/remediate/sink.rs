@@ -26,6 +26,10 @@ use crate::secret::Secret;
 
 /// The shell an `exec:` sink runs under.
 const SHELL: &str = "/bin/sh";
+/// The longest an `exec:` sink may run (`--sink-timeout`, 1..=3600 s). A bound checked when
+/// the sink is parsed, before anything changes: an unbounded timeout made the deadline
+/// arithmetic overflow and panic *after* the roll, losing the secret (issue 12).
+pub const MAX_EXEC_TIMEOUT_SECS: u64 = 3600;
 /// tokenwarden's own credential: the sink command has no business with it.
 const CREDENTIAL_VARS: [&str; 3] = [
     "CLOUDFLARE_API_TOKEN",
@@ -103,6 +107,11 @@ impl SecretSink {
             }
             if exec_timeout.is_zero() {
                 return Err(bad("the exec: timeout must be at least one second"));
+            }
+            if exec_timeout > Duration::from_secs(MAX_EXEC_TIMEOUT_SECS) {
+                return Err(bad(&format!(
+                    "the exec: timeout must be at most {MAX_EXEC_TIMEOUT_SECS} seconds"
+                )));
             }
             return Ok(SecretSink::Exec {
                 command: command.to_string(),
@@ -315,7 +324,9 @@ fn run_exec(
             _ => {}
         }
     }
-    let deadline = Instant::now() + timeout;
+    // Checked, so no timeout can make this panic with the secret in hand (issue 12);
+    // `parse` keeps timeouts within MAX_EXEC_TIMEOUT_SECS anyway.
+    let started = Instant::now();
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
@@ -325,7 +336,7 @@ fn run_exec(
                     status: status.to_string(),
                 })
             }
-            Ok(None) if Instant::now() >= deadline => {
+            Ok(None) if started.elapsed() >= timeout => {
                 kill(&mut child);
                 return Err(SinkError::Timeout {
                     token_id,

@@ -54,6 +54,18 @@ fn specs_parse_or_name_what_is_wrong() {
     assert!(SecretSink::parse("exec:true", secs(0)).is_err());
 }
 
+/// Issue 12: `--sink-timeout 18446744073709551615` overflowed the deadline arithmetic and
+/// panicked after the roll. A timeout beyond the bound is refused when parsed; the bound
+/// itself is accepted.
+#[test]
+fn an_exec_timeout_beyond_the_bound_is_refused_when_parsed() {
+    for too_long in [MAX_EXEC_TIMEOUT_SECS + 1, u64::MAX] {
+        let e = SecretSink::parse("exec:true", secs(too_long)).unwrap_err();
+        assert!(e.to_string().contains("at most 3600 seconds"), "{e}");
+    }
+    assert!(SecretSink::parse("exec:true", secs(MAX_EXEC_TIMEOUT_SECS)).is_ok());
+}
+
 #[test]
 fn the_exec_command_is_never_described() {
     let s = SecretSink::parse("exec:vault login s.hunter2 && vault kv put", secs(60)).unwrap();

@@ -273,3 +273,21 @@ fn the_stdout_sink_prints_only_secrets_on_stdout() {
     );
     assert_no_secret(&emu, &[&err, &s.journal_text()]);
 }
+
+/// Issue 12: `--sink-timeout 18446744073709551615` was accepted, and the deadline
+/// arithmetic panicked after the roll, with the new secret in nobody's hands. clap now
+/// keeps the flag within 1..=3600 before anything is done.
+#[test]
+fn a_sink_timeout_out_of_range_is_refused_before_anything_is_done() {
+    let emu = Emulator::start(world());
+    let s = Scratch::new();
+    for bad in ["18446744073709551615", "3601", "0"] {
+        let r = roll_stale(&emu, &s, &s.exec_sink("exit 0"), &["--sink-timeout", bad]);
+        assert_eq!(r.code, 2, "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains("--sink-timeout"), "{bad}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+    assert!(emu.requests().is_empty(), "not even a read");
+    assert_eq!(current(&emu), initial_secret(STALE));
+    assert!(s.journal_text().is_empty());
+}
