@@ -13,11 +13,11 @@ use tokenwarden::cloudflare::{tokens, Client, Credential};
 use tokenwarden::exit::Exit;
 use tokenwarden::inventory::{Inventory, NotEvaluated};
 use tokenwarden::remediate::apply::Executor;
-use tokenwarden::remediate::journal::Journal;
+use tokenwarden::remediate::journal::{self, Journal};
 use tokenwarden::remediate::plan::{self, Filter, Op, Plan, PlanItem};
 use tokenwarden::remediate::render::{self, Document, Mode, Row};
 use tokenwarden::remediate::replace;
-use tokenwarden::remediate::sink::SecretSink;
+use tokenwarden::remediate::sink::{self, SecretSink, SinkError};
 use tokenwarden::remediate::{ActionOutcome, ActionStatus};
 use tokenwarden::scan::{self, ScanRequest};
 
@@ -132,13 +132,34 @@ pub(super) fn ready(
                 needing.join(", ")
             )));
         };
-        sink.check().map_err(|e| {
-            Error::Refused(format!(
-                "the secret sink is not usable: {e}; nothing was changed"
-            ))
-        })?;
+        secrets_ready(
+            sink,
+            &journal::escrow_dir(&args.journal),
+            items
+                .iter()
+                .filter(|i| i.op == Op::Roll)
+                .map(|i| i.token_id.as_str()),
+        )?;
     }
     Ok(Journal::open(&args.journal, clock)?)
+}
+
+/// Before any secret is made: the sink can take it (and no symbolic link waits where a
+/// roll's secret file goes), and the escrow beside the journal can keep it (issue 12).
+pub(super) fn secrets_ready<'a>(
+    sink: &SecretSink,
+    escrow_dir: &std::path::Path,
+    rolled: impl Iterator<Item = &'a str>,
+) -> Result<()> {
+    let refused = |what: &str, e: SinkError| {
+        Error::Refused(format!("{what} is not usable: {e}; nothing was changed"))
+    };
+    sink.check().map_err(|e| refused("the secret sink", e))?;
+    for id in rolled {
+        sink.check_target(id)
+            .map_err(|e| refused("the secret sink", e))?;
+    }
+    sink::check_escrow_dir(escrow_dir).map_err(|e| refused("the escrow directory", e))
 }
 
 pub(super) fn execute(

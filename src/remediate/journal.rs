@@ -31,16 +31,26 @@ pub struct Journal {
 
 impl Journal {
     /// Open `path` for appending (created 0600 when missing; its directory must exist).
-    /// Entries are stamped by `clock`.
+    /// Entries are stamped by `clock`. A symbolic link is refused, not followed (issue 12):
+    /// the journal would otherwise be written wherever someone pointed it.
     pub fn open(path: &Path, clock: Clock) -> Result<Journal, JournalError> {
+        let err = |source| JournalError {
+            path: path.to_path_buf(),
+            source,
+        };
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(err(io::Error::other(
+                "it is a symbolic link; refusing to follow it",
+            )));
+        }
         let mut options = OpenOptions::new();
         options.append(true).create(true);
         #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(path).map_err(|source| JournalError {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+        }
+        let file = options.open(path).map_err(err)?;
         let run = format!(
             "{}-{}",
             clock.now().format("%Y%m%dT%H%M%SZ"),
@@ -65,10 +75,7 @@ impl Journal {
 
     /// Where escrow files go: beside the journal.
     pub fn escrow_dir(&self) -> PathBuf {
-        match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
+        escrow_dir(&self.path)
     }
 
     fn append(&mut self, entry: &Value) -> Result<(), JournalError> {
@@ -104,6 +111,14 @@ impl Journal {
         entry["escrow"] = json!(outcome.escrow.as_ref().map(|p| p.display().to_string()));
         entry["new_token_id"] = json!(outcome.new_token_id);
         self.append(&entry)
+    }
+}
+
+/// Where the escrow files of the journal at `path` go: its directory.
+pub fn escrow_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     }
 }
 
@@ -192,5 +207,26 @@ mod tests {
 
         let e = Journal::open(Path::new("/nonexistent-dir/j.jsonl"), clock()).unwrap_err();
         assert!(e.to_string().contains("/nonexistent-dir/j.jsonl"), "{e}");
+    }
+
+    /// Issue 12: a journal path that is a symbolic link is refused, never written through.
+    #[cfg(unix)]
+    #[test]
+    fn a_journal_that_is_a_symbolic_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "").unwrap();
+        let link = dir.path().join("j.jsonl");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = Journal::open(&link, clock()).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        let dangling = dir.path().join("dangling.jsonl");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        assert!(Journal::open(&dangling, clock()).is_err());
+        assert!(
+            !dir.path().join("nowhere").exists(),
+            "not created through the link"
+        );
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
     }
 }

@@ -95,6 +95,21 @@ impl Tw {
         self
     }
 
+    /// Starts the binary with its stdout closed, as `>&-` does in a shell.
+    pub fn closed_stdout(mut self) -> Tw {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: runs in the child between fork and exec, after its stdio is set up;
+        // close(2) is async-signal-safe and touches nothing but the child's own fd 1.
+        #[allow(unsafe_code)]
+        unsafe {
+            self.cmd.pre_exec(|| {
+                libc::close(1);
+                Ok(())
+            });
+        }
+        self
+    }
+
     /// The exit code the run must end with; a different one fails the test, showing the
     /// command line, stdout and stderr.
     pub fn code(mut self, code: i32) -> Tw {
