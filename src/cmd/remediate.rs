@@ -18,7 +18,7 @@ use tokenwarden::remediate::plan::{self, Filter, Op, Plan, PlanItem};
 use tokenwarden::remediate::render::{self, Document, Mode, Row};
 use tokenwarden::remediate::replace;
 use tokenwarden::remediate::sink::{self, SecretSink, SinkError};
-use tokenwarden::remediate::{ActionOutcome, ActionStatus};
+use tokenwarden::remediate::{ActionOutcome, ActionStatus, Stop};
 use tokenwarden::scan::{self, ScanRequest};
 
 use super::args::{ApplyArgs, ListFormat, RemediateArgs};
@@ -179,6 +179,7 @@ pub(super) fn execute(
         created_at: clock.now(),
         clock,
         max_lifetime_days,
+        stop: Stop::default(),
     };
     rt.block_on(exec.execute(items, &mut journal, |item, o| {
         let what = format!("{} token {}", item.op, item.token_id);

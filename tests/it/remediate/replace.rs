@@ -244,6 +244,12 @@ fn when_the_replacement_cannot_be_deleted_its_secret_is_escrowed() {
         "{}",
         r.stderr
     );
+    // Written ahead (issue 12): the `created` step already named the file that is kept.
+    let j = s.journal_entries();
+    let created = j.iter().find(|e| e["event"] == "created").unwrap();
+    assert_eq!(created["new_token_id"], new);
+    assert_eq!(created["escrow"], escrow[0].0.display().to_string());
+    assert_eq!(j.last().unwrap()["unfinished"], true);
     assert_eq!(
         emu.token(EXPIRING).unwrap(),
         old,

@@ -109,6 +109,16 @@ fn a_stdout_that_cannot_take_the_write_leaves_the_secret_in_escrow_and_exits_3()
             "{what}: {}",
             r.stderr
         );
+        let events: Vec<String> = s
+            .journal_entries()
+            .iter()
+            .map(|e| e["event"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            events,
+            ["start", "rolling", "rolled", "end"],
+            "{what}: no delivery"
+        );
         assert_no_secret(&emu, &[&r.stderr, &s.journal_text()]);
     }
 }
