@@ -13,6 +13,7 @@ mod remediate;
 mod rules;
 mod scan;
 pub mod session;
+mod signals;
 mod snapshot;
 mod token_action;
 

@@ -18,12 +18,13 @@ use tokenwarden::remediate::plan::{self, Filter, Op, Plan, PlanItem};
 use tokenwarden::remediate::render::{self, Document, Mode, Row};
 use tokenwarden::remediate::replace;
 use tokenwarden::remediate::sink::{self, SecretSink, SinkError};
-use tokenwarden::remediate::{ActionOutcome, ActionStatus, Stop};
+use tokenwarden::remediate::{ActionOutcome, ActionStatus};
 use tokenwarden::scan::{self, ScanRequest};
 
 use super::args::{ApplyArgs, ListFormat, RemediateArgs};
 use super::error::{usage, Error};
 use super::session::{prepare, scope_of, Session, Stdout, Ui};
+use super::signals;
 
 pub(super) type Result<T> = std::result::Result<T, Error>;
 
@@ -162,6 +163,14 @@ pub(super) fn secrets_ready<'a>(
     sink::check_escrow_dir(escrow_dir).map_err(|e| refused("the escrow directory", e))
 }
 
+/// What `--apply` did: an outcome per action started, in order.
+pub(super) struct Executed {
+    pub outcomes: Vec<ActionOutcome>,
+    /// A signal stopped the run; the actions after the outcomes were not started.
+    pub interrupted: bool,
+}
+
+/// Execute the plan, with SIGINT/SIGTERM handled as `signals` says from here on.
 pub(super) fn execute(
     rt: &tokio::runtime::Runtime,
     client: &Client,
@@ -170,7 +179,8 @@ pub(super) fn execute(
     sink: Option<&SecretSink>,
     max_lifetime_days: f64,
     ui: Ui,
-) -> Vec<ActionOutcome> {
+) -> Result<Executed> {
+    let stop = signals::watch(ui).map_err(Error::Runtime)?;
     let clock = journal.clock();
     let exec = Executor {
         client,
@@ -179,16 +189,29 @@ pub(super) fn execute(
         created_at: clock.now(),
         clock,
         max_lifetime_days,
-        stop: Stop::default(),
+        stop: stop.clone(),
     };
-    rt.block_on(exec.execute(items, &mut journal, |item, o| {
+    let outcomes = rt.block_on(exec.execute(items, &mut journal, |item, o| {
         let what = format!("{} token {}", item.op, item.token_id);
         if o.status.is_failure() {
             ui.error(&format!("{what} {}: {}", o.status.as_str(), o.message));
         } else {
             ui.info(&format!("{what}: {}: {}", o.status.as_str(), o.message));
         }
-    }))
+    }));
+    let interrupted = stop.is_requested();
+    if interrupted {
+        ui.error(&format!(
+            "interrupted by a signal: {} of {} action(s) not started; run `tokenwarden recover --journal {}` to finish what was cut short",
+            items.len() - outcomes.len(),
+            items.len(),
+            journal.path().display()
+        ));
+    }
+    Ok(Executed {
+        outcomes,
+        interrupted,
+    })
 }
 
 pub(super) fn rows<'a>(
@@ -278,6 +301,7 @@ pub fn run(args: &RemediateArgs, session: &Session) -> Result<Exit> {
         skipped: &plan.skipped,
         not_evaluated: &report.not_evaluated,
         exit_code: incomplete.code(),
+        interrupted: false,
     };
     if !opts.apply || run == 0 {
         doc.mode = if opts.apply {
@@ -312,7 +336,7 @@ pub fn run(args: &RemediateArgs, session: &Session) -> Result<Exit> {
     }
     let (client, _) = session.client()?;
     let rt = session.runtime()?;
-    let outcomes = execute(
+    let executed = execute(
         &rt,
         &client,
         items,
@@ -320,10 +344,10 @@ pub fn run(args: &RemediateArgs, session: &Session) -> Result<Exit> {
         sink.as_ref(),
         policy.thresholds.max_lifetime_days,
         ui,
-    );
+    )?;
     finish(
         &plan,
-        &outcomes,
+        &executed,
         &report.not_evaluated,
         now,
         max_actions,
@@ -334,15 +358,16 @@ pub fn run(args: &RemediateArgs, session: &Session) -> Result<Exit> {
 
 pub(super) fn finish(
     plan: &Plan,
-    outcomes: &[ActionOutcome],
+    executed: &Executed,
     not_evaluated: &[NotEvaluated],
     now: DateTime<Utc>,
     max_actions: usize,
     opts: &ApplyArgs,
     sink: Option<&SecretSink>,
 ) -> Result<Exit> {
+    let outcomes = &executed.outcomes;
     let failed = outcomes.iter().any(|o| o.status.is_failure());
-    let code = if failed || !not_evaluated.is_empty() {
+    let code = if failed || executed.interrupted || !not_evaluated.is_empty() {
         Exit::Runtime
     } else {
         Exit::Ok
@@ -355,6 +380,7 @@ pub(super) fn finish(
         skipped: &plan.skipped,
         not_evaluated,
         exit_code: code.code(),
+        interrupted: executed.interrupted,
     };
     emit(&doc, opts.format, sink)?;
     Ok(code)

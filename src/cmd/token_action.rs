@@ -110,6 +110,7 @@ pub fn run(op: Op, args: &TokenActionArgs, session: &Session) -> Result<Exit> {
         skipped: &plan.skipped,
         not_evaluated: &[],
         exit_code: Exit::Ok.code(),
+        interrupted: false,
     };
     if !opts.apply || run == 0 {
         emit(&doc, opts.format, sink.as_ref())?;
@@ -122,7 +123,7 @@ pub fn run(op: Op, args: &TokenActionArgs, session: &Session) -> Result<Exit> {
         clock,
         policy.thresholds.max_lifetime_days,
     )?;
-    let outcomes = execute(
+    let executed = execute(
         &rt,
         &client,
         &plan.items,
@@ -130,6 +131,6 @@ pub fn run(op: Op, args: &TokenActionArgs, session: &Session) -> Result<Exit> {
         sink.as_ref(),
         policy.thresholds.max_lifetime_days,
         ui,
-    );
-    finish(&plan, &outcomes, &[], now, 1, opts, sink.as_ref())
+    )?;
+    finish(&plan, &executed, &[], now, 1, opts, sink.as_ref())
 }

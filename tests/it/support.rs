@@ -4,7 +4,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 use tokenwarden_emulator::Emulator;
@@ -117,7 +117,8 @@ impl Tw {
         self
     }
 
-    pub fn run(mut self) -> Output {
+    /// The command line as it will run: the fixed clock unless the arguments set one.
+    fn command(&mut self) -> &mut Command {
         let sets_now = self
             .args
             .iter()
@@ -125,9 +126,23 @@ impl Tw {
         if !sets_now {
             self.cmd.args(["--now", NOW]);
         }
+        self.cmd.args(&self.args)
+    }
+
+    /// Starts the run without waiting for it (for tests that signal or kill it), stdin
+    /// closed, stdout and stderr where the test says.
+    pub fn spawn(mut self, stdout: impl Into<Stdio>, stderr: impl Into<Stdio>) -> Child {
+        self.command()
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start tokenwarden: {e}"))
+    }
+
+    pub fn run(mut self) -> Output {
         let out = self
-            .cmd
-            .args(&self.args)
+            .command()
             .output()
             .unwrap_or_else(|e| panic!("cannot run tokenwarden: {e}"));
         let out = Output {

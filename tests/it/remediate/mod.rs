@@ -8,6 +8,7 @@ mod plan;
 mod replace;
 mod roll;
 mod runs;
+mod signals;
 mod sink;
 
 use std::path::{Path, PathBuf};
