@@ -179,7 +179,7 @@ impl Executor<'_> {
         }
     }
 
-    async fn roll(
+    pub(super) async fn roll(
         &self,
         item: &PlanItem,
         sink: &SecretSink,

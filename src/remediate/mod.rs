@@ -8,6 +8,7 @@
 //! - [`replace`]: the replace protocol.
 //! - [`sink`]: where new secrets go (`file:`, `exec:`, `stdout`) and the escrow.
 //! - [`journal`]: the append-only JSONL record of every action and of each of its steps.
+//! - [`recover`]: finish or undo the actions an interrupted run left unfinished.
 //! - [`render`]: the plan and its outcomes as a table or JSON.
 //!
 //! The commands (`remediate`, `roll|replace|disable|enable TOKEN_ID`) are wired in the
@@ -16,6 +17,7 @@
 pub mod apply;
 pub mod journal;
 pub mod plan;
+pub mod recover;
 pub mod render;
 pub mod replace;
 pub mod sink;

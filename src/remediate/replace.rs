@@ -137,7 +137,8 @@ pub fn create_body(
     Ok(body)
 }
 
-fn named(tokens: &[Value], name: &str) -> Vec<String> {
+/// The ids of the tokens named `name`.
+pub(super) fn named(tokens: &[Value], name: &str) -> Vec<String> {
     tokens
         .iter()
         .filter(|t| t.get("name").and_then(Value::as_str) == Some(name))
@@ -147,7 +148,7 @@ fn named(tokens: &[Value], name: &str) -> Vec<String> {
 
 impl Executor<'_> {
     /// Delete a token; a lost answer is settled by reading it (404 = gone).
-    async fn delete_confirmed(&self, owner: &Owner, id: &str) -> Result<(), ApiError> {
+    pub(super) async fn delete_confirmed(&self, owner: &Owner, id: &str) -> Result<(), ApiError> {
         match tokens::delete(self.client, owner, id).await {
             Ok(()) => Ok(()),
             Err(e) => match tokens::get(self.client, owner, id).await {

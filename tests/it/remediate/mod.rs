@@ -5,6 +5,7 @@
 
 mod disable;
 mod plan;
+mod recover;
 mod replace;
 mod roll;
 mod runs;

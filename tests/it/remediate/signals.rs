@@ -176,6 +176,36 @@ impl Drop for Gated {
     }
 }
 
+/// `recover --journal <the run's journal> --format json` plus `args`.
+pub fn recover(emu: &Emulator, s: &Scratch, args: &[&str]) -> Output {
+    let j = s.journal_arg();
+    let mut all = vec!["recover", "--journal", &j, "--format", "json"];
+    all.extend_from_slice(args);
+    run(emu, s, &all)
+}
+
+/// A dry run says what it would do per action, exits 0 and changes nothing.
+pub fn dry_run_changes_nothing(emu: &Emulator, s: &Scratch, verdict: &str) -> serde_json::Value {
+    let writes = emu.write_requests();
+    let journal = s.journal_text();
+    let r = recover(emu, s, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["mode"], "dry-run");
+    assert_eq!(v["actions"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["actions"][0]["verdict"], verdict, "{v}");
+    assert_eq!(emu.write_requests(), writes, "a dry run writes nothing");
+    assert_eq!(s.journal_text(), journal, "nor the journal");
+    v
+}
+
+/// After `recover --apply`, a second recover finds nothing left.
+pub fn nothing_left(emu: &Emulator, s: &Scratch) {
+    let r = recover(emu, s, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["actions"], serde_json::json!([]), "{}", r.stdout);
+}
+
 fn ev(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -275,6 +305,18 @@ fn a_second_signal_exits_at_once_with_the_secret_in_escrow() {
     );
     assert_eq!(emu.current_secret(ADMIN).unwrap(), initial_secret(ADMIN));
     assert_no_secret(&emu, &[&err, &run.scratch.journal_text()]);
+
+    run.kill_sinks();
+    let s = &run.scratch;
+    dry_run_changes_nothing(&emu, s, "would finish");
+    let r = recover(&emu, s, &["--apply", "--secret-sink", &s.file_sink()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s.delivered(STALE), emu.current_secret(STALE));
+    assert!(
+        s.escrowed(STALE).is_empty(),
+        "escrow removed once delivered"
+    );
+    nothing_left(&emu, s);
 }
 
 /// kill -9 between the roll and the end of delivery: the secret that works now is on disk.
@@ -296,6 +338,55 @@ fn kill_9_after_the_roll_before_delivery_leaves_the_working_secret_in_escrow() {
         run.scratch.journal_entries()[2]["escrow"],
         escrow[0].0.display().to_string()
     );
+
+    // Recover: the escrowed secret still authenticates, so it is delivered as it is.
+    run.kill_sinks();
+    let s = &run.scratch;
+    let secret = escrow[0].1.clone();
+    let v = dry_run_changes_nothing(&emu, s, "would finish");
+    assert_eq!(v["actions"][0]["token_id"], STALE);
+    assert_eq!(
+        v["actions"][0]["journal_state"],
+        "rolled, secret escrowed, not delivered"
+    );
+    assert!(s.delivered(STALE).is_none());
+    assert_eq!(s.escrowed(STALE).len(), 1, "kept by the dry run");
+    emu.clear_requests();
+    let r = recover(&emu, s, &["--apply", "--secret-sink", &s.file_sink()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["actions"][0]["verdict"], "finished", "{v}");
+    assert_eq!(
+        emu.current_secret(STALE).unwrap(),
+        secret,
+        "not rolled again"
+    );
+    assert_eq!(s.delivered(STALE).unwrap(), secret);
+    assert!(s.escrowed(STALE).is_empty());
+    // Verified at the user-token verify endpoint, as the token itself; nothing written.
+    let verified: Vec<_> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/verify"))
+        .collect();
+    assert_eq!(verified.len(), 1, "{verified:?}");
+    assert_eq!(verified[0].path, "/user/tokens/verify");
+    assert_eq!(
+        verified[0].auth,
+        tokenwarden_emulator::AuthKind::Bearer {
+            token_id: Some(STALE.to_string())
+        }
+    );
+    assert_eq!(emu.write_requests(), 0);
+    let events: Vec<String> = run.events().into_iter().map(|(_, e)| e).collect();
+    assert_eq!(
+        events,
+        ["start", "rolling", "rolled", "delivered", "recovered"]
+    );
+    let j = s.journal_entries();
+    assert_eq!(j[3]["recovers"], j[0]["run"]);
+    assert_eq!(j[4]["outcome"], "finished");
+    nothing_left(&emu, s);
 }
 
 /// kill -9 while a replace delivers: the replacement exists, the old token is still
@@ -332,6 +423,43 @@ fn kill_9_after_a_replace_created_its_token_leaves_its_secret_in_escrow() {
         ])
     );
     assert_eq!(run.scratch.journal_entries()[2]["new_token_id"], new);
+
+    // Recover completes it: the new secret to the sink, the old token disabled.
+    run.kill_sinks();
+    let s = &run.scratch;
+    dry_run_changes_nothing(&emu, s, "would finish");
+    assert_eq!(emu.token(EXPIRING).unwrap()["status"], "active");
+    emu.clear_requests();
+    let r = recover(&emu, s, &["--apply", "--secret-sink", &s.file_sink()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["actions"][0]["verdict"], "finished");
+    assert_one_active_pair(&emu, s, EXPIRING, &new);
+    let verify = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/verify"))
+        .unwrap();
+    assert_eq!(verify.path, format!("/accounts/{ACC}/tokens/verify"));
+    assert_eq!(
+        verify.auth,
+        tokenwarden_emulator::AuthKind::Bearer {
+            token_id: Some(new.clone())
+        }
+    );
+    nothing_left(&emu, s);
+}
+
+/// The end state of a replace pair: exactly one token active — the replacement — whose
+/// secret is the one in the sink, and no escrow left.
+pub fn assert_one_active_pair(emu: &Emulator, s: &Scratch, old: &str, new: &str) {
+    assert_eq!(emu.token(old).unwrap()["status"], "disabled");
+    assert_eq!(emu.token(new).unwrap()["status"], "active");
+    assert_eq!(
+        s.delivered(new).or_else(|| s.exec_delivered(new)),
+        emu.current_secret(new),
+        "the active token's secret is in the sink"
+    );
+    assert!(s.escrowed(new).is_empty(), "no escrow left");
 }
 
 /// SIGTERM while a replace delivers: the delivery finishes, the old token is not disabled
@@ -392,4 +520,12 @@ fn sigterm_during_a_replace_delivers_and_leaves_the_disable_to_recover() {
         .map(|r| r.method)
         .collect();
     assert_eq!(writes, ["POST"], "created, and nothing after the signal");
+
+    // Recover disables the old token; no sink needed, the secret was delivered.
+    let s = &run.scratch;
+    dry_run_changes_nothing(&emu, s, "would finish");
+    let r = recover(&emu, s, &["--apply"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_one_active_pair(&emu, s, EXPIRING, &new);
+    nothing_left(&emu, s);
 }
