@@ -524,7 +524,7 @@ impl Recoverer<'_> {
             Act::new(Verdict::Finished, format!("{delivered}token {old} disabled ({}); the replacement {new_id} is the one active token of the pair{notes}", o.message))
         } else {
             Act::failed(format!(
-                "{delivered}but token {old} was not disabled: {}{notes}",
+                "{delivered}token {old} was NOT disabled, so both tokens are active: {}{notes}",
                 o.message
             ))
         };
