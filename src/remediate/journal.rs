@@ -112,18 +112,13 @@ pub struct Journal {
 
 impl Journal {
     /// Open `path` for appending (created 0600 when missing; its directory must exist).
-    /// Entries are stamped by `clock`. A symbolic link is refused, not followed (issue 12):
-    /// the journal would otherwise be written wherever someone pointed it.
+    /// Entries are stamped by `clock`. A symbolic link is refused, not followed.
     pub fn open(path: &Path, clock: Clock) -> Result<Journal, JournalError> {
         let err = |source| JournalError {
             path: path.to_path_buf(),
             source,
         };
-        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(err(io::Error::other(
-                "it is a symbolic link; refusing to follow it",
-            )));
-        }
+        refuse_link(path)?;
         let mut options = OpenOptions::new();
         options.read(true).append(true).create(true);
         #[cfg(unix)]
@@ -255,6 +250,18 @@ impl Journal {
     }
 }
 
+/// A journal path that is a symbolic link is refused, never followed (issue 12): the
+/// journal would be read from, or written, wherever someone pointed it.
+fn refuse_link(path: &Path) -> Result<(), JournalError> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(JournalError {
+            path: path.to_path_buf(),
+            source: io::Error::other("it is a symbolic link; refusing to follow it"),
+        });
+    }
+    Ok(())
+}
+
 /// A journal whose last line was cut off (the process died mid-write) gets its line ended
 /// first, so the next entry is a line of its own.
 fn end_torn_line(file: &mut File) -> io::Result<()> {
@@ -280,11 +287,7 @@ pub fn read(path: &Path) -> Result<(Vec<Value>, usize), JournalError> {
         path: path.to_path_buf(),
         source,
     };
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(err(io::Error::other(
-            "it is a symbolic link; refusing to follow it",
-        )));
-    }
+    refuse_link(path)?;
     let text = std::fs::read_to_string(path).map_err(err)?;
     let mut entries = Vec::new();
     let mut torn = 0;

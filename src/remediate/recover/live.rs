@@ -4,6 +4,9 @@
 //! escrowed secret as the Bearer credential to the configured API base and nowhere else; only
 //! a secret that authenticates as that very token is delivered. Every change is journaled
 //! as a step of the original action, and the action is closed by a `recovered` entry.
+//! The roll and the shared pieces live here; a replace's cases in [`replace`].
+
+mod replace;
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +18,6 @@ use crate::inventory::Owner;
 use crate::remediate::apply::{drop_escrow, Executor};
 use crate::remediate::journal::{Journal, Step};
 use crate::remediate::plan::{self, Op};
-use crate::remediate::replace::named;
 use crate::remediate::sink::{self, Delivery};
 use crate::remediate::{status, ActionStatus};
 use crate::secret::Secret;
@@ -239,6 +241,15 @@ impl Recoverer<'_> {
         }
     }
 
+    /// [`Self::drop_escrows`] with `--apply`; nothing in a dry run.
+    fn drop_if_applying(&self, paths: &[PathBuf]) -> String {
+        if self.apply {
+            self.drop_escrows(paths)
+        } else {
+            String::new()
+        }
+    }
+
     /// Deliver an escrowed secret of `delivery.token_id`, journal it, and remove the escrow
     /// files of the action.
     fn deliver(
@@ -287,11 +298,7 @@ impl Recoverer<'_> {
         let token = match tokens::get(self.exec.client, owner, id).await {
             Ok(t) => t,
             Err(e) if tokens::is_not_found(&e) => {
-                let notes = if self.apply {
-                    self.drop_escrows(&a.escrows)
-                } else {
-                    String::new()
-                };
+                let notes = self.drop_if_applying(&a.escrows);
                 return self.close(format!(
                     "token {id} no longer exists: its escrowed secrets are worthless (removed){notes}"
                 ));
@@ -333,11 +340,7 @@ impl Recoverer<'_> {
             ));
         }
         if let Some(guard) = plan::guard(Op::Roll, &token, false, true, self.exec.clock.now()) {
-            let notes = if self.apply {
-                self.drop_escrows(&a.escrows)
-            } else {
-                String::new()
-            };
+            let notes = self.drop_if_applying(&a.escrows);
             return self.close(format!(
                 "no secret to deliver: {guard}; escrowed secrets of token {id} are worthless (removed){notes}"
             ));
@@ -363,174 +366,6 @@ impl Recoverer<'_> {
                 escrow: outcome.escrow,
                 ..Act::failed(outcome.message)
             }
-        }
-    }
-
-    /// A replacement was asked for and no answer was journaled.
-    async fn settle_create(
-        &self,
-        a: &Unfinished,
-        name: &str,
-        existing: &[String],
-        journal: Option<&mut Journal>,
-    ) -> Act {
-        let (owner, old) = (&a.item.owner, a.item.token_id.as_str());
-        let listed = match tokens::list(self.exec.client, owner).await {
-            Ok(l) => l,
-            Err(e) => {
-                return Act::failed(format!("cannot list the tokens of {} ({e})", owner.label()))
-            }
-        };
-        let orphans: Vec<String> = named(&listed, name)
-            .into_iter()
-            .filter(|id| !existing.contains(id))
-            .collect();
-        if orphans.is_empty() {
-            return self.close(format!(
-                "no replacement was created; token {old} is untouched"
-            ));
-        }
-        for orphan in &orphans {
-            match self.working_secret(a, orphan).await {
-                Ok(Some((secret, path))) => {
-                    return self
-                        .complete(a, orphan, name, (&secret, &path), journal)
-                        .await
-                }
-                Ok(None) => {}
-                Err(e) => return Act::failed(format!("cannot verify the escrowed secret ({e})")),
-            }
-        }
-        if !self.apply {
-            return Act::new(Verdict::WouldUndo, format!("token(s) {} were created but nobody holds their secret: would delete them; token {old} stays as it is", orphans.join(", ")));
-        }
-        let mut left = Vec::new();
-        for id in &orphans {
-            if let Err(e) = self.exec.delete_confirmed(owner, id).await {
-                left.push(format!("{id} ({e})"));
-            }
-        }
-        if left.is_empty() {
-            Act::new(
-                Verdict::Undone,
-                format!(
-                    "deleted {} (created, but nobody held the secret); token {old} is untouched",
-                    orphans.join(", ")
-                ),
-            )
-        } else {
-            Act::failed(format!(
-                "could not delete {}: delete them by hand",
-                left.join(", ")
-            ))
-        }
-    }
-
-    /// The replacement exists and its secret was not delivered.
-    async fn settle_created(
-        &self,
-        a: &Unfinished,
-        new_id: &str,
-        new_name: &str,
-        journal: Option<&mut Journal>,
-    ) -> Act {
-        let (owner, old) = (&a.item.owner, a.item.token_id.as_str());
-        match tokens::get(self.exec.client, owner, new_id).await {
-            Ok(_) => {}
-            Err(e) if tokens::is_not_found(&e) => {
-                let notes = if self.apply {
-                    self.drop_escrows(&a.escrows)
-                } else {
-                    String::new()
-                };
-                return Act::new(
-                    self.verdict(Verdict::Undone, Verdict::WouldUndo),
-                    format!("the replacement {new_id} no longer exists; token {old} is untouched{notes}"),
-                );
-            }
-            Err(e) => return Act::failed(format!("cannot read the replacement {new_id} ({e})")),
-        }
-        match self.working_secret(a, new_id).await {
-            Err(e) => Act::failed(format!("cannot verify the escrowed secret ({e})")),
-            Ok(Some((secret, path))) => {
-                self.complete(a, new_id, new_name, (&secret, &path), journal)
-                    .await
-            }
-            Ok(None) if !self.apply => Act::new(Verdict::WouldUndo, format!("no escrowed secret authenticates as the replacement {new_id}: would delete it; token {old} stays active")),
-            Ok(None) => match self.exec.delete_confirmed(owner, new_id).await {
-                Ok(()) => {
-                    let notes = self.drop_escrows(&a.escrows);
-                    Act::new(Verdict::Undone, format!("nobody held the secret of the replacement {new_id}: deleted it; token {old} is untouched and stays active{notes}"))
-                }
-                Err(e) => Act::failed(format!(
-                    "nobody holds the secret of the replacement {new_id} and deleting it failed ({e}): delete it by hand"
-                )),
-            },
-        }
-    }
-
-    /// Deliver the replacement's escrowed secret, then disable the old token.
-    async fn complete(
-        &self,
-        a: &Unfinished,
-        new_id: &str,
-        new_name: &str,
-        found: (&Secret, &Path),
-        journal: Option<&mut Journal>,
-    ) -> Act {
-        let old = a.item.token_id.as_str();
-        let Some(journal) = journal.filter(|_| self.apply) else {
-            return Act::new(Verdict::WouldFinish, format!("the escrowed secret of the replacement {new_id} still authenticates: would deliver it, remove the escrow, then disable token {old}"));
-        };
-        let delivery = Delivery {
-            token_id: new_id,
-            token_name: new_name,
-            owner: &a.item.owner,
-            op: Op::Replace,
-            replaces: Some(old),
-        };
-        match self.deliver(a, journal, &delivery, found) {
-            Ok((to, notes)) => {
-                let mut act = self.disable_old(a, new_id, Some(&to)).await;
-                act.message.push_str(&notes);
-                act
-            }
-            Err(act) => act,
-        }
-    }
-
-    /// The replacement's secret is in the sink: disable the old token, so exactly one of
-    /// the pair stays active.
-    async fn disable_old(&self, a: &Unfinished, new_id: &str, delivered_to: Option<&str>) -> Act {
-        let (owner, old) = (&a.item.owner, a.item.token_id.as_str());
-        let now = self.exec.clock.now();
-        let usable = match tokens::get(self.exec.client, owner, new_id).await {
-            Ok(t) => plan::guard(Op::Roll, &t, false, true, now).map(|g| g.to_string()),
-            Err(e) if tokens::is_not_found(&e) => Some("it no longer exists".to_string()),
-            Err(e) => return Act::failed(format!("cannot read the replacement {new_id} ({e})")),
-        };
-        if let Some(why) = usable {
-            return Act::failed(format!("the replacement {new_id}, whose secret is in the sink, is not usable ({why}); token {old} stays active: replace it again"));
-        }
-        let delivered = delivered_to
-            .map(|to| format!("delivered its secret to {to}; "))
-            .unwrap_or_default();
-        if !self.apply {
-            return Act::new(Verdict::WouldFinish, format!("the replacement {new_id} is active and its secret in the sink: would disable token {old}"));
-        }
-        let o = status::set_status(self.exec.client, owner, old, &a.item.scanned, "disabled").await;
-        let notes = self.drop_escrows(&a.escrows);
-        let act = if matches!(o.status, ActionStatus::Succeeded | ActionStatus::Unchanged) {
-            Act::new(Verdict::Finished, format!("{delivered}token {old} disabled ({}); the replacement {new_id} is the one active token of the pair{notes}", o.message))
-        } else {
-            Act::failed(format!(
-                "{delivered}token {old} was NOT disabled, so both tokens are active: {}{notes}",
-                o.message
-            ))
-        };
-        Act {
-            delivered_to: delivered_to.map(str::to_string),
-            ..act
         }
     }
 }

@@ -6,46 +6,23 @@
 //! (for a replace: exactly one active token of the pair), and a second recover finds
 //! nothing to do. Crash and signal runs are in `signals.rs`.
 
+use super::replace::{ids, new_id, replace, tokens_path};
 use super::signals::{assert_one_active_pair, dry_run_changes_nothing, nothing_left, recover};
 use super::*;
 use tokenwarden_emulator::{Emulator, Fault, FaultKind};
 
 fn roll_stale(emu: &Emulator, s: &Scratch, sink: &str) -> Output {
-    remediate(
-        emu,
-        s,
-        &[
-            "--apply",
-            "--yes",
-            "--token",
-            STALE,
-            "--format",
-            "json",
-            "--secret-sink",
-            sink,
-        ],
-    )
+    super::roll::roll_stale(emu, s, sink, &[])
 }
 
-fn replace_expiring(emu: &Emulator, s: &Scratch, sink: &str) -> Output {
-    remediate(
-        emu,
-        s,
-        &[
-            "--apply",
-            "--yes",
-            "--token",
-            EXPIRING,
-            "--format",
-            "json",
-            "--secret-sink",
-            sink,
-        ],
-    )
-}
-
-fn tokens_path() -> String {
-    format!("/accounts/{ACC}/tokens")
+/// A replace whose delivery fails and whose replacement cannot be deleted again: the
+/// replacement exists, its secret in escrow. Returns the replacement's id.
+fn replacement_left_in_escrow(emu: &Emulator, s: &Scratch) -> String {
+    emu.inject(Fault::on("DELETE", &tokens_path(), FaultKind::Status(500)));
+    let r = replace(emu, s, &s.exec_sink("exit 1"));
+    assert_eq!(r.code, 3);
+    emu.clear_faults();
+    new_id(&r)
 }
 
 fn verdict(r: &Output) -> String {
@@ -195,20 +172,18 @@ fn a_roll_cut_off_before_it_reached_cloudflare_is_closed_without_a_change() {
 fn an_orphaned_replacement_nobody_holds_a_secret_for_is_deleted() {
     let emu = Emulator::start(world());
     let s = Scratch::new();
-    let before: Vec<String> = emu.with_world(|w| w.accounts[ACC].tokens.keys().cloned().collect());
+    let before = ids(&emu);
     emu.inject(Fault::on("POST", &tokens_path(), FaultKind::DropAfterApply));
     emu.inject(Fault::on("DELETE", &tokens_path(), FaultKind::Status(500)));
-    let r = replace_expiring(&emu, &s, &s.file_sink());
+    let r = replace(&emu, &s, &s.file_sink());
     assert_eq!(r.code, 3);
-    let after: Vec<String> = emu.with_world(|w| w.accounts[ACC].tokens.keys().cloned().collect());
-    assert_eq!(after.len(), before.len() + 1, "an orphan was left");
+    assert_eq!(ids(&emu).len(), before.len() + 1, "an orphan was left");
     emu.clear_faults();
     dry_run_changes_nothing(&emu, &s, "would undo");
     let r = recover(&emu, &s, &["--apply", "--secret-sink", &s.file_sink()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(verdict(&r), "undone");
-    let now: Vec<String> = emu.with_world(|w| w.accounts[ACC].tokens.keys().cloned().collect());
-    assert_eq!(now, before, "the orphan is gone");
+    assert_eq!(ids(&emu), before, "the orphan is gone");
     assert_eq!(emu.token(EXPIRING).unwrap()["status"], "active");
     nothing_left(&emu, &s);
 }
@@ -219,14 +194,7 @@ fn an_orphaned_replacement_nobody_holds_a_secret_for_is_deleted() {
 fn a_replacement_whose_escrowed_secret_works_is_completed() {
     let emu = Emulator::start(world());
     let s = Scratch::new();
-    emu.inject(Fault::on("DELETE", &tokens_path(), FaultKind::Status(500)));
-    let r = replace_expiring(&emu, &s, &s.exec_sink("exit 1"));
-    assert_eq!(r.code, 3);
-    let new = r.json()["actions"][0]["new_token_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    emu.clear_faults();
+    let new = replacement_left_in_escrow(&emu, &s);
     dry_run_changes_nothing(&emu, &s, "would finish");
     let r = recover(&emu, &s, &["--apply", "--secret-sink", &s.file_sink()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -241,17 +209,10 @@ fn a_replacement_whose_escrowed_secret_works_is_completed() {
 fn a_replacement_whose_secret_is_lost_is_deleted_and_the_old_token_kept() {
     let emu = Emulator::start(world());
     let s = Scratch::new();
-    emu.inject(Fault::on("DELETE", &tokens_path(), FaultKind::Status(500)));
-    let r = replace_expiring(&emu, &s, &s.exec_sink("exit 1"));
-    assert_eq!(r.code, 3);
-    let new = r.json()["actions"][0]["new_token_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let new = replacement_left_in_escrow(&emu, &s);
     for (path, _) in s.escrowed(&new) {
         std::fs::remove_file(path).unwrap();
     }
-    emu.clear_faults();
     dry_run_changes_nothing(&emu, &s, "would undo");
     let r = recover(&emu, &s, &["--apply", "--secret-sink", &s.file_sink()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -272,12 +233,9 @@ fn a_replacement_delivered_but_not_followed_by_the_disable_is_finished() {
     let emu = Emulator::start(world());
     let s = Scratch::new();
     emu.inject(Fault::on("PUT", &tokens_path(), FaultKind::Status(403)));
-    let r = replace_expiring(&emu, &s, &s.file_sink());
+    let r = replace(&emu, &s, &s.file_sink());
     assert_eq!(r.code, 3);
-    let new = r.json()["actions"][0]["new_token_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let new = new_id(&r);
     emu.clear_faults();
     dry_run_changes_nothing(&emu, &s, "would finish");
     let r = recover(&emu, &s, &["--apply"]);

@@ -12,15 +12,15 @@ use serde_json::Value;
 use super::*;
 use tokenwarden_emulator::{Emulator, Fault, FaultKind};
 
-fn tokens_path() -> String {
+pub(super) fn tokens_path() -> String {
     format!("/accounts/{ACC}/tokens")
 }
 
-fn ids(emu: &Emulator) -> BTreeSet<String> {
+pub(super) fn ids(emu: &Emulator) -> BTreeSet<String> {
     emu.with_world(|w| w.accounts[ACC].tokens.keys().cloned().collect())
 }
 
-fn replace(emu: &Emulator, s: &Scratch, sink: &str) -> Output {
+pub(super) fn replace(emu: &Emulator, s: &Scratch, sink: &str) -> Output {
     remediate(
         emu,
         s,
@@ -37,7 +37,7 @@ fn replace(emu: &Emulator, s: &Scratch, sink: &str) -> Output {
     )
 }
 
-fn new_id(r: &Output) -> String {
+pub(super) fn new_id(r: &Output) -> String {
     r.json()["actions"][0]["new_token_id"]
         .as_str()
         .unwrap()

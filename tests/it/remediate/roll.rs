@@ -21,7 +21,7 @@ fn current(emu: &Emulator) -> String {
     emu.current_secret(STALE).unwrap()
 }
 
-fn roll_stale(emu: &Emulator, s: &Scratch, sink: &str, extra: &[&str]) -> Output {
+pub(super) fn roll_stale(emu: &Emulator, s: &Scratch, sink: &str, extra: &[&str]) -> Output {
     let mut args = vec![
         "--apply",
         "--yes",

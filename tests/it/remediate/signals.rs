@@ -123,6 +123,14 @@ impl Gated {
         found
     }
 
+    /// Wait until the sink delivers `token_id`'s secret, send SIGTERM, and wait until
+    /// tokenwarden acknowledges it.
+    pub fn terminated_while_delivering(&self, token_id: &str) {
+        self.delivering(token_id);
+        signal(&self.child, libc::SIGTERM);
+        self.acknowledged("received SIGTERM");
+    }
+
     pub fn go(&self) {
         std::fs::write(self.path("go"), "").unwrap();
     }
@@ -228,15 +236,29 @@ fn roll_two(emu: &Emulator) -> Gated {
     )
 }
 
+/// `replace EXPIRING --apply`.
+fn replace_expiring(emu: &Emulator) -> Gated {
+    Gated::start(
+        emu,
+        &[
+            "replace",
+            EXPIRING,
+            "--account",
+            ACC,
+            "--apply",
+            "--format",
+            "json",
+        ],
+    )
+}
+
 /// SIGTERM while the first of two rolls is delivering: the delivery finishes, the journal
 /// says `interrupted`, the second roll never starts, exit 3.
 #[test]
 fn sigterm_during_delivery_finishes_it_starts_nothing_else_and_exits_3() {
     let emu = Emulator::start(world());
     let mut run = roll_two(&emu);
-    run.delivering(STALE);
-    signal(&run.child, libc::SIGTERM);
-    run.acknowledged("received SIGTERM");
+    run.terminated_while_delivering(STALE);
     run.go();
     let status = wait_exit(&mut run.child, LIMIT);
     let (out, err) = (run.stdout(), run.stderr());
@@ -282,9 +304,7 @@ fn sigterm_during_delivery_finishes_it_starts_nothing_else_and_exits_3() {
 fn a_second_signal_exits_at_once_with_the_secret_in_escrow() {
     let emu = Emulator::start(world());
     let mut run = roll_two(&emu);
-    run.delivering(STALE);
-    signal(&run.child, libc::SIGTERM);
-    run.acknowledged("received SIGTERM");
+    run.terminated_while_delivering(STALE);
     let started = Instant::now();
     signal(&run.child, libc::SIGINT);
     let status = wait_exit(&mut run.child, Duration::from_secs(5));
@@ -394,18 +414,7 @@ fn kill_9_after_the_roll_before_delivery_leaves_the_working_secret_in_escrow() {
 #[test]
 fn kill_9_after_a_replace_created_its_token_leaves_its_secret_in_escrow() {
     let emu = Emulator::start(world());
-    let mut run = Gated::start(
-        &emu,
-        &[
-            "replace",
-            EXPIRING,
-            "--account",
-            ACC,
-            "--apply",
-            "--format",
-            "json",
-        ],
-    );
+    let mut run = replace_expiring(&emu);
     let new = run.delivering_any();
     signal(&run.child, libc::SIGKILL);
     wait_exit(&mut run.child, LIMIT);
@@ -467,18 +476,7 @@ pub fn assert_one_active_pair(emu: &Emulator, s: &Scratch, old: &str, new: &str)
 #[test]
 fn sigterm_during_a_replace_delivers_and_leaves_the_disable_to_recover() {
     let emu = Emulator::start(world());
-    let mut run = Gated::start(
-        &emu,
-        &[
-            "replace",
-            EXPIRING,
-            "--account",
-            ACC,
-            "--apply",
-            "--format",
-            "json",
-        ],
-    );
+    let mut run = replace_expiring(&emu);
     let new = run.delivering_any();
     signal(&run.child, libc::SIGTERM);
     run.acknowledged("received SIGTERM");
