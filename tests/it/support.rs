@@ -95,9 +95,13 @@ impl Tw {
         self
     }
 
-    /// Starts the binary with its stdout closed, as `>&-` does in a shell.
+    /// Starts the binary with its stdout closed, as `>&-` does in a shell. Without
+    /// libfaketime: a preloaded library that opens a file as it loads takes the freed fd 1
+    /// before Rust's runtime can point it at /dev/null, so stdout would not be closed any
+    /// more (the fixed `--now` already keeps such a run off the wall clock).
     pub fn closed_stdout(mut self) -> Tw {
         use std::os::unix::process::CommandExt;
+        self.cmd.env_remove("LD_PRELOAD");
         // SAFETY: runs in the child between fork and exec, after its stdio is set up;
         // close(2) is async-signal-safe and touches nothing but the child's own fd 1.
         #[allow(unsafe_code)]
