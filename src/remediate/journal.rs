@@ -119,6 +119,7 @@ impl Journal {
             source,
         };
         refuse_link(path)?;
+        let created = std::fs::symlink_metadata(path).is_err();
         let mut options = OpenOptions::new();
         options.read(true).append(true).create(true);
         #[cfg(unix)]
@@ -127,6 +128,12 @@ impl Journal {
             options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
         }
         let mut file = options.open(path).map_err(err)?;
+        if created {
+            // The new file's name must survive a crash as well as its entries.
+            File::open(escrow_dir(path))
+                .and_then(|dir| dir.sync_all())
+                .map_err(err)?;
+        }
         end_torn_line(&mut file).map_err(err)?;
         let run = format!(
             "{}-{}",
