@@ -109,6 +109,8 @@ pub enum Command {
     Enable(TokenActionArgs),
     /// Check the credential before a scan: verify, expiry, IP condition, readable scopes, missing permissions.
     Doctor(DoctorArgs),
+    /// Finish or undo the actions an interrupted remediation left unfinished (dry run unless --apply).
+    Recover(RecoverArgs),
     /// Print a shell completion script (e.g. `tokenwarden completions bash > /etc/bash_completion.d/tokenwarden`).
     Completions {
         /// The shell to complete for.
@@ -307,11 +309,12 @@ pub struct ApplyArgs {
     /// Where new secrets go (roll, replace): file:DIR, exec:COMMAND (secret on stdin) or stdout.
     #[arg(long, value_name = "SPEC", help_heading = "Remediation")]
     pub secret_sink: Option<String>,
-    /// Seconds an exec: sink may run before it is killed and the secret escrowed.
+    /// Seconds (1-3600) an exec: sink may run before it is killed and the secret escrowed.
     #[arg(
         long,
         value_name = "SECS",
         default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=tokenwarden::remediate::sink::MAX_EXEC_TIMEOUT_SECS),
         help_heading = "Remediation"
     )]
     pub sink_timeout: u64,
@@ -378,6 +381,30 @@ pub struct DoctorArgs {
     /// Also require the permissions remediation needs (API Tokens Write, Account API Tokens Write).
     #[arg(long)]
     pub remediation: bool,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Finish or undo the unfinished actions. Without it nothing is changed (dry run).
+    #[arg(long)]
+    pub apply: bool,
+    /// The journal of the interrupted runs (escrow files are beside it); recover appends to it.
+    #[arg(long, value_name = "FILE", default_value = "tokenwarden-journal.jsonl")]
+    pub journal: PathBuf,
+    /// Where escrowed or new secrets go: file:DIR, exec:COMMAND (secret on stdin) or stdout.
+    #[arg(long, value_name = "SPEC")]
+    pub secret_sink: Option<String>,
+    /// Seconds (1-3600) an exec: sink may run before it is killed and the secret kept in escrow.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=tokenwarden::remediate::sink::MAX_EXEC_TIMEOUT_SECS)
+    )]
+    pub sink_timeout: u64,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
 }

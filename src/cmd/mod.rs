@@ -9,10 +9,12 @@ pub mod error;
 mod explain;
 mod permission_groups;
 mod progress;
+mod recover;
 mod remediate;
 mod rules;
 mod scan;
 pub mod session;
+mod signals;
 mod snapshot;
 mod token_action;
 
@@ -35,6 +37,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Doctor(args) => doctor::run(&args, &session),
         Command::Completions { shell } => completions(shell),
         Command::Remediate(args) => remediate::run(&args, &session),
+        Command::Recover(args) => recover::run(&args, &session),
         Command::Roll(args) => token_action::run(Op::Roll, &args, &session),
         Command::Replace(args) => token_action::run(Op::Replace, &args, &session),
         Command::Disable(args) => token_action::run(Op::Disable, &args, &session),

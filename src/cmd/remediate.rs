@@ -13,16 +13,18 @@ use tokenwarden::cloudflare::{tokens, Client, Credential};
 use tokenwarden::exit::Exit;
 use tokenwarden::inventory::{Inventory, NotEvaluated};
 use tokenwarden::remediate::apply::Executor;
-use tokenwarden::remediate::journal::Journal;
-use tokenwarden::remediate::plan::{self, Filter, Plan, PlanItem};
+use tokenwarden::remediate::journal::{self, Journal};
+use tokenwarden::remediate::plan::{self, Filter, Op, Plan, PlanItem};
 use tokenwarden::remediate::render::{self, Document, Mode, Row};
-use tokenwarden::remediate::sink::SecretSink;
+use tokenwarden::remediate::replace;
+use tokenwarden::remediate::sink::{self, SecretSink, SinkError};
 use tokenwarden::remediate::{ActionOutcome, ActionStatus};
 use tokenwarden::scan::{self, ScanRequest};
 
 use super::args::{ApplyArgs, ListFormat, RemediateArgs};
 use super::error::{usage, Error};
 use super::session::{prepare, scope_of, Session, Stdout, Ui};
+use super::signals;
 
 pub(super) type Result<T> = std::result::Result<T, Error>;
 
@@ -101,14 +103,24 @@ fn confirm(doc: &Document<'_>, actions: usize) -> Result<bool> {
     Ok(ask(&mut stdin.lock(), &mut err, actions).unwrap_or(false))
 }
 
-/// Everything that must hold before the first change: a working sink for the actions that
-/// deliver secrets, and a journal. Returns the journal.
+/// Everything that must hold before the first change: a replacement that outlives its
+/// creation, a working sink for the actions that deliver secrets, and a journal. Returns
+/// the journal.
 pub(super) fn ready(
     items: &[PlanItem],
     args: &ApplyArgs,
     sink: Option<&SecretSink>,
     clock: Clock,
+    max_lifetime_days: f64,
 ) -> Result<Journal> {
+    if let Some(item) = items.iter().find(|i| i.op == Op::Replace) {
+        replace::lifetime(max_lifetime_days, clock.now()).map_err(|e| {
+            Error::Refused(format!(
+                "refusing to replace token {}: {e}; nothing was changed",
+                item.token_id
+            ))
+        })?;
+    }
     let needing: Vec<String> = items
         .iter()
         .filter(|i| i.op.needs_sink())
@@ -121,15 +133,44 @@ pub(super) fn ready(
                 needing.join(", ")
             )));
         };
-        sink.check().map_err(|e| {
-            Error::Refused(format!(
-                "the secret sink is not usable: {e}; nothing was changed"
-            ))
-        })?;
+        secrets_ready(
+            sink,
+            &journal::escrow_dir(&args.journal),
+            items
+                .iter()
+                .filter(|i| i.op == Op::Roll)
+                .map(|i| i.token_id.as_str()),
+        )?;
     }
     Ok(Journal::open(&args.journal, clock)?)
 }
 
+/// Before any secret is made: the sink can take it (and no symbolic link waits where a
+/// roll's secret file goes), and the escrow beside the journal can keep it (issue 12).
+pub(super) fn secrets_ready<'a>(
+    sink: &SecretSink,
+    escrow_dir: &std::path::Path,
+    rolled: impl Iterator<Item = &'a str>,
+) -> Result<()> {
+    let refused = |what: &str, e: SinkError| {
+        Error::Refused(format!("{what} is not usable: {e}; nothing was changed"))
+    };
+    sink.check().map_err(|e| refused("the secret sink", e))?;
+    for id in rolled {
+        sink.check_target(id)
+            .map_err(|e| refused("the secret sink", e))?;
+    }
+    sink::check_escrow_dir(escrow_dir).map_err(|e| refused("the escrow directory", e))
+}
+
+/// What `--apply` did: an outcome per action started, in order.
+pub(super) struct Executed {
+    pub outcomes: Vec<ActionOutcome>,
+    /// A signal stopped the run; the actions after the outcomes were not started.
+    pub interrupted: bool,
+}
+
+/// Execute the plan, with SIGINT/SIGTERM handled as `signals` says from here on.
 pub(super) fn execute(
     rt: &tokio::runtime::Runtime,
     client: &Client,
@@ -138,7 +179,8 @@ pub(super) fn execute(
     sink: Option<&SecretSink>,
     max_lifetime_days: f64,
     ui: Ui,
-) -> Vec<ActionOutcome> {
+) -> Result<Executed> {
+    let stop = signals::watch(ui).map_err(Error::Runtime)?;
     let clock = journal.clock();
     let exec = Executor {
         client,
@@ -147,15 +189,29 @@ pub(super) fn execute(
         created_at: clock.now(),
         clock,
         max_lifetime_days,
+        stop: stop.clone(),
     };
-    rt.block_on(exec.execute(items, &mut journal, |item, o| {
+    let outcomes = rt.block_on(exec.execute(items, &mut journal, |item, o| {
         let what = format!("{} token {}", item.op, item.token_id);
         if o.status.is_failure() {
             ui.error(&format!("{what} {}: {}", o.status.as_str(), o.message));
         } else {
             ui.info(&format!("{what}: {}: {}", o.status.as_str(), o.message));
         }
-    }))
+    }));
+    let interrupted = stop.is_requested();
+    if interrupted {
+        ui.error(&format!(
+            "interrupted by a signal: {} of {} action(s) not started; run `tokenwarden recover --journal {}` to finish what was cut short",
+            items.len() - outcomes.len(),
+            items.len(),
+            journal.path().display()
+        ));
+    }
+    Ok(Executed {
+        outcomes,
+        interrupted,
+    })
 }
 
 pub(super) fn rows<'a>(
@@ -245,6 +301,7 @@ pub fn run(args: &RemediateArgs, session: &Session) -> Result<Exit> {
         skipped: &plan.skipped,
         not_evaluated: &report.not_evaluated,
         exit_code: incomplete.code(),
+        interrupted: false,
     };
     if !opts.apply || run == 0 {
         doc.mode = if opts.apply {
@@ -266,14 +323,20 @@ pub fn run(args: &RemediateArgs, session: &Session) -> Result<Exit> {
     if !args.yes {
         can_confirm()?;
     }
-    let journal = ready(items, opts, sink.as_ref(), clock)?;
+    let journal = ready(
+        items,
+        opts,
+        sink.as_ref(),
+        clock,
+        policy.thresholds.max_lifetime_days,
+    )?;
     if !args.yes && !confirm(&doc, run)? {
         ui.say("aborted: nothing was changed");
         return Ok(Exit::Ok);
     }
     let (client, _) = session.client()?;
     let rt = session.runtime()?;
-    let outcomes = execute(
+    let executed = execute(
         &rt,
         &client,
         items,
@@ -281,10 +344,10 @@ pub fn run(args: &RemediateArgs, session: &Session) -> Result<Exit> {
         sink.as_ref(),
         policy.thresholds.max_lifetime_days,
         ui,
-    );
+    )?;
     finish(
         &plan,
-        &outcomes,
+        &executed,
         &report.not_evaluated,
         now,
         max_actions,
@@ -295,15 +358,16 @@ pub fn run(args: &RemediateArgs, session: &Session) -> Result<Exit> {
 
 pub(super) fn finish(
     plan: &Plan,
-    outcomes: &[ActionOutcome],
+    executed: &Executed,
     not_evaluated: &[NotEvaluated],
     now: DateTime<Utc>,
     max_actions: usize,
     opts: &ApplyArgs,
     sink: Option<&SecretSink>,
 ) -> Result<Exit> {
+    let outcomes = &executed.outcomes;
     let failed = outcomes.iter().any(|o| o.status.is_failure());
-    let code = if failed || !not_evaluated.is_empty() {
+    let code = if failed || executed.interrupted || !not_evaluated.is_empty() {
         Exit::Runtime
     } else {
         Exit::Ok
@@ -316,6 +380,7 @@ pub(super) fn finish(
         skipped: &plan.skipped,
         not_evaluated,
         exit_code: code.code(),
+        interrupted: executed.interrupted,
     };
     emit(&doc, opts.format, sink)?;
     Ok(code)

@@ -110,13 +110,20 @@ pub fn run(op: Op, args: &TokenActionArgs, session: &Session) -> Result<Exit> {
         skipped: &plan.skipped,
         not_evaluated: &[],
         exit_code: Exit::Ok.code(),
+        interrupted: false,
     };
     if !opts.apply || run == 0 {
         emit(&doc, opts.format, sink.as_ref())?;
         return Ok(Exit::Ok);
     }
-    let journal = ready(&plan.items, opts, sink.as_ref(), clock)?;
-    let outcomes = execute(
+    let journal = ready(
+        &plan.items,
+        opts,
+        sink.as_ref(),
+        clock,
+        policy.thresholds.max_lifetime_days,
+    )?;
+    let executed = execute(
         &rt,
         &client,
         &plan.items,
@@ -124,6 +131,6 @@ pub fn run(op: Op, args: &TokenActionArgs, session: &Session) -> Result<Exit> {
         sink.as_ref(),
         policy.thresholds.max_lifetime_days,
         ui,
-    );
-    finish(&plan, &outcomes, &[], now, 1, opts, sink.as_ref())
+    )?;
+    finish(&plan, &executed, &[], now, 1, opts, sink.as_ref())
 }

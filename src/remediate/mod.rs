@@ -7,7 +7,8 @@
 //! - [`apply`]: the driver that journals every action, and the roll protocol.
 //! - [`replace`]: the replace protocol.
 //! - [`sink`]: where new secrets go (`file:`, `exec:`, `stdout`) and the escrow.
-//! - [`journal`]: the append-only JSONL record of every action.
+//! - [`journal`]: the append-only JSONL record of every action and of each of its steps.
+//! - [`recover`]: finish or undo the actions an interrupted run left unfinished.
 //! - [`render`]: the plan and its outcomes as a table or JSON.
 //!
 //! The commands (`remediate`, `roll|replace|disable|enable TOKEN_ID`) are wired in the
@@ -16,12 +17,15 @@
 pub mod apply;
 pub mod journal;
 pub mod plan;
+pub mod recover;
 pub mod render;
 pub mod replace;
 pub mod sink;
 pub mod status;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -63,6 +67,27 @@ impl ActionStatus {
     }
 }
 
+/// A request to stop (SIGINT/SIGTERM, set by the command layer): the current action
+/// finishes its critical step — its new secret escrowed and the delivery under way — and
+/// no further action or step starts (docs/architecture.md §8).
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Whether this is the first request (so a second one can be told apart).
+    pub fn request_first(&self) -> bool {
+        !self.0.swap(true, Ordering::SeqCst)
+    }
+}
+
 /// What executing one action did. Never holds a secret: only where it went.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionOutcome {
@@ -78,6 +103,10 @@ pub struct ActionOutcome {
     pub before: Option<Value>,
     /// The token as read back after the change.
     pub after: Option<Value>,
+    /// The action left work behind that `tokenwarden recover` finishes or undoes: a secret
+    /// escrowed but not delivered, a secret nobody holds, a replacement not deleted, an old
+    /// token not disabled. Journaled in the `end` entry.
+    pub unfinished: bool,
 }
 
 impl ActionOutcome {
@@ -90,7 +119,14 @@ impl ActionOutcome {
             new_token_id: None,
             before: None,
             after: None,
+            unfinished: false,
         }
+    }
+
+    /// Marks the outcome as leaving work for `tokenwarden recover`.
+    pub fn unfinished(mut self) -> ActionOutcome {
+        self.unfinished = true;
+        self
     }
 
     pub fn failed(message: impl Into<String>) -> ActionOutcome {
@@ -126,6 +162,10 @@ pub enum BodyError {
     NoEffectOrResources(usize),
     #[error("the token's not_before is not a time")]
     NotBefore,
+    /// `max_lifetime_days` would give a replacement less than the minimum validity, or an
+    /// expiry past any representable time (issue 12).
+    #[error("{0}")]
+    Lifetime(String),
 }
 
 /// A token object without anything secret: API objects never carry the secret except a

@@ -38,6 +38,13 @@ impl Op {
         }
     }
 
+    /// The action named `s` (as the journal writes it).
+    pub fn parse(s: &str) -> Option<Op> {
+        [Op::Roll, Op::Replace, Op::Disable, Op::Enable]
+            .into_iter()
+            .find(|op| op.as_str() == s)
+    }
+
     /// The action a finding asks for, if any.
     pub fn from_action(action: Action) -> Option<Op> {
         match action {

@@ -33,6 +33,8 @@ pub struct Document<'a> {
     pub skipped: &'a [Skipped],
     pub not_evaluated: &'a [NotEvaluated],
     pub exit_code: u8,
+    /// A signal stopped the run: the rows without an outcome were never started.
+    pub interrupted: bool,
 }
 
 impl Document<'_> {
@@ -97,7 +99,7 @@ pub fn json(doc: &Document<'_>) -> Value {
     summary.insert("not_planned".into(), json!(doc.skipped.len()));
     summary.insert("not_evaluated".into(), json!(doc.not_evaluated.len()));
     summary.insert("exit_code".into(), json!(doc.exit_code));
-    json!({
+    let mut doc_json = json!({
         "tool": "tokenwarden",
         "version": env!("CARGO_PKG_VERSION"),
         "mode": match doc.mode { Mode::DryRun => "dry-run", Mode::Apply => "apply" },
@@ -107,7 +109,12 @@ pub fn json(doc: &Document<'_>) -> Value {
         "not_planned": doc.skipped,
         "not_evaluated": doc.not_evaluated,
         "summary": summary,
-    })
+    });
+    // Only when it happened, so every other document keeps its shape.
+    if doc.interrupted {
+        doc_json["interrupted"] = json!(true);
+    }
+    doc_json
 }
 
 fn widths(rows: &[[String; 6]]) -> [usize; 6] {
@@ -200,6 +207,11 @@ pub fn table(doc: &Document<'_>) -> String {
                 t(&n.reason)
             ));
         }
+    }
+    if doc.interrupted {
+        out.push_str(
+            "\nInterrupted by a signal: the actions shown as deferred were not started. `tokenwarden recover` finishes what the interrupted action left.\n",
+        );
     }
     let mut parts = Vec::new();
     for status in [

@@ -8,7 +8,12 @@
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use super::apply::Executor;
+use std::path::PathBuf;
+
+use super::apply::{
+    deliver_escrowed, drop_escrow, escrow_left, interrupted_before_change, note_step, Executor,
+};
+use super::journal::{Journal, Step};
 use super::sink::{Delivery, SecretSink};
 use super::{status, ActionOutcome, ActionStatus, BodyError, Op, PlanItem};
 use crate::cloudflare::{tokens, ApiError};
@@ -16,6 +21,35 @@ use crate::inventory::Owner;
 
 /// Cloudflare's limit on token names (`iam_name.maxLength`).
 pub const MAX_NAME_CHARS: usize = 120;
+
+/// The least validity a replacement may have, in days (issue 12). A replace disables the
+/// old token once the new secret is delivered; a replacement that expires at once (or
+/// within hours) would leave consumers with no working token at all.
+pub const MIN_LIFETIME_DAYS: f64 = 1.0;
+
+/// How long a replacement stays valid under `max_lifetime_days`, or why no replacement
+/// may be made with it: less than [`MIN_LIFETIME_DAYS`], not a number, or so long that its
+/// expiry is no representable time. Checked arithmetic only: nothing here can panic.
+pub fn lifetime(max_lifetime_days: f64, valid_from: DateTime<Utc>) -> Result<Duration, BodyError> {
+    // NaN is refused too.
+    if max_lifetime_days.is_nan() || max_lifetime_days < MIN_LIFETIME_DAYS {
+        return Err(BodyError::Lifetime(format!(
+            "max_lifetime_days = {max_lifetime_days} would make a replacement valid for less than {MIN_LIFETIME_DAYS} day, so it would expire before its consumers could switch to it while the old token is disabled; a replace needs max_lifetime_days >= {MIN_LIFETIME_DAYS}"
+        )));
+    }
+    let too_long = || {
+        BodyError::Lifetime(format!(
+            "max_lifetime_days = {max_lifetime_days} puts a replacement's expiry beyond any representable time"
+        ))
+    };
+    let seconds = max_lifetime_days * 86_400.0;
+    if !seconds.is_finite() || seconds >= i64::MAX as f64 {
+        return Err(too_long());
+    }
+    let days = Duration::try_seconds(seconds as i64).ok_or_else(too_long)?;
+    valid_from.checked_add_signed(days).ok_or_else(too_long)?;
+    Ok(days)
+}
 
 /// `<name> (replaces <first 8 of id>, <date>)`, the old name cut so the whole stays within
 /// Cloudflare's 120 characters.
@@ -82,7 +116,6 @@ pub fn create_body(
         };
         copied.push(json!({"effect": effect, "permission_groups": groups, "resources": resources}));
     }
-    let days = Duration::seconds((max_lifetime_days * 86_400.0) as i64);
     let mut body = json!({"name": name, "policies": copied});
     let valid_from = match old.get("not_before").filter(|v| !v.is_null()) {
         None => created_at,
@@ -93,14 +126,19 @@ pub fn create_body(
             from
         }
     };
-    body["expires_on"] = json!(rfc3339(valid_from + days));
+    let days = lifetime(max_lifetime_days, valid_from)?;
+    let expires = valid_from
+        .checked_add_signed(days)
+        .ok_or_else(|| BodyError::Lifetime("the replacement's expiry is no time".into()))?;
+    body["expires_on"] = json!(rfc3339(expires));
     if let Some(c) = old.get("condition").filter(|c| !c.is_null()) {
         body["condition"] = c.clone();
     }
     Ok(body)
 }
 
-fn named(tokens: &[Value], name: &str) -> Vec<String> {
+/// The ids of the tokens named `name`.
+pub(super) fn named(tokens: &[Value], name: &str) -> Vec<String> {
     tokens
         .iter()
         .filter(|t| t.get("name").and_then(Value::as_str) == Some(name))
@@ -110,7 +148,7 @@ fn named(tokens: &[Value], name: &str) -> Vec<String> {
 
 impl Executor<'_> {
     /// Delete a token; a lost answer is settled by reading it (404 = gone).
-    async fn delete_confirmed(&self, owner: &Owner, id: &str) -> Result<(), ApiError> {
+    pub(super) async fn delete_confirmed(&self, owner: &Owner, id: &str) -> Result<(), ApiError> {
         match tokens::delete(self.client, owner, id).await {
             Ok(()) => Ok(()),
             Err(e) => match tokens::get(self.client, owner, id).await {
@@ -125,6 +163,7 @@ impl Executor<'_> {
         item: &PlanItem,
         sink: &SecretSink,
         fresh: Value,
+        journal: &mut Journal,
     ) -> ActionOutcome {
         let (owner, old_id) = (&item.owner, item.token_id.as_str());
         let old_name = fresh.get("name").and_then(Value::as_str).unwrap_or("");
@@ -154,6 +193,22 @@ impl Executor<'_> {
                 )
             }
         };
+        if self.stop.is_requested() {
+            return interrupted_before_change(Some(fresh));
+        }
+        // Write-ahead: the journal knows a token may be created before it is asked for.
+        if let Err(e) = journal.step(
+            item,
+            Step::Creating {
+                name: &name,
+                existing: &existing,
+            },
+        ) {
+            return failed(
+                format!("not created: cannot write the journal ({e}); nothing was changed"),
+                &fresh,
+            );
+        }
         let created = match tokens::create(self.client, owner, &body).await {
             Ok(c) => c,
             Err(e) if !tokens::answer_lost(&e) => {
@@ -168,6 +223,21 @@ impl Executor<'_> {
             .and_then(Value::as_str)
             .unwrap_or(&name)
             .to_string();
+        // The secret exists only in memory: make it durable before anything else.
+        let escrowed = self.escrow_now(&new_id, &created.secret);
+        let mut notes = Vec::new();
+        let escrow_error = escrowed.as_ref().err().map(ToString::to_string);
+        note_step(
+            journal,
+            item,
+            Step::Created {
+                new_token_id: &new_id,
+                new_token_name: &new_name,
+                escrow: escrowed.as_ref().ok().map(PathBuf::as_path),
+                escrow_error: escrow_error.as_deref(),
+            },
+            &mut notes,
+        );
         let delivery = Delivery {
             token_id: &new_id,
             token_name: &new_name,
@@ -175,20 +245,54 @@ impl Executor<'_> {
             op: Op::Replace,
             replaces: Some(old_id),
         };
-        let mut outcome = match sink.deliver(&delivery, &created.secret) {
+        let delivered = deliver_escrowed(
+            item,
+            journal,
+            sink,
+            &delivery,
+            &created.secret,
+            &escrowed,
+            &mut notes,
+        );
+        let noted = |notes: &[String]| {
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", notes.join("; "))
+            }
+        };
+        let mut outcome = match delivered {
             Err(e) => match self.delete_confirmed(owner, &new_id).await {
-                Ok(()) => failed(format!("could not deliver the replacement's secret ({e}); the replacement {new_id} was deleted again and token {old_id} is untouched"), &fresh),
-                Err(de) => self
-                    .escrow_or_lost(&new_id, &created.secret, &format!("REPLACEMENT NOT DELIVERED: {e}; deleting the replacement {new_id} failed too ({de}), so it still exists; token {old_id} is untouched"))
-                    .with_before(Some(fresh.clone())),
+                Ok(()) => {
+                    // The copy is gone, so its escrowed secret is worthless.
+                    if let Ok(path) = &escrowed {
+                        drop_escrow(path, &mut notes);
+                    }
+                    failed(format!("could not deliver the replacement's secret ({e}); the replacement {new_id} was deleted again and token {old_id} is untouched{}", noted(&notes)), &fresh)
+                }
+                Err(de) => Self::kept_or_lost(
+                    &new_id,
+                    &escrowed,
+                    &format!("REPLACEMENT NOT DELIVERED: {e}; deleting the replacement {new_id} failed too ({de}), so it still exists; token {old_id} is untouched{}", noted(&notes)),
+                )
+                .with_before(Some(fresh.clone())),
             },
+            Ok(to) if self.stop.is_requested() => {
+                let mut o = ActionOutcome::failed(format!("the replacement {new_id} ({new_name}) was created and its secret delivered to {to}, but a signal stopped the run before token {old_id} was disabled: both are active; `tokenwarden recover --apply` disables it{}", noted(&notes)))
+                    .unfinished();
+                o.delivered_to = Some(to);
+                o.before = Some(fresh);
+                o
+            }
             Ok(to) => {
                 let disabled = status::set_status(self.client, owner, old_id, &fresh, "disabled").await;
                 let mut o = if matches!(disabled.status, ActionStatus::Succeeded | ActionStatus::Unchanged) {
-                    ActionOutcome::new(ActionStatus::Succeeded, format!("replaced by {new_id} ({new_name}), whose secret was delivered to {to}; token {old_id} disabled and verified"))
+                    ActionOutcome::new(ActionStatus::Succeeded, format!("replaced by {new_id} ({new_name}), whose secret was delivered to {to}; token {old_id} disabled and verified{}", noted(&notes)))
                 } else {
-                    ActionOutcome::failed(format!("the replacement {new_id} ({new_name}) was created and its secret delivered to {to}, but token {old_id} was NOT disabled: {}", disabled.message))
+                    ActionOutcome::failed(format!("the replacement {new_id} ({new_name}) was created and its secret delivered to {to}, but token {old_id} was NOT disabled: {}{}; `tokenwarden recover --apply` disables it", disabled.message, noted(&notes)))
+                        .unfinished()
                 };
+                o.unfinished |= escrow_left(&escrowed);
                 o.delivered_to = Some(to);
                 o.before = Some(fresh);
                 o.after = disabled.after;
@@ -214,9 +318,10 @@ impl Executor<'_> {
             Ok(list) => list,
             Err(e) => {
                 return ActionOutcome::failed(format!(
-                    "the answer to creating the replacement of token {old_id} was lost ({error}) and listing the tokens to find out failed ({e}): a token named {name:?} may exist with a secret nobody holds — delete it; token {old_id} is untouched"
+                    "the answer to creating the replacement of token {old_id} was lost ({error}) and listing the tokens to find out failed ({e}): a token named {name:?} may exist with a secret nobody holds — `tokenwarden recover --apply` deletes it; token {old_id} is untouched"
                 ))
                 .with_before(Some(fresh.clone()))
+                .unfinished()
             }
         };
         let orphans: Vec<String> = named(&listed, name)
@@ -236,7 +341,12 @@ impl Executor<'_> {
         } else {
             format!("the answer to creating the replacement of token {old_id} was lost ({error}) and the token(s) it created could not be deleted: {} — delete them (nobody holds their secret); token {old_id} is untouched", left.join(", "))
         };
-        ActionOutcome::failed(msg).with_before(Some(fresh.clone()))
+        let outcome = ActionOutcome::failed(msg).with_before(Some(fresh.clone()));
+        if left.is_empty() {
+            outcome
+        } else {
+            outcome.unfinished()
+        }
     }
 }
 

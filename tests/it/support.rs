@@ -4,7 +4,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 use tokenwarden_emulator::Emulator;
@@ -95,6 +95,25 @@ impl Tw {
         self
     }
 
+    /// Starts the binary with its stdout closed, as `>&-` does in a shell. Without
+    /// libfaketime: a preloaded library that opens a file as it loads takes the freed fd 1
+    /// before Rust's runtime can point it at /dev/null, so stdout would not be closed any
+    /// more (the fixed `--now` already keeps such a run off the wall clock).
+    pub fn closed_stdout(mut self) -> Tw {
+        use std::os::unix::process::CommandExt;
+        self.cmd.env_remove("LD_PRELOAD");
+        // SAFETY: runs in the child between fork and exec, after its stdio is set up;
+        // close(2) is async-signal-safe and touches nothing but the child's own fd 1.
+        #[allow(unsafe_code)]
+        unsafe {
+            self.cmd.pre_exec(|| {
+                libc::close(1);
+                Ok(())
+            });
+        }
+        self
+    }
+
     /// The exit code the run must end with; a different one fails the test, showing the
     /// command line, stdout and stderr.
     pub fn code(mut self, code: i32) -> Tw {
@@ -102,7 +121,8 @@ impl Tw {
         self
     }
 
-    pub fn run(mut self) -> Output {
+    /// The command line as it will run: the fixed clock unless the arguments set one.
+    fn command(&mut self) -> &mut Command {
         let sets_now = self
             .args
             .iter()
@@ -110,9 +130,23 @@ impl Tw {
         if !sets_now {
             self.cmd.args(["--now", NOW]);
         }
+        self.cmd.args(&self.args)
+    }
+
+    /// Starts the run without waiting for it (for tests that signal or kill it), stdin
+    /// closed, stdout and stderr where the test says.
+    pub fn spawn(mut self, stdout: impl Into<Stdio>, stderr: impl Into<Stdio>) -> Child {
+        self.command()
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start tokenwarden: {e}"))
+    }
+
+    pub fn run(mut self) -> Output {
         let out = self
-            .cmd
-            .args(&self.args)
+            .command()
             .output()
             .unwrap_or_else(|e| panic!("cannot run tokenwarden: {e}"));
         let out = Output {

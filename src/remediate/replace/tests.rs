@@ -115,3 +115,27 @@ fn a_token_that_cannot_be_copied_faithfully_is_refused() {
         .to_string()
         .contains("policies[1]"));
 }
+
+/// Issue 12: `max_lifetime_days = 0` made an already-expired replacement; a huge or
+/// non-finite value overflowed the expiry arithmetic and panicked. Each is refused with a
+/// reason instead, and a lifetime of at least one day is accepted.
+#[test]
+fn a_lifetime_under_a_day_or_beyond_any_time_is_refused_without_panicking() {
+    let created = at(2026, 11, 22);
+    for bad in [0.0, 0.5, 0.999, -3.0, f64::NAN] {
+        let e = create_body(&old(), "n", created, bad).unwrap_err();
+        assert!(matches!(e, BodyError::Lifetime(_)), "{bad}: {e}");
+        assert!(e.to_string().contains("less than 1 day"), "{bad}: {e}");
+        assert!(lifetime(bad, created).is_err(), "{bad}");
+    }
+    for huge in [1e12, 1e300, f64::INFINITY, f64::MAX] {
+        let e = create_body(&old(), "n", created, huge).unwrap_err();
+        assert!(
+            e.to_string().contains("beyond any representable time"),
+            "{huge}: {e}"
+        );
+    }
+    let body = create_body(&old(), "n", created, MIN_LIFETIME_DAYS).unwrap();
+    assert_eq!(body["expires_on"], "2026-11-23T12:00:00Z");
+    assert_eq!(lifetime(1.0, created).unwrap(), Duration::days(1));
+}

@@ -54,6 +54,18 @@ fn specs_parse_or_name_what_is_wrong() {
     assert!(SecretSink::parse("exec:true", secs(0)).is_err());
 }
 
+/// Issue 12: `--sink-timeout 18446744073709551615` overflowed the deadline arithmetic and
+/// panicked after the roll. A timeout beyond the bound is refused when parsed; the bound
+/// itself is accepted.
+#[test]
+fn an_exec_timeout_beyond_the_bound_is_refused_when_parsed() {
+    for too_long in [MAX_EXEC_TIMEOUT_SECS + 1, u64::MAX] {
+        let e = SecretSink::parse("exec:true", secs(too_long)).unwrap_err();
+        assert!(e.to_string().contains("at most 3600 seconds"), "{e}");
+    }
+    assert!(SecretSink::parse("exec:true", secs(MAX_EXEC_TIMEOUT_SECS)).is_ok());
+}
+
 #[test]
 fn the_exec_command_is_never_described() {
     let s = SecretSink::parse("exec:vault login s.hunter2 && vault kv put", secs(60)).unwrap();
@@ -226,4 +238,90 @@ fn a_command_that_ignores_stdin_is_judged_by_its_exit_status() {
     assert!(sink
         .deliver(&delivery(&owner), &Secret::new(SECRET))
         .is_ok());
+}
+
+#[test]
+fn escrow_is_created_exclusively_never_through_a_link_and_removed_durably() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    // Escrow (and probe) files are opened with O_CREAT|O_EXCL: a link planted at the name
+    // is refused, not followed, and an existing file is never overwritten.
+    let victim = tmp.path().join("victim");
+    fs::write(&victim, "").unwrap();
+    let planted = tmp.path().join("planted.secret");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    assert!(private_file(&planted).is_err());
+    assert!(private_file(&victim).is_err());
+    assert_eq!(
+        fs::read_to_string(&victim).unwrap(),
+        "",
+        "not written through"
+    );
+
+    let path = escrow(tmp.path(), "tok7", &Secret::new(SECRET), now).unwrap();
+    assert!(path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with(&escrow_prefix("tok7")));
+    assert_eq!(fs::read_to_string(&path).unwrap(), SECRET);
+    remove_escrow(&path).unwrap();
+    assert!(!path.exists());
+}
+
+#[test]
+fn the_escrow_directory_is_checked_with_a_real_write_and_refused_when_shared_or_linked() {
+    let tmp = tempfile::tempdir().unwrap();
+    check_escrow_dir(tmp.path()).unwrap();
+    assert_eq!(
+        fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "the probe is gone"
+    );
+
+    let shared = tmp.path().join("shared");
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+    let e = check_escrow_dir(&shared).unwrap_err().to_string();
+    assert!(
+        e.contains("writable by group or others") && e.contains("0777"),
+        "{e}"
+    );
+
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(tmp.path(), &link).unwrap();
+    assert!(check_escrow_dir(&link)
+        .unwrap_err()
+        .to_string()
+        .contains("symbolic link"));
+
+    let e = check_escrow_dir(Path::new("/proc")).unwrap_err();
+    assert!(matches!(e, SinkError::Escrow { .. }), "{e}");
+    assert!(check_escrow_dir(&tmp.path().join("missing")).is_err());
+}
+
+#[test]
+fn file_sink_check_refuses_a_shared_or_linked_directory_and_a_linked_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shared = tmp.path().join("shared");
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o770)).unwrap();
+    assert!(SecretSink::File(shared.clone()).check().is_err());
+    let owner = user();
+    let e = SecretSink::File(shared)
+        .deliver(&delivery(&owner), &Secret::new(SECRET))
+        .unwrap_err();
+    assert!(e.to_string().contains("writable by group or others"), "{e}");
+
+    let private = tmp.path().join("private");
+    let sink = SecretSink::File(private.clone());
+    sink.check().unwrap();
+    sink.check_target("tok1").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", private.join("tok1.secret")).unwrap();
+    assert!(sink.check_target("tok1").is_err());
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&private, &link).unwrap();
+    assert!(SecretSink::File(link).check().is_err());
 }

@@ -5,9 +5,12 @@
 
 mod disable;
 mod plan;
+mod recover;
 mod replace;
 mod roll;
 mod runs;
+mod signals;
+mod sink;
 
 use std::path::{Path, PathBuf};
 
