@@ -39,10 +39,22 @@ pub fn run(args: &RecoverArgs, session: &Session) -> Result<Exit> {
         ));
     }
     let escrow_dir = journal::escrow_dir(&args.journal);
-    let actions = recover::unfinished(&entries, &escrow_dir);
+    let recover::Leftovers {
+        actions,
+        unreadable,
+    } = recover::leftovers(&entries, &escrow_dir);
+    for u in &unreadable {
+        ui.error(u);
+    }
+    // An action recover cannot read is not finished: never exit 0 over it.
+    let unreadable_exit = if unreadable.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Runtime
+    };
     if actions.is_empty() {
-        emit(args, sink.as_ref(), &[], Exit::Ok)?;
-        return Ok(Exit::Ok);
+        emit(args, sink.as_ref(), &[], unreadable_exit)?;
+        return Ok(unreadable_exit);
     }
     let (client, _) = session.client()?;
     let rt = session.runtime()?;
@@ -101,7 +113,7 @@ pub fn run(args: &RecoverArgs, session: &Session) -> Result<Exit> {
     let code = if failed || interrupted {
         Exit::Runtime
     } else {
-        Exit::Ok
+        unreadable_exit
     };
     emit(args, sink.as_ref(), &recoveries, code)?;
     Ok(code)

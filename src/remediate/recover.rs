@@ -99,16 +99,26 @@ fn text(v: &Value, key: &str) -> Option<String> {
 
 /// A journaled escrow path, found beside the journal by its file name (the journal may have
 /// been written from another working directory).
+/// Only a file named like an escrow file counts: a journal that was tampered with cannot
+/// make recover read (and then remove) any other file as a secret.
 fn escrow_path(v: &Value, escrow_dir: &Path) -> Option<PathBuf> {
     let shown = v.get("escrow").and_then(Value::as_str)?;
-    Some(escrow_dir.join(Path::new(shown).file_name()?))
+    let name = Path::new(shown).file_name()?.to_str()?;
+    let escrow_like = name.starts_with("tokenwarden-escrow-") && name.ends_with(".secret");
+    escrow_like.then(|| escrow_dir.join(name))
 }
 
-/// The action a `start` entry describes.
+/// The action a `start` entry describes. The journal is read back from disk, so its ids are
+/// checked again before they reach a request path or a file name (issue 12).
 fn item_of(start: &Value) -> Option<PlanItem> {
+    let owner = serde_json::from_value::<Owner>(start.get("owner")?.clone()).ok()?;
+    if owner.account_id().is_some_and(|a| !crate::id::is_id(a)) {
+        return None;
+    }
+    let token_id = text(start, "token_id").filter(|t| crate::id::is_id(t))?;
     Some(PlanItem {
-        owner: serde_json::from_value::<Owner>(start.get("owner")?.clone()).ok()?,
-        token_id: text(start, "token_id")?,
+        owner,
+        token_id,
         token_name: text(start, "token_name"),
         op: Op::parse(start.get("action")?.as_str()?)?,
         rules: start
@@ -128,9 +138,25 @@ fn item_of(start: &Value) -> Option<PlanItem> {
     })
 }
 
+/// What a journal says is left to do.
+#[derive(Debug, Clone)]
+pub struct Leftovers {
+    /// Unfinished actions recover can look at, in the order they started.
+    pub actions: Vec<Unfinished>,
+    /// Unfinished actions whose `start` entry is missing or unreadable (or names something
+    /// that is not a Cloudflare id): recover cannot act on them, and says so — never a
+    /// silent skip.
+    pub unreadable: Vec<String>,
+}
+
 /// Every unfinished action in `entries` (a journal, oldest first), in the order they
 /// started. `escrow_dir` is the journal's directory.
 pub fn unfinished(entries: &[Value], escrow_dir: &Path) -> Vec<Unfinished> {
+    leftovers(entries, escrow_dir).actions
+}
+
+/// [`unfinished`], and the unfinished actions that cannot be read.
+pub fn leftovers(entries: &[Value], escrow_dir: &Path) -> Leftovers {
     let mut groups: BTreeMap<(String, String), Vec<&Value>> = BTreeMap::new();
     let mut order: Vec<(String, String)> = Vec::new();
     for e in entries {
@@ -144,31 +170,41 @@ pub fn unfinished(entries: &[Value], escrow_dir: &Path) -> Vec<Unfinished> {
         }
         group.push(e);
     }
-    order
-        .into_iter()
-        .filter_map(|key| {
-            let events = groups.get(&key)?;
-            let start = events
-                .iter()
-                .find(|e| e.get("event") == Some(&json!("start")) && e.get("recovers").is_none())?;
-            let closed = events.iter().any(|e| {
-                let event = e.get("event").and_then(Value::as_str);
-                event == Some("recovered")
-                    || (event == Some("end") && e.get("unfinished") != Some(&json!(true)))
-            });
-            if closed {
-                return None;
-            }
-            let item = item_of(start)?;
-            let (state, escrows) = state_of(&item, events, escrow_dir);
-            Some(Unfinished {
-                run: key.0,
-                item,
-                state,
-                escrows,
-            })
-        })
-        .collect()
+    let mut left = Leftovers {
+        actions: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    for key in order {
+        let Some(events) = groups.get(&key) else {
+            continue;
+        };
+        let closed = events.iter().any(|e| {
+            let event = e.get("event").and_then(Value::as_str);
+            event == Some("recovered")
+                || (event == Some("end") && e.get("unfinished") != Some(&json!(true)))
+        });
+        if closed {
+            continue;
+        }
+        let start = events
+            .iter()
+            .find(|e| e.get("event") == Some(&json!("start")) && e.get("recovers").is_none());
+        let Some(item) = start.and_then(|s| item_of(s)) else {
+            left.unreadable.push(format!(
+                "run {}, token {:?}: the action's start entry is missing or unreadable, so recover cannot act on it; check that token by hand",
+                key.0, key.1
+            ));
+            continue;
+        };
+        let (state, escrows) = state_of(&item, events, escrow_dir);
+        left.actions.push(Unfinished {
+            run: key.0,
+            item,
+            state,
+            escrows,
+        });
+    }
+    left
 }
 
 /// The state an action's steps reached, and the escrow files it wrote.

@@ -66,6 +66,9 @@ pub enum SinkError {
         path: PathBuf,
         source: io::Error,
     },
+    /// A token id that is not a Cloudflare id never becomes part of a file name.
+    #[error("cannot deliver to a file: the token id {0}")]
+    InvalidId(#[from] crate::id::IdError),
     #[error("exec: sink: {SHELL} is not available: {0}")]
     Shell(String),
     #[error("exec: sink for token {token_id}: cannot start the command: {source}")]
@@ -147,7 +150,10 @@ impl SecretSink {
     /// operator may have put a credential for the secret store in it.
     pub fn describe(&self, token_id: &str) -> String {
         match self {
-            SecretSink::File(dir) => secret_path(dir, token_id).display().to_string(),
+            SecretSink::File(dir) => match secret_path(dir, token_id) {
+                Ok(p) => p.display().to_string(),
+                Err(_) => format!("{} (refused: not a token id)", dir.display()),
+            },
             SecretSink::Exec { .. } => "the exec: sink command".to_string(),
             SecretSink::Stdout => "stdout".to_string(),
         }
@@ -180,7 +186,7 @@ impl SecretSink {
     /// symbolic link (a `file:` sink; the others have no such file).
     pub fn check_target(&self, token_id: &str) -> Result<(), SinkError> {
         match self {
-            SecretSink::File(dir) => refuse_symlink(&secret_path(dir, token_id)),
+            SecretSink::File(dir) => refuse_symlink(&secret_path(dir, token_id)?),
             SecretSink::Exec { .. } | SecretSink::Stdout => Ok(()),
         }
     }
@@ -189,12 +195,14 @@ impl SecretSink {
     pub fn deliver(&self, d: &Delivery<'_>, secret: &Secret) -> Result<String, SinkError> {
         match self {
             SecretSink::File(dir) => {
+                // Only a checked id names a file: `../../x` never leaves the directory.
+                let path = secret_path(dir, d.token_id)?;
                 let name = format!("{}.secret", d.token_id);
                 write_secret(dir, &name, secret)
                     .map(|p| p.display().to_string())
                     .map_err(|source| SinkError::Write {
                         token_id: d.token_id.to_string(),
-                        path: secret_path(dir, d.token_id),
+                        path,
                         source,
                     })
             }
@@ -218,13 +226,22 @@ impl SecretSink {
     }
 }
 
-fn secret_path(dir: &Path, token_id: &str) -> PathBuf {
-    dir.join(format!("{token_id}.secret"))
+/// `DIR/<id>.secret`, for a Cloudflare id only (docs/architecture.md §8).
+fn secret_path(dir: &Path, token_id: &str) -> Result<PathBuf, SinkError> {
+    crate::id::check(token_id)?;
+    Ok(dir.join(format!("{token_id}.secret")))
 }
 
-/// The file-name prefix of every escrow file of `token_id`.
+/// The file-name prefix of every escrow file of `token_id`. An id that is not a
+/// Cloudflare id is never put in a file name: its escrow is named `invalid-id` instead
+/// (the journal records the path), so even then the secret is kept.
 pub fn escrow_prefix(token_id: &str) -> String {
-    format!("tokenwarden-escrow-{token_id}-")
+    let shown = if crate::id::is_id(token_id) {
+        token_id
+    } else {
+        "invalid-id"
+    };
+    format!("tokenwarden-escrow-{shown}-")
 }
 
 /// Keep a new secret until its delivery is confirmed:

@@ -15,7 +15,7 @@ fn entry(run: &str, token: &str, action: &str, event: &str, extra: Value) -> Val
         "run": run,
         "event": event,
         "action": action,
-        "owner": {"kind": "account", "id": "acc1"},
+        "owner": {"kind": "account", "id": "ac000000000000000000000000000001"},
         "token_id": token,
         "token_name": "n",
         "rules": ["token-secret-stale"],
@@ -41,16 +41,28 @@ fn dir() -> PathBuf {
 fn each_sequence_of_steps_reaches_its_state() {
     let escrow = json!({"escrow": "/elsewhere/tokenwarden-escrow-t1-x.secret"});
     let cases: Vec<(Vec<Value>, State)> = vec![
-        (vec![ev("t1", "roll", "start")], State::NotStarted),
         (
-            vec![ev("t1", "roll", "start"), ev("t1", "roll", "rolling")],
+            vec![ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "start")],
+            State::NotStarted,
+        ),
+        (
+            vec![
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "start"),
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "rolling"),
+            ],
             State::RollSent,
         ),
         (
             vec![
-                ev("t1", "roll", "start"),
-                ev("t1", "roll", "rolling"),
-                entry(RUN, "t1", "roll", "rolled", escrow.clone()),
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "start"),
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "rolling"),
+                entry(
+                    RUN,
+                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01",
+                    "roll",
+                    "rolled",
+                    escrow.clone(),
+                ),
             ],
             State::Rolled {
                 escrow: Some(dir().join("tokenwarden-escrow-t1-x.secret")),
@@ -58,27 +70,39 @@ fn each_sequence_of_steps_reaches_its_state() {
         ),
         (
             vec![
-                ev("t1", "roll", "start"),
-                ev("t1", "roll", "rolling"),
-                entry(RUN, "t1", "roll", "rolled", json!({"escrow": null})),
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "start"),
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "rolling"),
+                entry(
+                    RUN,
+                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01",
+                    "roll",
+                    "rolled",
+                    json!({"escrow": null}),
+                ),
             ],
             State::Rolled { escrow: None },
         ),
         (
             vec![
-                ev("t1", "roll", "start"),
-                ev("t1", "roll", "rolling"),
-                entry(RUN, "t1", "roll", "rolled", escrow.clone()),
-                ev("t1", "roll", "delivered"),
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "start"),
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "rolling"),
+                entry(
+                    RUN,
+                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01",
+                    "roll",
+                    "rolled",
+                    escrow.clone(),
+                ),
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "delivered"),
             ],
             State::RollDelivered,
         ),
         (
             vec![
-                ev("t1", "replace", "start"),
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "replace", "start"),
                 entry(
                     RUN,
-                    "t1",
+                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01",
                     "replace",
                     "creating",
                     json!({"new_token_name": "n (replaces t1, 2026-11-22)", "existing": ["o1"]}),
@@ -91,49 +115,55 @@ fn each_sequence_of_steps_reaches_its_state() {
         ),
         (
             vec![
-                ev("t1", "replace", "start"),
-                ev("t1", "replace", "creating"),
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "replace", "start"),
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "replace", "creating"),
                 entry(
                     RUN,
-                    "t1",
+                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01",
                     "replace",
                     "created",
-                    json!({"new_token_id": "t2", "new_token_name": "m", "escrow": null}),
+                    json!({"new_token_id": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa02", "new_token_name": "m", "escrow": null}),
                 ),
             ],
             State::Created {
-                new_token_id: "t2".into(),
+                new_token_id: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa02".into(),
                 new_token_name: "m".into(),
                 escrow: None,
             },
         ),
         (
             vec![
-                ev("t1", "replace", "start"),
-                ev("t1", "replace", "creating"),
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "replace", "start"),
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "replace", "creating"),
                 entry(
                     RUN,
-                    "t1",
+                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01",
                     "replace",
                     "created",
-                    json!({"new_token_id": "t2", "new_token_name": "m"}),
+                    json!({"new_token_id": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa02", "new_token_name": "m"}),
                 ),
-                ev("t1", "replace", "delivered"),
+                ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "replace", "delivered"),
             ],
             State::ReplaceDelivered {
-                new_token_id: "t2".into(),
+                new_token_id: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa02".into(),
                 new_token_name: "m".into(),
             },
         ),
-        (vec![ev("t1", "disable", "start")], State::StatusUnknown),
+        (
+            vec![ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "disable", "start")],
+            State::StatusUnknown,
+        ),
     ];
     for (entries, state) in cases {
         let found = unfinished(&entries, &dir());
         assert_eq!(found.len(), 1, "{entries:?}");
         assert_eq!(found[0].state, state);
         assert_eq!(found[0].run, RUN);
-        assert_eq!(found[0].item.token_id, "t1");
-        assert_eq!(found[0].item.owner.path(), "accounts/acc1");
+        assert_eq!(found[0].item.token_id, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01");
+        assert_eq!(
+            found[0].item.owner.path(),
+            "accounts/ac000000000000000000000000000001"
+        );
         assert_eq!(found[0].item.scanned["modified_on"], "2026-01-01T00:00:00Z");
     }
 }
@@ -141,26 +171,38 @@ fn each_sequence_of_steps_reaches_its_state() {
 #[test]
 fn an_end_closes_an_action_unless_it_left_work_and_recovered_always_closes() {
     let done = vec![
-        ev("t1", "roll", "start"),
-        ev("t1", "roll", "rolling"),
-        entry(RUN, "t1", "roll", "end", json!({"unfinished": false})),
+        ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "start"),
+        ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "rolling"),
+        entry(
+            RUN,
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01",
+            "roll",
+            "end",
+            json!({"unfinished": false}),
+        ),
         // An older journal's end has no `unfinished`: closed.
-        ev("t2", "disable", "start"),
-        ev("t2", "disable", "end"),
+        ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa02", "disable", "start"),
+        ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa02", "disable", "end"),
     ];
     assert!(unfinished(&done, &dir()).is_empty());
 
     let mut open = vec![
-        ev("t1", "roll", "start"),
-        ev("t1", "roll", "rolling"),
+        ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "start"),
+        ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "rolling"),
         entry(
             RUN,
-            "t1",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01",
             "roll",
             "rolled",
             json!({"escrow": "/x/tokenwarden-escrow-t1-a.secret"}),
         ),
-        entry(RUN, "t1", "roll", "end", json!({"unfinished": true})),
+        entry(
+            RUN,
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01",
+            "roll",
+            "end",
+            json!({"unfinished": true}),
+        ),
     ];
     let found = unfinished(&open, &dir());
     assert_eq!(found.len(), 1);
@@ -172,14 +214,14 @@ fn an_end_closes_an_action_unless_it_left_work_and_recovered_always_closes() {
     // Recover's own entries, in a later run, extend the action they recover.
     open.push(entry(
         LATER,
-        "t1",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01",
         "roll",
         "rolling",
         json!({"recovers": RUN}),
     ));
     open.push(entry(
         LATER,
-        "t1",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01",
         "roll",
         "rolled",
         json!({"recovers": RUN, "escrow": "/x/tokenwarden-escrow-t1-b.secret"}),
@@ -201,7 +243,7 @@ fn an_end_closes_an_action_unless_it_left_work_and_recovered_always_closes() {
 
     open.push(entry(
         LATER,
-        "t1",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01",
         "roll",
         "recovered",
         json!({"recovers": RUN, "outcome": "finished"}),
@@ -212,20 +254,37 @@ fn an_end_closes_an_action_unless_it_left_work_and_recovered_always_closes() {
 #[test]
 fn run_level_entries_and_entries_without_a_start_are_no_actions() {
     let entries = vec![
-        json!({"run": RUN, "event": "interrupted", "not_started": ["t9"]}),
-        entry(LATER, "t3", "roll", "rolling", json!({"recovers": RUN})),
+        json!({"run": RUN, "event": "interrupted", "not_started": ["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa09"]}),
+        entry(
+            LATER,
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa03",
+            "roll",
+            "rolling",
+            json!({"recovers": RUN}),
+        ),
         json!({"not": "an entry"}),
-        ev("t4", "roll", "start"),
-        ev("t5", "replace", "start"),
+        ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa04", "roll", "start"),
+        ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa05", "replace", "start"),
     ];
     let found = unfinished(&entries, &dir());
     let ids: Vec<&str> = found.iter().map(|a| a.item.token_id.as_str()).collect();
-    assert_eq!(ids, ["t4", "t5"], "in the order they started");
+    assert_eq!(
+        ids,
+        [
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa04",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa05"
+        ],
+        "in the order they started"
+    );
 }
 
 #[test]
 fn the_reports_say_per_action_what_was_decided_and_never_hold_a_secret() {
-    let action = unfinished(&[ev("t1", "roll", "start")], &dir()).remove(0);
+    let action = unfinished(
+        &[ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "start")],
+        &dir(),
+    )
+    .remove(0);
     let r = Recovery {
         action,
         verdict: Verdict::Finished,
@@ -235,7 +294,7 @@ fn the_reports_say_per_action_what_was_decided_and_never_hold_a_secret() {
     };
     let table = table(std::slice::from_ref(&r), true);
     assert!(
-        table.contains("roll account acc1 t1 (n) of run 20261122T100000Z-41"),
+        table.contains("roll account ac000000000000000000000000000001 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01 (n) of run 20261122T100000Z-41"),
         "{table}"
     );
     assert!(table.contains("-> finished"), "{table}");
@@ -250,4 +309,38 @@ fn the_reports_say_per_action_what_was_decided_and_never_hold_a_secret() {
         empty.starts_with("Dry run") && empty.contains("Nothing to recover"),
         "{empty}"
     );
+}
+
+/// A journal read back from disk is outside input: an action whose start entry is missing,
+/// or names something that is not a Cloudflare id, is reported, never silently skipped.
+#[test]
+fn actions_recover_cannot_read_are_reported_not_skipped() {
+    let mut hostile = ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01", "roll", "start");
+    hostile["token_id"] = json!("../../etc/passwd");
+    let entries = vec![
+        entry(
+            LATER,
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa03",
+            "roll",
+            "rolling",
+            json!({"recovers": RUN}),
+        ),
+        hostile,
+        ev("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa04", "roll", "start"),
+    ];
+    let left = leftovers(&entries, &dir());
+    let ids: Vec<&str> = left
+        .actions
+        .iter()
+        .map(|a| a.item.token_id.as_str())
+        .collect();
+    assert_eq!(ids, ["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa04"]);
+    assert_eq!(left.unreadable.len(), 2, "{:?}", left.unreadable);
+    assert!(left
+        .unreadable
+        .iter()
+        .any(|u| u.contains("../../etc/passwd")));
+    // An escrow path in the journal only counts when it names an escrow file.
+    let e = json!({"escrow": "/etc/shadow"});
+    assert_eq!(escrow_path(&e, &dir()), None);
 }

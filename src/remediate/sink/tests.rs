@@ -14,7 +14,7 @@ fn user() -> Owner {
 
 fn delivery<'a>(owner: &'a Owner) -> Delivery<'a> {
     Delivery {
-        token_id: "tok1",
+        token_id: "70c1000000000000000000000000000a",
         token_name: "my token",
         owner,
         op: Op::Roll,
@@ -84,7 +84,7 @@ fn file_sink_writes_atomically_a_private_file_in_a_private_dir() {
     let to = sink
         .deliver(&delivery(&owner), &Secret::new(SECRET))
         .unwrap();
-    let path = dir.join("tok1.secret");
+    let path = dir.join("70c1000000000000000000000000000a.secret");
     assert_eq!(to, path.display().to_string());
     assert_eq!(
         fs::read_to_string(&path).unwrap(),
@@ -102,7 +102,11 @@ fn file_sink_writes_atomically_a_private_file_in_a_private_dir() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, vec!["tok1.secret"], "no temp file left behind");
+    assert_eq!(
+        names,
+        vec!["70c1000000000000000000000000000a.secret"],
+        "no temp file left behind"
+    );
 }
 
 #[test]
@@ -127,18 +131,31 @@ fn escrow_is_a_private_file_in_the_given_dir() {
     let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
         .unwrap()
         .to_utc();
-    let path = escrow(tmp.path(), "tok9", &Secret::new(SECRET), now).unwrap();
+    let path = escrow(
+        tmp.path(),
+        "70c9000000000000000000000000000a",
+        &Secret::new(SECRET),
+        now,
+    )
+    .unwrap();
     assert_eq!(path.parent().unwrap(), tmp.path());
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     // Stamped by the run's clock, not the machine's (issue 10).
     assert!(
-        name.starts_with("tokenwarden-escrow-tok9-20261122T100000Z-") && name.ends_with(".secret"),
+        name.starts_with("tokenwarden-escrow-70c9000000000000000000000000000a-20261122T100000Z-")
+            && name.ends_with(".secret"),
         "{name}"
     );
     assert_eq!(fs::read_to_string(&path).unwrap(), SECRET);
     assert_eq!(mode(&path), 0o600);
     // A second escrow at the same instant (a fixed --now) keeps both secrets.
-    let again = escrow(tmp.path(), "tok9", &Secret::new("other"), now).unwrap();
+    let again = escrow(
+        tmp.path(),
+        "70c9000000000000000000000000000a",
+        &Secret::new("other"),
+        now,
+    )
+    .unwrap();
     assert_ne!(again, path);
     assert_eq!(fs::read_to_string(&path).unwrap(), SECRET);
 }
@@ -180,7 +197,7 @@ fn exec_sink_gets_the_secret_on_stdin_only_with_the_token_in_its_environment() {
         "nor tokenwarden's credential"
     );
     for line in [
-        "TOKENWARDEN_TOKEN_ID=tok1",
+        "TOKENWARDEN_TOKEN_ID=70c1000000000000000000000000000a",
         "TOKENWARDEN_TOKEN_NAME=my token",
         "TOKENWARDEN_OWNER=accounts/acc9",
         "TOKENWARDEN_ACTION=replace",
@@ -204,7 +221,9 @@ fn exec_sink_fails_on_a_nonzero_exit_naming_the_token() {
     let msg = e.to_string();
     assert!(matches!(e, SinkError::Exit { .. }), "{msg}");
     assert!(
-        msg.contains("tok1") && msg.contains('7') && !msg.contains(SECRET),
+        msg.contains("70c1000000000000000000000000000a")
+            && msg.contains('7')
+            && !msg.contains(SECRET),
         "{msg}"
     );
 }
@@ -260,12 +279,18 @@ fn escrow_is_created_exclusively_never_through_a_link_and_removed_durably() {
         "not written through"
     );
 
-    let path = escrow(tmp.path(), "tok7", &Secret::new(SECRET), now).unwrap();
+    let path = escrow(
+        tmp.path(),
+        "70c7000000000000000000000000000a",
+        &Secret::new(SECRET),
+        now,
+    )
+    .unwrap();
     assert!(path
         .file_name()
         .unwrap()
         .to_string_lossy()
-        .starts_with(&escrow_prefix("tok7")));
+        .starts_with(&escrow_prefix("70c7000000000000000000000000000a")));
     assert_eq!(fs::read_to_string(&path).unwrap(), SECRET);
     remove_escrow(&path).unwrap();
     assert!(!path.exists());
@@ -318,10 +343,61 @@ fn file_sink_check_refuses_a_shared_or_linked_directory_and_a_linked_target() {
     let private = tmp.path().join("private");
     let sink = SecretSink::File(private.clone());
     sink.check().unwrap();
-    sink.check_target("tok1").unwrap();
-    std::os::unix::fs::symlink("/etc/passwd", private.join("tok1.secret")).unwrap();
-    assert!(sink.check_target("tok1").is_err());
+    sink.check_target("70c1000000000000000000000000000a")
+        .unwrap();
+    std::os::unix::fs::symlink(
+        "/etc/passwd",
+        private.join("70c1000000000000000000000000000a.secret"),
+    )
+    .unwrap();
+    assert!(sink
+        .check_target("70c1000000000000000000000000000a")
+        .is_err());
     let link = tmp.path().join("link");
     std::os::unix::fs::symlink(&private, &link).unwrap();
     assert!(SecretSink::File(link).check().is_err());
+}
+
+/// Issue 12, item 4: a token id that is not a Cloudflare id never names a file — the
+/// secret goes to escrow under a neutral name instead, and nothing leaves the directory.
+#[test]
+fn an_id_that_is_not_an_id_never_names_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sink");
+    let sink = SecretSink::File(dir.clone());
+    let owner = user();
+    for hostile in [
+        "/../../../../tmp/pwned",
+        "a/b",
+        "x%2Fy",
+        "a\nb",
+        "a\0b",
+        "tok1",
+    ] {
+        let d = Delivery {
+            token_id: hostile,
+            ..delivery(&owner)
+        };
+        let e = sink.deliver(&d, &Secret::new(SECRET)).unwrap_err();
+        assert!(matches!(e, SinkError::InvalidId(_)), "{hostile:?}: {e}");
+        assert!(sink.check_target(hostile).is_err());
+        assert!(!e.to_string().contains(SECRET));
+    }
+    assert!(!dir.exists() || fs::read_dir(&dir).unwrap().count() == 0);
+    let kept = escrow(
+        tmp.path(),
+        "/../../../../tmp/pwned",
+        &Secret::new(SECRET),
+        chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+            .unwrap()
+            .to_utc(),
+    )
+    .unwrap();
+    assert_eq!(kept.parent().unwrap(), tmp.path());
+    assert!(kept
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("tokenwarden-escrow-invalid-id-"));
+    assert_eq!(fs::read_to_string(&kept).unwrap(), SECRET);
 }
