@@ -21,7 +21,8 @@ fi
 offsets=("$@")
 [ ${#offsets[@]} -gt 0 ] || offsets=(+730d -365d)
 
-# The test executables, as cargo built them for `cargo test`.
+# The test executables, as cargo built them for `cargo test`: the workspace's default
+# members, so tokenwarden's and the emulator crate's (tests/emulator/).
 mapfile -t bins < <(cargo test --locked --no-run --message-format=json 2>/dev/null \
   | python3 -c 'import json,sys
 for line in sys.stdin:

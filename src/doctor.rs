@@ -15,7 +15,8 @@ use serde_json::Value;
 
 pub use render::{render_table, to_json};
 
-use crate::cloudflare::{Client, Credential, Scope};
+use crate::cloudflare::{list_accounts, ApiPath, Client, Credential};
+use crate::scope::Scope;
 
 /// Where to create a correctly scoped token, and the docs for it.
 pub const CREATE_TOKEN_URL: &str = "https://dash.cloudflare.com/profile/api-tokens";
@@ -29,7 +30,7 @@ const EXPIRY_WARNING_DAYS: f64 = 14.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub enum CheckStatus {
     Ok,
     Warn,
     Missing,
@@ -48,7 +49,7 @@ pub enum Need {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
     pub id: String,
-    pub status: Status,
+    pub status: CheckStatus,
     pub needed_for: Need,
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,9 +69,9 @@ pub struct Diagnosis {
 
 impl Diagnosis {
     fn blocking(&self, need: Need) -> bool {
-        self.checks
-            .iter()
-            .any(|c| c.needed_for == need && matches!(c.status, Status::Missing | Status::Error))
+        self.checks.iter().any(|c| {
+            c.needed_for == need && matches!(c.status, CheckStatus::Missing | CheckStatus::Error)
+        })
     }
 
     /// A scan of the chosen scope can read everything.
@@ -85,20 +86,21 @@ impl Diagnosis {
             .iter()
             .filter(|c| c.needed_for == Need::Remediation)
             .collect();
-        if checks.iter().any(|c| c.status == Status::Warn) {
+        if checks.iter().any(|c| c.status == CheckStatus::Warn) {
             None
         } else {
             Some(!self.blocking(Need::Remediation))
         }
     }
 
-    /// 0 when the scan can run fully (and, with `require_remediation`, remediation too); 3 otherwise.
-    pub fn exit_code(&self, require_remediation: bool) -> u8 {
+    /// Ok when the scan can run fully (and, with `require_remediation`, remediation too);
+    /// a runtime failure otherwise.
+    pub fn exit(&self, require_remediation: bool) -> crate::exit::Exit {
         let remediation_ok = !require_remediation || self.remediation_ready() == Some(true);
         if self.scan_ready() && remediation_ok {
-            crate::scan::exit::OK
+            crate::exit::Exit::Ok
         } else {
-            crate::scan::exit::RUNTIME
+            crate::exit::Exit::Runtime
         }
     }
 }
@@ -109,7 +111,7 @@ pub struct Options {
     pub now: DateTime<Utc>,
 }
 
-fn check(id: &str, status: Status, need: Need, detail: String, hint: Option<String>) -> Check {
+fn check(id: &str, status: CheckStatus, need: Need, detail: String, hint: Option<String>) -> Check {
     Check {
         id: id.to_string(),
         status,
@@ -160,13 +162,13 @@ pub async fn diagnose(client: &Client, credential: &Credential, opts: &Options) 
         .as_deref()
         .is_some_and(|o| o.starts_with("accounts/"));
     let mut readable_accounts = Vec::new();
-    if matches!(opts.scope, Scope::User | Scope::All) {
+    if opts.scope.covers_user() {
         scopes::user_scope(client, account_token, &mut d.checks).await;
     }
-    if matches!(opts.scope, Scope::Accounts | Scope::All) {
+    if opts.scope.covers_accounts() {
         readable_accounts = scopes::account_scopes(client, &opts.accounts, &mut d.checks).await;
     }
-    let user_scanned = matches!(opts.scope, Scope::User | Scope::All) && !account_token;
+    let user_scanned = opts.scope.covers_user() && !account_token;
     grants::remediation(
         &identity,
         own.as_ref(),
@@ -186,18 +188,18 @@ async fn identify(
         "check CLOUDFLARE_API_TOKEN (or --api-token-file): it may be mistyped, rolled, disabled or expired; create a new one at {CREATE_TOKEN_URL}"
     );
     if matches!(credential, Credential::Key { .. }) {
-        return match client.get("/user", &[]).await {
+        return match client.get(&ApiPath::new(&["user"]), &[]).await {
             Ok(_) => {
                 checks.push(check(
                     "verify",
-                    Status::Ok,
+                    CheckStatus::Ok,
                     Need::Scan,
                     "the global API key (X-Auth-Email + X-Auth-Key) is accepted".into(),
                     None,
                 ));
                 checks.push(check(
                     "credential-kind",
-                    Status::Warn,
+                    CheckStatus::Warn,
                     Need::Advice,
                     "a global API key can do everything the user can, in every account".into(),
                     Some(format!("scan with a scoped, read-only API token instead ({CREATE_TOKEN_URL}; {TOKEN_DOCS_URL})")),
@@ -207,7 +209,7 @@ async fn identify(
             Err(e) => {
                 checks.push(check(
                     "verify",
-                    Status::Error,
+                    CheckStatus::Error,
                     Need::Scan,
                     format!("the global API key was rejected: {e}"),
                     Some("check CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY".into()),
@@ -216,12 +218,15 @@ async fn identify(
             }
         };
     }
-    match client.get("/user/tokens/verify", &[]).await {
+    match client
+        .get(&ApiPath::new(&["user", "tokens", "verify"]), &[])
+        .await
+    {
         Ok(env) => return token_identity(env.result, "user".into(), checks),
         Err(e) if !e.kind.is_forbidden() => {
             checks.push(check(
                 "verify",
-                Status::Error,
+                CheckStatus::Error,
                 Need::Scan,
                 format!("cannot verify the token: {e}"),
                 Some("check --api-base (CLOUDFLARE_API_BASE_URL) and the network".into()),
@@ -231,20 +236,17 @@ async fn identify(
         Err(_) => {} // not a user token (or not valid): try as an account-owned token
     }
     // An account-owned token is verified at its own account, which it can list.
-    if let Ok(accounts) = client.list_all("/accounts", &[]).await {
-        for a in accounts
-            .iter()
-            .filter_map(|a| a.get("id").and_then(Value::as_str))
-        {
-            if let Ok(env) = client
-                .get(&format!("/accounts/{a}/tokens/verify"), &[])
-                .await
-            {
+    if let Ok(listing) = list_accounts(client).await {
+        for a in listing.accounts.iter().map(|a| a.id.as_str()) {
+            let Ok(path) = ApiPath::new(&["accounts"]).id(a) else {
+                continue;
+            };
+            if let Ok(env) = client.get(&path.then("tokens").then("verify"), &[]).await {
                 return token_identity(env.result, format!("accounts/{a}"), checks);
             }
         }
     }
-    checks.push(check("verify", Status::Error, Need::Scan, "the API token is not valid: /user/tokens/verify and every visible account's verify answered 401".into(), Some(bad_token_hint)));
+    checks.push(check("verify", CheckStatus::Error, Need::Scan, "the API token is not valid: /user/tokens/verify and every visible account's verify answered 401".into(), Some(bad_token_hint)));
     None
 }
 
@@ -266,7 +268,11 @@ fn token_identity(verify: Value, owner: String, checks: &mut Vec<Check>) -> Opti
     let ok = status == "active";
     checks.push(check(
         "verify",
-        if ok { Status::Ok } else { Status::Error },
+        if ok {
+            CheckStatus::Ok
+        } else {
+            CheckStatus::Error
+        },
         Need::Scan,
         format!("API token {id} ({whose}) is valid, status {status}"),
         (!ok).then(|| format!("enable the token or create a new one at {CREATE_TOKEN_URL}")),
@@ -280,13 +286,24 @@ async fn own_token(
     owner: &str,
     checks: &mut Vec<Check>,
 ) -> Option<Value> {
-    match client.get(&format!("/{owner}/tokens/{id}"), &[]).await {
+    // `owner` is `user` or `accounts/<id>` as built above; both ids are checked again here,
+    // since the token id came from the API.
+    let path = match owner.strip_prefix("accounts/") {
+        None => Ok(ApiPath::new(&["user", "tokens"])),
+        Some(a) => ApiPath::new(&["accounts"]).id(a).map(|p| p.then("tokens")),
+    }
+    .and_then(|p| p.id(id));
+    let result = match path {
+        Ok(path) => client.get(&path, &[]).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
         Ok(env) if env.result.is_object() => Some(env.result),
         Ok(_) => None,
         Err(e) => {
             checks.push(check(
                 "own-token",
-                Status::Warn,
+                CheckStatus::Warn,
                 Need::Advice,
                 format!("cannot read the scanner token's own object ({e}): its IP condition and permissions are unknown"),
                 Some("the token's own object is readable with the read permission on its owner (see the scope checks below)".into()),
@@ -299,13 +316,13 @@ async fn own_token(
 fn expiry(token: &Value, now: DateTime<Utc>, checks: &mut Vec<Check>) {
     let expires = token.get("expires_on").and_then(Value::as_str);
     let Some(raw) = expires else {
-        checks.push(check("expiry", Status::Warn, Need::Advice, "the scanner token never expires".into(), Some("give it an expiry (e.g. 90 days) and rotate it: a leaked scanner secret would otherwise work forever".into())));
+        checks.push(check("expiry", CheckStatus::Warn, Need::Advice, "the scanner token never expires".into(), Some("give it an expiry (e.g. 90 days) and rotate it: a leaked scanner secret would otherwise work forever".into())));
         return;
     };
     let Ok(at) = DateTime::parse_from_rfc3339(raw) else {
         checks.push(check(
             "expiry",
-            Status::Warn,
+            CheckStatus::Warn,
             Need::Advice,
             format!("expires_on {raw:?} is not an RFC 3339 time"),
             None,
@@ -315,20 +332,20 @@ fn expiry(token: &Value, now: DateTime<Utc>, checks: &mut Vec<Check>) {
     let days = (at.with_timezone(&Utc) - now).num_seconds() as f64 / 86_400.0;
     let (status, hint) = if days <= 0.0 {
         (
-            Status::Error,
+            CheckStatus::Error,
             Some(format!(
                 "the token has expired: create a new one at {CREATE_TOKEN_URL}"
             )),
         )
     } else if days <= EXPIRY_WARNING_DAYS {
         (
-            Status::Warn,
+            CheckStatus::Warn,
             Some("replace it before it expires, or scheduled scans will start failing".into()),
         )
     } else {
-        (Status::Ok, None)
+        (CheckStatus::Ok, None)
     };
-    let need = if status == Status::Error {
+    let need = if status == CheckStatus::Error {
         Need::Scan
     } else {
         Need::Advice
@@ -350,11 +367,11 @@ fn ip_condition(token: &Value, checks: &mut Vec<Check>) {
         .and_then(Value::as_array);
     let allow: Vec<&str> = ip.into_iter().flatten().filter_map(Value::as_str).collect();
     if allow.is_empty() {
-        checks.push(check("ip-condition", Status::Warn, Need::Advice, "the scanner token has no client IP restriction: its secret works from any address".into(), Some("add a client IP address filter for where the scan runs (your CI runners' egress addresses)".into())));
+        checks.push(check("ip-condition", CheckStatus::Warn, Need::Advice, "the scanner token has no client IP restriction: its secret works from any address".into(), Some("add a client IP address filter for where the scan runs (your CI runners' egress addresses)".into())));
     } else {
         checks.push(check(
             "ip-condition",
-            Status::Ok,
+            CheckStatus::Ok,
             Need::Advice,
             format!("restricted to {}", allow.join(", ")),
             None,

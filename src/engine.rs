@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use crate::finding::{Action, Severity};
 
-pub mod export;
 mod lint;
 mod metadata;
 mod opa_builtins;

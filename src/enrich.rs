@@ -1,6 +1,14 @@
-//! Facts per token (DESIGN §4): pure functions, no I/O. Times are parsed with chrono and
+//! Facts per token (docs/architecture.md §4): pure functions, no I/O. Times are parsed with chrono and
 //! CIDRs with ipnet here, once, so that rules compare numbers and booleans and never
 //! parse. `docs/input-document.md` is the contract for every field built below.
+//!
+//! A token the scanner does not understand is never read as clean (issue 12): a status
+//! other than active, disabled or expired, a policy that is not an object, an effect other
+//! than allow or deny, resources that are not a map of strings (or of maps of strings), a
+//! missing `policies`, `resources` or `permission_groups` — each is an [`EnrichError`]
+//! naming the JSON path inside the token, and the token is reported as not evaluated.
+//! Where a reading that reports exists it is taken instead: a policy without `effect`
+//! counts as allow.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -70,6 +78,48 @@ impl OwnerContext {
             catalogue,
         }
     }
+}
+
+impl OwnerContext {
+    /// Whether the owner's permission-group catalogue was read.
+    pub fn has_catalogue(&self) -> bool {
+        self.catalogue.is_some()
+    }
+}
+
+/// Why an evaluated token's findings may still be incomplete: a permission group the token
+/// names only by id while its owner's catalogue was not read, so the rules that match
+/// groups by name (token-can-manage-tokens, token-sensitive-write, the write access of
+/// token-all-zones) cannot see it (issue 12). `None` when the catalogue was read or every
+/// group has a name. `input` is the token's input document.
+pub fn unresolved_groups(input: &Value, catalogue_read: bool) -> Option<String> {
+    if catalogue_read {
+        return None;
+    }
+    let Value::Array(policies) = get(get(input, "token"), "policies") else {
+        return None;
+    };
+    let mut paths = Vec::new();
+    for (i, policy) in policies.iter().enumerate() {
+        let Value::Array(groups) = get(policy, "permission_groups") else {
+            continue;
+        };
+        for (j, group) in groups.iter().enumerate() {
+            let named = as_str(get(group, "name")).is_some_and(|n| !n.trim().is_empty());
+            if !named {
+                let id = as_str(get(group, "id")).unwrap_or_default();
+                paths.push(format!("policies[{i}].permission_groups[{j}] (id {id})"));
+            }
+        }
+    }
+    if paths.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}: no name in the token and the owner's permission-group catalogue was not read, so rules that match permission groups by name cannot see {}",
+        paths.join(", "),
+        if paths.len() == 1 { "it" } else { "them" }
+    ))
 }
 
 /// Build the Rego input document for one token.
@@ -181,9 +231,22 @@ fn facts(
         return Err(ctx.err("token", format!("expected an object, got {t}")));
     }
     let now = owner.now;
+    // Cloudflare's statuses (iam_token_status). Without one the token could be active or
+    // not, and every rule on active tokens depends on it.
     let status = match get(t, "status") {
-        Value::Undefined | Value::Null => None,
-        Value::String(s) => Some(s.as_ref()),
+        Value::String(s) if STATUSES.contains(&s.as_ref()) => Some(s.as_ref()),
+        Value::String(s) => {
+            return Err(ctx.err(
+                "status",
+                format!("unknown status {:?} (expected active, disabled or expired)", s.as_ref()),
+            ))
+        }
+        Value::Undefined | Value::Null => {
+            return Err(ctx.err(
+                "status",
+                "missing (expected active, disabled or expired): whether the token is active is unknown",
+            ))
+        }
         other => return Err(ctx.err("status", format!("expected a string, got {other}"))),
     };
     let issued_on = ctx.time(t, "issued_on")?;
@@ -192,7 +255,7 @@ fn facts(
     let not_before = ctx.time(t, "not_before")?;
     let expires_on = ctx.time(t, "expires_on")?;
 
-    // A token is expired at exactly expires_on (DESIGN §5, precise readings).
+    // A token is expired at exactly expires_on (docs/architecture.md §5, precise readings).
     let past_expiry = expires_on.is_some_and(|e| now >= e);
     let not_yet_valid = not_before.is_some_and(|nb| now < nb);
     let active = status == Some("active") && !past_expiry && !not_yet_valid;
@@ -247,6 +310,9 @@ fn facts(
         ),
     ]))
 }
+
+/// The token statuses Cloudflare documents.
+const STATUSES: [&str; 3] = ["active", "disabled", "expired"];
 
 /// One parsed CIDR entry of an IP condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -367,23 +433,48 @@ fn ip_facts(condition: &Value, ctx: &Ctx<'_>) -> Result<Value, EnrichError> {
     ]))
 }
 
-static NO_POLICIES: Array = Array::new();
-
+/// The token's policies: a list of objects, each with an effect. A token without
+/// `policies` grants what nobody can tell, so it is not evaluated.
 fn policies<'a>(token: &'a Value, ctx: &Ctx<'_>) -> Result<&'a Array, EnrichError> {
-    match get(token, "policies") {
-        Value::Undefined | Value::Null => Ok(&NO_POLICIES),
-        Value::Array(p) => Ok(p),
-        other => Err(ctx.err("policies", format!("expected a list, got {other}"))),
+    let list = match get(token, "policies") {
+        Value::Array(p) => p,
+        Value::Undefined | Value::Null => {
+            return Err(ctx.err("policies", "missing: what the token may do is unknown"))
+        }
+        other => return Err(ctx.err("policies", format!("expected a list, got {other}"))),
+    };
+    for (i, policy) in list.iter().enumerate() {
+        if !matches!(policy, Value::Object(_)) {
+            return Err(ctx.err(
+                format!("policies[{i}]"),
+                format!("expected an object, got {policy}"),
+            ));
+        }
+        effect(policy, i, ctx)?;
+    }
+    Ok(list)
+}
+
+/// A policy's effect: `allow` or `deny`. `effect` is required by the API; when a policy
+/// omits it, the reading that reports is taken (allow), so nothing is under-reported.
+fn effect(policy: &Value, i: usize, ctx: &Ctx<'_>) -> Result<Value, EnrichError> {
+    match get(policy, "effect") {
+        Value::Undefined | Value::Null => Ok(Value::from("allow")),
+        e @ Value::String(s) if matches!(s.as_ref(), "allow" | "deny") => Ok(e.clone()),
+        Value::String(s) => Err(ctx.err(
+            format!("policies[{i}].effect"),
+            format!("unknown effect {:?} (expected allow or deny)", s.as_ref()),
+        )),
+        other => Err(ctx.err(
+            format!("policies[{i}].effect"),
+            format!("expected a string, got {other}"),
+        )),
     }
 }
 
-fn effect(policy: &Value) -> Value {
-    // `effect` is required by the API; when a malformed object omits it, assume the
-    // dangerous reading (allow) so that nothing is under-reported.
-    match get(policy, "effect") {
-        e @ Value::String(_) => e.clone(),
-        _ => Value::from("allow"),
-    }
+/// `["key"]`: a resource key as a JSON path step (keys hold dots).
+fn key_step(key: &str) -> String {
+    format!("[{key:?}]")
 }
 
 const ACCOUNT_PREFIX: &str = "com.cloudflare.api.account.";
@@ -437,38 +528,51 @@ fn resource_row(
     ])
 }
 
+/// Every resource of every policy. Cloudflare's shape (iam_resources): a map of resource
+/// key to a string, or to a map of resource key to a string; anything else is not
+/// evaluated, since what it covers is unknown.
 fn resource_facts(policies: &Array, ctx: &Ctx<'_>) -> Result<Value, EnrichError> {
     let mut rows = Vec::new();
     for (i, policy) in policies.iter().enumerate() {
-        let effect = effect(policy);
+        let effect = effect(policy, i, ctx)?;
+        let path = format!("policies[{i}].resources");
         let resources = match get(policy, "resources") {
-            Value::Undefined | Value::Null => continue,
             Value::Object(r) => r,
-            other => {
-                return Err(ctx.err(
-                    format!("policies[{i}].resources"),
-                    format!("expected an object, got {other}"),
-                ))
+            Value::Undefined | Value::Null => {
+                return Err(ctx.err(path, "missing: what the policy covers is unknown"))
             }
+            other => return Err(ctx.err(path, format!("expected an object, got {other}"))),
         };
         for (key, value) in resources.iter() {
             // Object keys parsed from JSON are strings.
             let key = as_str(key).unwrap_or_default();
             match value {
+                Value::String(_) => rows.push(resource_row(i, &effect, key, value, None)),
                 Value::Object(nested) => {
                     for (inner, v) in nested.iter() {
                         let inner = as_str(inner).unwrap_or_default();
+                        if !matches!(v, Value::String(_)) {
+                            return Err(ctx.err(
+                                format!("{path}{}{}", key_step(key), key_step(inner)),
+                                format!("expected a string, got {v}"),
+                            ));
+                        }
                         rows.push(resource_row(i, &effect, inner, v, Some(key)));
                     }
                 }
-                v => rows.push(resource_row(i, &effect, key, v, None)),
+                other => {
+                    return Err(ctx.err(
+                        format!("{path}{}", key_step(key)),
+                        format!("expected a string or an object of strings, got {other}"),
+                    ))
+                }
             }
         }
     }
     Ok(rows.into())
 }
 
-/// Lower-case, trimmed, and the older "Edit" spelled "Write" (DESIGN §5).
+/// Lower-case, trimmed, and the older "Edit" spelled "Write" (docs/architecture.md §5).
 pub fn normalize_group_name(name: &str) -> String {
     let lower = name.trim().to_lowercase();
     match lower.strip_suffix(" edit") {
@@ -498,9 +602,14 @@ fn group_facts(
 ) -> Result<Value, EnrichError> {
     let mut rows = Vec::new();
     for (i, policy) in policies.iter().enumerate() {
-        let effect = effect(policy);
+        let effect = effect(policy, i, ctx)?;
         let groups = match get(policy, "permission_groups") {
-            Value::Undefined | Value::Null => continue,
+            Value::Undefined | Value::Null => {
+                return Err(ctx.err(
+                    format!("policies[{i}].permission_groups"),
+                    "missing: what the policy grants is unknown",
+                ))
+            }
             Value::Array(g) => g,
             other => {
                 return Err(ctx.err(
@@ -517,7 +626,16 @@ fn group_facts(
                 ));
             };
             let entry = catalogue.and_then(|ix| ix.get(id));
-            let token_name = as_str(get(group, "name"));
+            let token_name = match get(group, "name") {
+                Value::Undefined | Value::Null => None,
+                Value::String(s) => Some(s.as_ref()),
+                other => {
+                    return Err(ctx.err(
+                        format!("policies[{i}].permission_groups[{j}].name"),
+                        format!("expected a string, got {other}"),
+                    ))
+                }
+            };
             let catalogue_name = entry.and_then(|(name, _)| name.as_deref());
             let names: Vec<&str> = token_name.into_iter().chain(catalogue_name).collect();
             let match_names: BTreeSet<String> =

@@ -4,22 +4,74 @@
 //! are disabled, or failed), the governed findings, and the exemptions that matched.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::engine::{Evaluator, RuleSet};
 use crate::enrich;
-use crate::finding::{self, Finding, RawFinding};
-use crate::inventory::TokenRef;
-use crate::policy::GovernancePolicy;
+use crate::finding::{Finding, RawFinding, Severity};
+use crate::inventory::{NotEvaluated, TokenRef};
+use crate::policy::{govern, GovernancePolicy};
+use crate::scan;
+use crate::text::{terminal as t, terminal_lines};
 
-/// The explanation of one token, as JSON (the table is rendered from it).
+/// The explanation of one token: exactly what the engine was given and what every rule
+/// made of it. Serialized as the `explain --format json` document.
+#[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
-    pub doc: Value,
-    /// The token could not be evaluated (fully): exit 3.
-    pub failed: bool,
+    /// The Rego input document (`null` when it could not be built).
+    pub input: Option<Value>,
+    /// The data document: `{"tokenwarden": {"config": …}}`.
+    pub data: Value,
+    /// Every rule of the run, fired or not.
+    pub rules: Vec<RuleVerdict>,
+    /// The governed findings.
+    pub findings: Vec<Finding>,
+    /// The exemptions that match one of the findings, in force or expired.
+    pub exemptions_matched: Vec<MatchedExemption>,
+    /// What could not be evaluated (the token, or one rule on it).
+    pub errors: Vec<NotEvaluated>,
 }
 
-/// Evaluate every rule on `token` and explain the outcome.
+/// One rule's result on the token.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleVerdict {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub origin: String,
+    pub disabled: bool,
+    pub fired: bool,
+    pub findings: Vec<Finding>,
+    pub error: Option<String>,
+}
+
+/// An exemption that matched one of the token's findings.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchedExemption {
+    pub file: String,
+    pub line: usize,
+    pub rule: String,
+    pub token: String,
+    pub account: Option<String>,
+    pub reason: String,
+    /// Who answers for the exemption (its `owner` key).
+    #[serde(rename = "owner")]
+    pub contact: String,
+    pub expires: String,
+    pub active: bool,
+    pub matched_rules: Vec<String>,
+}
+
+impl Explanation {
+    /// The token could not be evaluated (fully): the command exits 3.
+    pub fn failed(&self) -> bool {
+        !self.errors.is_empty()
+    }
+}
+
+/// Evaluate every rule on `token` — with the same per-token evaluation as a scan — and
+/// explain the outcome.
 pub fn explain(
     token: TokenRef<'_>,
     set: &RuleSet,
@@ -28,95 +80,100 @@ pub fn explain(
     now: DateTime<Utc>,
     scanner_token_id: Option<&str>,
 ) -> Explanation {
-    let config = json!({"tokenwarden": {"config": policy.config_data()}});
+    let data = json!({"tokenwarden": {"config": policy.config_data()}});
     let input = match enrich::input_document(token, now, scanner_token_id) {
         Ok(doc) => doc,
         Err(e) => {
             return Explanation {
-                doc: json!({
-                    "input": null,
-                    "data": config,
-                    "rules": [],
-                    "findings": [],
-                    "exemptions_matched": [],
-                    "errors": [{"scope": format!("{}/tokens/{}", token.owner.path(), token.id()), "reason": e.to_string()}],
-                }),
-                failed: true,
+                input: None,
+                data,
+                rules: Vec::new(),
+                findings: Vec::new(),
+                exemptions_matched: Vec::new(),
+                errors: vec![NotEvaluated::new(
+                    token.owner.token_path(token.id()),
+                    e.to_string(),
+                )],
             }
         }
     };
+    let input_json = serde_json::to_value(&input).unwrap_or(Value::Null);
     let mut raw: Vec<RawFinding> = Vec::new();
-    let mut errors: Vec<(String, String)> = Vec::new();
-    for (meta, result) in evaluator.evaluate(input.clone()) {
+    let mut failed: Vec<(String, String)> = Vec::new();
+    let mut errors = Vec::new();
+    // As in a scan: a group named only by id without a catalogue is said (issue 12).
+    if let Some(reason) = enrich::unresolved_groups(&input, token.catalogue.is_some()) {
+        errors.push(NotEvaluated::new(
+            token.owner.token_path(token.id()),
+            format!("token {}: {reason}", token.id()),
+        ));
+    }
+    let mut worker = evaluator.worker();
+    for (meta, result) in scan::evaluate_input(token, input, &mut worker) {
         match result {
-            Ok(outputs) => raw.extend(
-                outputs
-                    .into_iter()
-                    .map(|o| crate::scan::raw_finding(meta, token, o)),
-            ),
-            Err(e) => errors.push((meta.id.clone(), e.message)),
+            Ok(found) => raw.extend(found),
+            Err(e) => {
+                errors.push(scan::rule_failed(token, &e));
+                failed.push((meta.id.clone(), e.message));
+            }
         }
     }
-    let findings = finding::govern(raw, policy, now);
+    let findings = govern::govern(raw, policy, now);
     let disabled = |id: &str| policy.rules.disabled.iter().any(|d| d.value == id);
-    let rules: Vec<Value> = set
+    let rules = set
         .metas()
         .iter()
         .map(|m| {
-            let mine: Vec<&Finding> = findings.iter().filter(|f| f.rule_id == m.id).collect();
-            let error = errors.iter().find(|(id, _)| *id == m.id).map(|(_, e)| e);
-            json!({
-                "id": m.id,
-                "title": m.title,
-                "severity": m.severity,
-                "origin": m.origin.label(),
-                "disabled": disabled(&m.id),
-                "fired": !mine.is_empty(),
-                "findings": mine,
-                "error": error,
-            })
+            let mine: Vec<Finding> = findings
+                .iter()
+                .filter(|f| f.rule_id == m.id)
+                .cloned()
+                .collect();
+            RuleVerdict {
+                id: m.id.clone(),
+                title: m.title.clone(),
+                severity: m.severity,
+                origin: m.origin.label(),
+                disabled: disabled(&m.id),
+                fired: !mine.is_empty(),
+                findings: mine,
+                error: failed
+                    .iter()
+                    .find(|(id, _)| *id == m.id)
+                    .map(|(_, e)| e.clone()),
+            }
         })
         .collect();
-    let exemptions: Vec<Value> = policy
+    let exemptions_matched = policy
         .exemptions
         .iter()
         .filter_map(|e| {
-            let matched: Vec<&str> = findings
+            let matched: Vec<String> = findings
                 .iter()
                 .filter(|f| e.matches_finding(f))
-                .map(|f| f.rule_id.as_str())
+                .map(|f| f.rule_id.clone())
                 .collect();
-            (!matched.is_empty()).then(|| {
-                json!({
-                    "file": e.source,
-                    "line": e.line,
-                    "rule": e.rule.value,
-                    "token": e.token,
-                    "account": e.account,
-                    "reason": e.reason,
-                    "owner": e.owner,
-                    "expires": e.expires.to_string(),
-                    "active": e.is_active(now),
-                    "matched_rules": matched,
-                })
+            (!matched.is_empty()).then(|| MatchedExemption {
+                file: e.source.clone(),
+                line: e.line,
+                rule: e.rule.value.clone(),
+                token: e.token.text().to_string(),
+                account: e.account.clone(),
+                reason: e.reason.clone(),
+                contact: e.contact.clone(),
+                expires: e.expires.to_string(),
+                active: e.is_active(now),
+                matched_rules: matched,
             })
         })
         .collect();
-    let scope = format!("{}/tokens/{}", token.owner.path(), token.id());
-    let errors_json: Vec<Value> = errors
-        .iter()
-        .map(|(id, e)| json!({"scope": scope, "reason": format!("token {}: rule {id}: {e}", token.id())}))
-        .collect();
     Explanation {
-        failed: !errors.is_empty(),
-        doc: json!({
-            "input": input,
-            "data": config,
-            "rules": rules,
-            "findings": findings,
-            "exemptions_matched": exemptions,
-            "errors": errors_json,
-        }),
+        input: Some(input_json),
+        data,
+        rules,
+        findings,
+        exemptions_matched,
+        errors,
     }
 }
 
@@ -125,73 +182,68 @@ fn pretty(v: &Value) -> String {
 }
 
 /// The human rendering: header, input, config, one line per rule, exemptions, errors.
-pub fn render_table(token: TokenRef<'_>, doc: &Value) -> String {
+pub fn render_table(token: TokenRef<'_>, e: &Explanation) -> String {
     let mut s = format!(
         "token {} ({}) — {}\n\ninput document:\n{}\n\nconfig data (data.tokenwarden.config):\n{}\n\nrules:\n",
-        token.id(),
-        token.name().unwrap_or("-"),
-        token.owner.label(),
-        pretty(&doc["input"]),
-        pretty(&doc["data"]["tokenwarden"]["config"])
+        t(token.id()),
+        t(token.name().unwrap_or("-")),
+        t(&token.owner.label()),
+        terminal_lines(&pretty(e.input.as_ref().unwrap_or(&Value::Null))),
+        terminal_lines(&pretty(&e.data["tokenwarden"]["config"]))
     );
-    for r in doc["rules"].as_array().into_iter().flatten() {
-        let id = r["id"].as_str().unwrap_or("");
-        let (mark, detail) = if r["disabled"] == true {
+    for r in &e.rules {
+        let (mark, detail) = if r.disabled {
             (
                 "disabled",
                 String::from("  (disabled by the policy: not evaluated)"),
             )
-        } else if let Some(e) = r["error"].as_str() {
-            ("ERROR", format!("  {e}"))
-        } else if r["fired"] == true {
+        } else if let Some(err) = &r.error {
+            ("ERROR", format!("  {err}"))
+        } else if r.fired {
             ("FIRED", String::new())
         } else {
             ("-", String::new())
         };
-        s.push_str(&format!("  {mark:<8} {id}{detail}\n"));
-        for f in r["findings"].as_array().into_iter().flatten() {
+        s.push_str(&format!("  {mark:<8} {}{}\n", t(&r.id), t(&detail)));
+        for f in &r.findings {
             s.push_str(&format!(
                 "           {:<8} {}",
-                f["severity"].as_str().unwrap_or(""),
-                f["message"].as_str().unwrap_or("")
+                f.severity.as_str(),
+                t(&f.message)
             ));
-            if let Some(e) = f.get("exempted_by") {
+            if let Some(x) = &f.exempted_by {
                 s.push_str(&format!(
                     " [exempted until {}: {}]",
-                    e["expires"].as_str().unwrap_or(""),
-                    e["reason"].as_str().unwrap_or("")
+                    x.expires,
+                    t(&x.reason)
                 ));
             }
             s.push('\n');
         }
     }
-    let exemptions = doc["exemptions_matched"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
     s.push_str("\nexemptions matched:\n");
-    if exemptions.is_empty() {
+    if e.exemptions_matched.is_empty() {
         s.push_str("  (none)\n");
     }
-    for e in &exemptions {
+    for x in &e.exemptions_matched {
         s.push_str(&format!(
             "  {}:{}  rule {}, token {}  {} {}: {} ({})\n",
-            e["file"].as_str().unwrap_or(""),
-            e["line"],
-            e["rule"].as_str().unwrap_or(""),
-            e["token"].as_str().unwrap_or(""),
-            if e["active"] == true {
+            t(&x.file),
+            x.line,
+            t(&x.rule),
+            t(&x.token),
+            if x.active {
                 "in force until"
             } else {
                 "EXPIRED on"
             },
-            e["expires"].as_str().unwrap_or(""),
-            e["reason"].as_str().unwrap_or(""),
-            e["owner"].as_str().unwrap_or("")
+            x.expires,
+            t(&x.reason),
+            t(&x.contact)
         ));
     }
-    for e in doc["errors"].as_array().into_iter().flatten() {
-        s.push_str(&format!("  ERROR {}\n", e["reason"].as_str().unwrap_or("")));
+    for n in &e.errors {
+        s.push_str(&format!("  ERROR {}\n", t(&n.reason)));
     }
     s.trim_end().to_string()
 }

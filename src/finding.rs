@@ -1,21 +1,61 @@
-//! Severity, findings, and the single choke point where the governance policy is applied
-//! (disabled rules, severity overrides, exemptions) and the gate decides the exit code.
-//! No rule and no report knows about the policy: they meet here.
+//! Findings and what they are made of: severity, action, fail-on threshold, evidence, the
+//! raw finding a rule returns and the governed finding a report shows, the fingerprint and
+//! the deterministic order. A leaf: it knows nothing of policies or rules; governance (the
+//! one choke point where the policy meets the findings) is `policy::govern`.
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use std::sync::Arc;
+use strum::IntoEnumIterator;
+
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::inventory::Owner;
-use crate::policy::GovernancePolicy;
+use crate::scope::Owner;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A name that is none of an enum's values, e.g. `severity = "urgent"`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {value:?} (expected {expected})")]
+pub struct UnknownName {
+    pub kind: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+/// Parse one of `T`'s lowercase names (as strum derives them).
+fn parse_name<T>(s: &str, kind: &'static str, expected: &'static str) -> Result<T, UnknownName>
+where
+    T: IntoEnumIterator + Into<&'static str> + Copy,
+{
+    T::iter()
+        .find(|v| <T as Into<&'static str>>::into(*v) == s)
+        .ok_or_else(|| UnknownName {
+            kind,
+            value: s.to_string(),
+            expected,
+        })
+}
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Severity {
     Low,
     Medium,
@@ -32,15 +72,10 @@ impl Severity {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
+        self.into()
     }
 
-    /// GitHub code scanning's `security-severity` (DESIGN §7).
+    /// GitHub code scanning's `security-severity` (docs/architecture.md §7).
     pub fn security_severity(self) -> &'static str {
         match self {
             Severity::Critical => "9.5",
@@ -51,30 +86,31 @@ impl Severity {
     }
 }
 
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl FromStr for Severity {
-    type Err = String;
+    type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "low" => Ok(Severity::Low),
-            "medium" => Ok(Severity::Medium),
-            "high" => Ok(Severity::High),
-            "critical" => Ok(Severity::Critical),
-            other => Err(format!(
-                "unknown severity {other:?} (expected critical, high, medium or low)"
-            )),
-        }
+        parse_name(s, "severity", "critical, high, medium or low")
     }
 }
 
-/// The remediation a finding asks for (DESIGN §8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// The remediation a finding asks for (docs/architecture.md §8).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Action {
     None,
     Roll,
@@ -84,33 +120,32 @@ pub enum Action {
 
 impl Action {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Action::None => "none",
-            Action::Roll => "roll",
-            Action::Replace => "replace",
-            Action::Disable => "disable",
-        }
+        self.into()
     }
 }
 
 impl FromStr for Action {
-    type Err = String;
+    type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "none" => Ok(Action::None),
-            "roll" => Ok(Action::Roll),
-            "replace" => Ok(Action::Replace),
-            "disable" => Ok(Action::Disable),
-            other => Err(format!(
-                "unknown action {other:?} (expected none, roll, replace or disable)"
-            )),
-        }
+        parse_name(s, "action", "none, roll, replace or disable")
     }
 }
 
 /// The `--fail-on` / `gate.fail_on` threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum FailOn {
     Critical,
     High,
@@ -131,35 +166,14 @@ impl FailOn {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            FailOn::Critical => "critical",
-            FailOn::High => "high",
-            FailOn::Medium => "medium",
-            FailOn::Low => "low",
-            FailOn::Never => "never",
-        }
+        self.into()
     }
 }
 
 impl FromStr for FailOn {
-    type Err = String;
+    type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "never" => Ok(FailOn::Never),
-            other => other
-                .parse::<Severity>()
-                .map(|s| match s {
-                    Severity::Critical => FailOn::Critical,
-                    Severity::High => FailOn::High,
-                    Severity::Medium => FailOn::Medium,
-                    Severity::Low => FailOn::Low,
-                })
-                .map_err(|_| {
-                    format!(
-                        "unknown level {other:?} (expected critical, high, medium, low or never)"
-                    )
-                }),
-        }
+        parse_name(s, "level", "critical, high, medium, low or never")
     }
 }
 
@@ -232,7 +246,9 @@ pub struct ExemptedBy {
     pub rule: String,
     pub token: String,
     pub reason: String,
-    pub owner: String,
+    /// Who answers for the exemption (its `owner` key): not the token's owner.
+    #[serde(rename = "owner")]
+    pub contact: String,
     pub expires: NaiveDate,
 }
 
@@ -258,7 +274,7 @@ impl Finding {
     }
 }
 
-/// Stable across runs and machines: rule id + owner + token id (DESIGN §7).
+/// Stable across runs and machines: rule id + owner + token id (docs/architecture.md §7).
 pub fn fingerprint(rule_id: &str, owner: &Owner, token_id: &str) -> String {
     let mut h = Sha256::new();
     h.update(b"tokenwarden/v1\0");
@@ -272,54 +288,6 @@ pub fn fingerprint(rule_id: &str, owner: &Owner, token_id: &str) -> String {
         .take(16)
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// The choke point: apply the policy to what the rules found, and sort.
-pub fn govern(raw: Vec<RawFinding>, policy: &GovernancePolicy, now: DateTime<Utc>) -> Vec<Finding> {
-    let mut out: Vec<Finding> = raw
-        .into_iter()
-        .filter_map(|f| govern_one(f, policy, now))
-        .collect();
-    sort_findings(&mut out);
-    out
-}
-
-/// The policy applied to one finding (`None` when its rule is disabled); a scan calls it
-/// as each finding is made, so the raw findings of a large estate are never all held.
-/// The result still needs [`sort_findings`].
-pub fn govern_one(f: RawFinding, policy: &GovernancePolicy, now: DateTime<Utc>) -> Option<Finding> {
-    if policy.rules.disabled.iter().any(|d| d.value == f.rule_id) {
-        return None;
-    }
-    let severity = policy
-        .rules
-        .severity
-        .iter()
-        .find(|(id, _)| id.value == f.rule_id)
-        .map_or(f.severity, |(_, s)| *s);
-    let action = policy
-        .remediation
-        .actions
-        .iter()
-        .find(|(id, _)| id.value == f.rule_id)
-        .map_or(f.default_action, |(_, a)| *a);
-    let exempted_by = policy
-        .exemptions
-        .iter()
-        .find(|e| e.is_active(now) && e.matches(&f))
-        .map(|e| Box::new(e.exempted_by()));
-    Some(Finding {
-        fingerprint: fingerprint(&f.rule_id, &f.owner, &f.token_id),
-        rule_id: f.rule_id,
-        severity,
-        token_id: f.token_id,
-        token_name: f.token_name,
-        owner: f.owner,
-        message: f.message,
-        evidence: f.evidence,
-        action,
-        exempted_by,
-    })
 }
 
 /// Deterministic order: by owner, token, then most severe first, rule, message.
@@ -367,14 +335,6 @@ fn permute<T>(items: &mut [T], order: &mut [usize]) {
             items.swap(at, from);
             at = from;
         }
-    }
-}
-
-/// True when an unexempted finding is at or above the threshold.
-pub fn gate_fails(findings: &[Finding], fail_on: FailOn) -> bool {
-    match fail_on.threshold() {
-        None => false,
-        Some(t) => findings.iter().any(|f| !f.is_exempted() && f.severity >= t),
     }
 }
 
@@ -446,25 +406,12 @@ mod tests {
                     rule: "r".into(),
                     token: "t".into(),
                     reason: "x".into(),
-                    owner: "o".into(),
+                    contact: "o".into(),
                     expires: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
                 })
             }),
             fingerprint: String::new(),
         }
-    }
-
-    #[test]
-    fn gate_counts_only_unexempted_findings_at_or_above() {
-        let f = [finding(Severity::High, false)];
-        assert!(gate_fails(&f, FailOn::High));
-        assert!(gate_fails(&f, FailOn::Low));
-        assert!(!gate_fails(&f, FailOn::Critical));
-        assert!(!gate_fails(&f, FailOn::Never));
-        assert!(!gate_fails(
-            &[finding(Severity::Critical, true)],
-            FailOn::Low
-        ));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The collected inventory (owners, their tokens and permission-group catalogues, what
-//! could not be read) and the `tokenwarden-snapshot/v1` file that stores it (DESIGN §3).
+//! could not be read) and the `tokenwarden-snapshot/v1` file that stores it (docs/architecture.md §3).
 //!
 //! Token and permission-group objects stay verbatim Cloudflare API objects, so a snapshot
 //! can also be built with curl, and nothing the API sends is lost between collection and
@@ -14,6 +14,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
+
+pub use crate::scope::Owner;
+use crate::scope::{Narrowing, ScopePath};
 
 pub const SNAPSHOT_FORMAT: &str = "tokenwarden-snapshot/v1";
 
@@ -208,50 +211,15 @@ fn minify(json: &str) -> String {
 /// A scope (or a single token) that could not be read or evaluated. Never clean.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct NotEvaluated {
-    pub scope: String,
+    pub scope: ScopePath,
     pub reason: String,
 }
 
-/// Who owns a token.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Owner {
-    User {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<String>,
-    },
-    Account {
-        id: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-    },
-}
-
-impl Owner {
-    /// `user` or `accounts/<id>`: the API path prefix of the owner's tokens, used in
-    /// scope names, SARIF locations and fingerprints.
-    pub fn path(&self) -> String {
-        match self {
-            Owner::User { .. } => "user".to_string(),
-            Owner::Account { id, .. } => format!("accounts/{id}"),
-        }
-    }
-
-    pub fn account_id(&self) -> Option<&str> {
-        match self {
-            Owner::User { .. } => None,
-            Owner::Account { id, .. } => Some(id),
-        }
-    }
-
-    /// A short human label: `user` or the account name (or id).
-    pub fn label(&self) -> String {
-        match self {
-            Owner::User { .. } => "user".to_string(),
-            Owner::Account { id, name } => match name {
-                Some(n) => format!("account {n} ({id})"),
-                None => format!("account {id}"),
-            },
+impl NotEvaluated {
+    pub fn new(scope: ScopePath, reason: impl Into<String>) -> NotEvaluated {
+        NotEvaluated {
+            scope,
+            reason: reason.into(),
         }
     }
 }
@@ -342,6 +310,27 @@ impl Inventory {
         out
     }
 
+    /// Keep only what `--scope` and `--account` select, as a live scan with the same flags
+    /// would have read it; an asked-for account the inventory lacks is *not evaluated*,
+    /// never silently clean.
+    pub fn narrow(&mut self, n: Narrowing<'_>) {
+        if !n.keeps_user() {
+            self.user = None;
+        }
+        if n.scope.covers_accounts() {
+            for wanted in n.accounts {
+                if !self.accounts.iter().any(|a| &a.id == wanted) {
+                    self.not_evaluated.push(NotEvaluated::new(
+                        ScopePath::AccountTokens(wanted.clone()),
+                        "account not in the snapshot",
+                    ));
+                }
+            }
+        }
+        self.accounts.retain(|a| n.keeps_account(&a.id));
+        self.not_evaluated.retain(|e| n.keeps_path(&e.scope));
+    }
+
     pub fn token_count(&self) -> usize {
         self.user.as_ref().map_or(0, |u| u.tokens.len())
             + self.accounts.iter().map(|a| a.tokens.len()).sum::<usize>()
@@ -393,7 +382,9 @@ impl Inventory {
             let p = e.path().to_string();
             shape(if p == "." { "$".into() } else { p }, e.inner().to_string())
         })?;
+        let mut inventory = inventory;
         inventory.validate().map_err(|(p, m)| shape(p, m))?;
+        inventory.set_aside_invalid_ids();
         Ok(inventory)
     }
 
@@ -414,9 +405,82 @@ impl Inventory {
         })
     }
 
+    /// A token or account whose id is not a Cloudflare id (32 lowercase hex characters) is
+    /// taken out and recorded as not evaluated, with its JSON path in the reason: an id
+    /// is data, never a path, and a snapshot is an entry point like the API
+    /// (docs/architecture.md §3). A scope path cannot hold such an id, so a token is named
+    /// by its owner's token list and an account by the account list.
+    fn set_aside_invalid_ids(&mut self) {
+        fn tokens(
+            set_aside: &mut Vec<NotEvaluated>,
+            prefix: &str,
+            owner: &Owner,
+            tokens: &mut Vec<RawToken>,
+        ) {
+            if tokens.iter().all(|t| crate::id::is_id(t.id())) {
+                return;
+            }
+            let mut i = 0;
+            tokens.retain(|t| {
+                let kept = match crate::id::check(t.id()) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        set_aside.push(NotEvaluated::new(
+                            owner.tokens_path(),
+                            format!("snapshot {prefix}.tokens[{i}].id: {e}: that token is not evaluated"),
+                        ));
+                        false
+                    }
+                };
+                i += 1;
+                kept
+            });
+        }
+        let mut set_aside = Vec::new();
+        if let Some(user) = &mut self.user {
+            let user_owner = Owner::User { id: None };
+            tokens(&mut set_aside, "user", &user_owner, &mut user.tokens);
+        }
+        let mut i = 0;
+        self.accounts.retain_mut(|a| {
+            let prefix = format!("accounts[{i}]");
+            i += 1;
+            match crate::id::check(&a.id) {
+                Ok(()) => {
+                    let owner = Owner::Account {
+                        id: a.id.clone(),
+                        name: None,
+                    };
+                    tokens(&mut set_aside, &prefix, &owner, &mut a.tokens);
+                    true
+                }
+                Err(e) => {
+                    set_aside.push(NotEvaluated::new(
+                        ScopePath::Accounts,
+                        format!(
+                            "snapshot {prefix}.id: {e}: that account and its {} tokens are not evaluated",
+                            a.tokens.len()
+                        ),
+                    ));
+                    false
+                }
+            }
+        });
+        self.not_evaluated.extend(set_aside);
+    }
+
     /// Every token must be an object with a string `id`; permission groups likewise.
     /// A token we cannot identify cannot be reported, so it is an error, never dropped.
+    /// The scanner's token id and the user's id, when given, must be Cloudflare ids.
     fn validate(&self) -> Result<(), (String, String)> {
+        for (path, id) in [
+            ("scanner_token_id", self.scanner_token_id.as_deref()),
+            ("user.id", self.user.as_ref().and_then(|u| u.id.as_deref())),
+        ] {
+            if let Some(Err(e)) = id.map(crate::id::check) {
+                return Err((path.into(), e.to_string()));
+            }
+        }
         let check_tokens = |prefix: &str, tokens: &[RawToken]| -> Result<(), (String, String)> {
             for (i, t) in tokens.iter().enumerate() {
                 if let Some((suffix, message)) = &t.problem {
@@ -465,14 +529,20 @@ pub fn check_object_with_id(value: &Value, json_path: &str) -> Result<(), (Strin
 mod tests {
     use super::*;
 
+    const A1: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+    const T1: &str = "ed17574386854bf78a67040be0a770b0";
+    const T2: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+
     fn parse(text: &str) -> Result<Inventory, SnapshotError> {
         Inventory::from_json(text, Path::new("snap.json"))
     }
 
     #[test]
     fn minimal_snapshot_parses() {
-        let inv = parse(r#"{"format":"tokenwarden-snapshot/v1","accounts":[{"id":"a1","tokens":[{"id":"t1"}]}]}"#)
-            .unwrap();
+        let inv = parse(&format!(
+            r#"{{"format":"tokenwarden-snapshot/v1","accounts":[{{"id":"{A1}","tokens":[{{"id":"{T1}"}}]}}]}}"#
+        ))
+        .unwrap();
         assert_eq!(inv.token_count(), 1);
         assert!(inv.accounts[0].permission_groups.is_none());
     }
@@ -519,13 +589,16 @@ mod tests {
 
     #[test]
     fn tokens_are_held_compact_with_their_id_and_name() {
-        let inv = parse(
-            "{\"format\":\"tokenwarden-snapshot/v1\",\"user\":{\"tokens\":[\n  {\n    \"id\": \"t 1\",\n    \"name\": \"a \\\" b\",\n    \"policies\": [ ]\n  }\n]}}",
-        )
+        let inv = parse(&format!(
+            "{{\"format\":\"tokenwarden-snapshot/v1\",\"user\":{{\"tokens\":[\n  {{\n    \"id\": \"{T1}\",\n    \"name\": \"a \\\" b\",\n    \"policies\": [ ]\n  }}\n]}}}}",
+        ))
         .unwrap();
         let t = &inv.user.unwrap().tokens[0];
-        assert_eq!(t.json(), r#"{"id":"t 1","name":"a \" b","policies":[]}"#);
-        assert_eq!((t.id(), t.name()), ("t 1", Some("a \" b")));
+        assert_eq!(
+            t.json(),
+            format!(r#"{{"id":"{T1}","name":"a \" b","policies":[]}}"#)
+        );
+        assert_eq!((t.id(), t.name()), (T1, Some("a \" b")));
     }
 
     #[test]
@@ -572,10 +645,10 @@ mod tests {
         let path = dir.path().join("s.json");
         let mut inv = Inventory::new();
         inv.accounts.push(AccountInventory {
-            id: "a".into(),
+            id: A1.into(),
             name: Some("A".into()),
             tokens: vec![RawToken::from_value(
-                &serde_json::json!({"id":"t","name":"n","policies":[]}),
+                &serde_json::json!({"id":T1,"name":"n","policies":[]}),
                 "t",
             )
             .unwrap()],
@@ -583,5 +656,73 @@ mod tests {
         });
         inv.write(&path).unwrap();
         assert_eq!(Inventory::read(&path).unwrap(), inv);
+    }
+
+    /// Issue 12: an id is data, never a path. A snapshot's token or account whose id is
+    /// not a Cloudflare id is not evaluated, with its JSON path, and the rest is read.
+    #[test]
+    fn ids_that_are_not_cloudflare_ids_are_set_aside_as_not_evaluated() {
+        let text = serde_json::json!({
+            "format": "tokenwarden-snapshot/v1",
+            "user": {"tokens": [{"id": T1}, {"id": "/../../../../tmp/pwned"}, {"id": T2}, {"id": "t1"}]},
+            "accounts": [
+                {"id": "a/b", "tokens": [{"id": T1}]},
+                {"id": A1, "tokens": [{"id": "a%2Fb"}, {"id": T2}]},
+                {"id": "x\ny", "tokens": []},
+            ],
+        })
+        .to_string();
+        let inv = parse(&text).unwrap();
+        assert_eq!(inv.token_count(), 3, "the valid tokens are kept");
+        assert_eq!(inv.accounts.len(), 1);
+        let ne: Vec<(String, String)> = inv
+            .not_evaluated
+            .iter()
+            .map(|n| (n.scope.to_string(), n.reason.clone()))
+            .collect();
+        let expect = [
+            (
+                "user/tokens".to_string(),
+                "user.tokens[1].id: \"/../../../../tmp/pwned\"",
+            ),
+            ("user/tokens".to_string(), "user.tokens[3].id: \"t1\""),
+            ("accounts".to_string(), "accounts[0].id: \"a/b\""),
+            (
+                format!("accounts/{A1}/tokens"),
+                "accounts[1].tokens[0].id: \"a%2Fb\"",
+            ),
+            ("accounts".to_string(), "accounts[2].id: \"x\\ny\""),
+        ];
+        assert_eq!(ne.len(), expect.len(), "{ne:?}");
+        for (scope, reason) in expect {
+            assert!(
+                ne.iter().any(|(s, r)| s == &scope && r.contains(reason)),
+                "{scope} {reason} in {ne:?}"
+            );
+        }
+        assert!(ne.iter().all(|(_, r)| r.contains("not a Cloudflare id")));
+        // What was set aside is in the snapshot's own not-evaluated list when written back.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        inv.write(&path).unwrap();
+        let again = Inventory::read(&path).unwrap();
+        assert_eq!(again, inv);
+    }
+
+    #[test]
+    fn a_scanner_or_user_id_that_is_not_one_is_a_shape_error() {
+        for (key, text) in [
+            (
+                "scanner_token_id",
+                r#"{"format":"tokenwarden-snapshot/v1","scanner_token_id":"../x"}"#,
+            ),
+            (
+                "user.id",
+                r#"{"format":"tokenwarden-snapshot/v1","user":{"id":"u","tokens":[]}}"#,
+            ),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("not a Cloudflare id"), "{e}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Governance policy files (`policies/*.toml`, DESIGN §6): thresholds, lists, the gate,
+//! Governance policy files (`policies/*.toml`, docs/architecture.md §6): thresholds, lists, the gate,
 //! disabled rules, severity overrides, exemptions and the remediation map.
 //!
 //! The file is parsed with spans and then validated into [`GovernancePolicy`], collecting
@@ -11,14 +11,14 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::finding::{Action, FailOn, Severity};
 
-/// The built-in policy, compiled in (DESIGN §6).
+/// The built-in policy, compiled in (docs/architecture.md §6).
 pub const DEFAULT_POLICY: &str = include_str!("../policies/default.toml");
 
 /// A value together with the line it was written on (1-based; 0 for built-ins).
@@ -52,18 +52,56 @@ pub struct RuleSettings {
     pub severity: Vec<(Located<String>, Severity)>,
 }
 
+/// Which tokens an exemption names: one token by id, or tokens by a glob on their name —
+/// never both, so an id never matches a token *named* like it (issue 12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenMatch {
+    /// `token_id = "<32 hex>"`.
+    Id(String),
+    /// `token_name = "<glob>"`.
+    Name(String),
+}
+
+impl TokenMatch {
+    /// The id or the glob, as written.
+    pub fn text(&self) -> &str {
+        match self {
+            TokenMatch::Id(s) | TokenMatch::Name(s) => s,
+        }
+    }
+
+    /// `token_id` or `token_name`: the key it was written with.
+    pub fn key(&self) -> &'static str {
+        match self {
+            TokenMatch::Id(_) => "token_id",
+            TokenMatch::Name(_) => "token_name",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exemption {
     pub rule: Located<String>,
-    pub token: String,
+    pub token: TokenMatch,
     pub account: Option<String>,
     pub reason: String,
-    pub owner: String,
+    /// Who answers for the exemption (the `owner` key): not the token's owner.
+    pub contact: String,
     pub expires: NaiveDate,
     /// Where it was written: the policy file, an `--exemptions` file, or the built-in name.
     pub source: String,
     pub line: usize,
 }
+
+/// Bounds the policy puts on itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// An exemption may expire at most this many days after the run's now.
+    pub max_exemption_days: u32,
+}
+
+/// The range `[limits] max_exemption_days` may take.
+pub const MAX_EXEMPTION_DAYS_RANGE: std::ops::RangeInclusive<i64> = 1..=3650;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemediationSettings {
@@ -82,6 +120,7 @@ pub struct GovernancePolicy {
     pub rules: RuleSettings,
     pub exemptions: Vec<Exemption>,
     pub remediation: RemediationSettings,
+    pub limits: Limits,
 }
 
 /// One problem in a policy file.
@@ -132,6 +171,39 @@ impl fmt::Display for Located<String> {
 }
 
 impl GovernancePolicy {
+    /// Every exemption must expire within `[limits] max_exemption_days` of `now`: an
+    /// exemption is a deadline, never a permanent waiver (issue 12). Problems name each
+    /// exemption's file and line.
+    pub fn check_exemption_horizon(&self, now: DateTime<Utc>) -> Result<(), PolicyError> {
+        let max = self.limits.max_exemption_days;
+        let latest = now.date_naive() + chrono::Days::new(u64::from(max));
+        let far: Vec<&Exemption> = self
+            .exemptions
+            .iter()
+            .filter(|e| e.expires > latest)
+            .collect();
+        let Some(first) = far.first() else {
+            return Ok(());
+        };
+        let problems = far
+            .iter()
+            .filter(|e| e.source == first.source)
+            .map(|e| PolicyProblem {
+                line: e.line,
+                key: "expires".into(),
+                message: format!(
+                    "{} is more than [limits] max_exemption_days ({max}) after {}: set an expiry on or before {latest}",
+                    e.expires,
+                    now.date_naive()
+                ),
+            })
+            .collect();
+        Err(PolicyError::Invalid {
+            source_name: first.source.clone(),
+            problems,
+        })
+    }
+
     pub fn builtin() -> Result<Self, PolicyError> {
         Self::parse(DEFAULT_POLICY, "built-in default policy", None)
     }
@@ -213,7 +285,7 @@ impl GovernancePolicy {
         }
     }
 
-    /// `data.tokenwarden.config`: what rules read (DESIGN §4).
+    /// `data.tokenwarden.config`: what rules read (docs/architecture.md §4).
     pub fn config_data(&self) -> Value {
         let t = &self.thresholds;
         json!({
@@ -266,6 +338,9 @@ fn empty_policy() -> GovernancePolicy {
         remediation: RemediationSettings {
             actions: Vec::new(),
             max_actions: 0,
+        },
+        limits: Limits {
+            max_exemption_days: 365,
         },
     }
 }
@@ -368,6 +443,7 @@ impl<'t> Parser<'t> {
                 "rules",
                 "exemptions",
                 "remediation",
+                "limits",
             ],
         );
         if let Some(t) = self.sub_table(root, "thresholds") {
@@ -404,7 +480,7 @@ impl<'t> Parser<'t> {
                 if let Some(s) = self.string(item, "gate.fail_on") {
                     match s.parse::<FailOn>() {
                         Ok(f) => policy.fail_on = f,
-                        Err(e) => self.problem(&item.span(), "gate.fail_on", e),
+                        Err(e) => self.problem(&item.span(), "gate.fail_on", e.to_string()),
                     }
                 }
             }
@@ -417,6 +493,26 @@ impl<'t> Parser<'t> {
         }
         if let Some(t) = self.sub_table(root, "remediation") {
             self.remediation(t, &mut policy.remediation);
+        }
+        if let Some(t) = self.sub_table(root, "limits") {
+            self.unknown_keys(t, "limits", &["max_exemption_days"]);
+            if let Some(item) = Self::get(t, "max_exemption_days") {
+                if let Some(n) = self.integer(item, "limits.max_exemption_days") {
+                    if MAX_EXEMPTION_DAYS_RANGE.contains(&n) {
+                        policy.limits.max_exemption_days = n as u32;
+                    } else {
+                        self.problem(
+                            &item.span(),
+                            "limits.max_exemption_days",
+                            format!(
+                                "{n} is out of range ({}..={} days)",
+                                MAX_EXEMPTION_DAYS_RANGE.start(),
+                                MAX_EXEMPTION_DAYS_RANGE.end()
+                            ),
+                        );
+                    }
+                }
+            }
         }
     }
 
@@ -533,7 +629,7 @@ impl<'t> Parser<'t> {
     }
 
     /// A table of `rule id = value` (severity overrides, remediation actions).
-    fn rule_map<T: std::str::FromStr<Err = String>>(
+    fn rule_map<T: std::str::FromStr<Err = crate::finding::UnknownName>>(
         &mut self,
         item: &Item<'_>,
         key: &str,
@@ -564,7 +660,7 @@ impl<'t> Parser<'t> {
                     },
                     value,
                 )),
-                Err(e) => self.problem(&v.span(), &name, e),
+                Err(e) => self.problem(&v.span(), &name, e.to_string()),
             }
         }
         Some(out)
@@ -700,6 +796,7 @@ fn join(prefix: &str, key: &str) -> String {
 }
 
 mod exemptions;
+pub mod govern;
 
 #[cfg(test)]
 mod tests;

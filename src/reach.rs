@@ -5,8 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::cloudflare::Scope;
 use crate::inventory::{Inventory, Owner};
+use crate::scope::{Scope, ScopePath};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reach {
@@ -17,32 +17,41 @@ pub struct Reach {
     /// Every account the credential can see was scanned (no `--account` narrowing, and
     /// the account listing itself was read).
     all_accounts: bool,
-    /// Scopes (and single tokens) not evaluated, e.g. `accounts/<id>/tokens/<token>`.
-    not_evaluated: Vec<String>,
+    /// Scopes (and single tokens) not evaluated.
+    not_evaluated: Vec<ScopePath>,
 }
 
 impl Reach {
     /// The reach of a scan of `inventory` (already narrowed to `scope` and `accounts`).
     pub fn of(inventory: &Inventory, scope: Scope, accounts: &[String]) -> Reach {
-        let not_evaluated: Vec<String> = inventory
+        let not_evaluated: Vec<ScopePath> = inventory
             .not_evaluated
             .iter()
             .map(|n| n.scope.clone())
             .collect();
-        let failed = |prefix: &str| not_evaluated.iter().any(|s| s == prefix);
-        let user = scope != Scope::Accounts && inventory.user.is_some() && !failed("user/tokens");
+        let failed = |path: &ScopePath| not_evaluated.contains(path);
+        let user =
+            scope.covers_user() && inventory.user.is_some() && !failed(&ScopePath::UserTokens);
         let read_accounts = inventory
             .accounts
             .iter()
-            .filter(|a| !failed(&format!("accounts/{}/tokens", a.id)))
+            .filter(|a| !failed(&ScopePath::AccountTokens(a.id.clone())))
             .map(|a| a.id.clone())
             .collect();
         Reach {
             user,
             accounts: read_accounts,
-            all_accounts: scope != Scope::User && accounts.is_empty() && !failed("accounts"),
+            all_accounts: scope.covers_accounts()
+                && accounts.is_empty()
+                && !failed(&ScopePath::Accounts),
             not_evaluated,
         }
+    }
+
+    /// The same reach with `paths` (tokens that could not be evaluated) outside it too.
+    pub fn also_not_evaluated(mut self, paths: impl IntoIterator<Item = ScopePath>) -> Reach {
+        self.not_evaluated.extend(paths);
+        self
     }
 
     /// Every token of `owner` was listed.
@@ -58,10 +67,12 @@ impl Reach {
     }
 
     /// `token_id` of `owner` was listed and evaluated: had a finding been there, the scan
-    /// would have seen it.
+    /// would have seen it. Not when the owner's catalogue could not be read: then a finding
+    /// that needs it (an unknown group, a group named only by id) could not have been seen.
     pub fn covers_token(&self, owner: &Owner, token_id: &str) -> bool {
-        let scope = format!("{}/tokens/{token_id}", owner.path());
-        self.covers_owner(owner) && !self.not_evaluated.contains(&scope)
+        self.covers_owner(owner)
+            && !self.not_evaluated.contains(&owner.token_path(token_id))
+            && !self.not_evaluated.contains(&owner.catalogue_path())
     }
 
     /// Every owner the credential can see was read and every token evaluated.
@@ -71,8 +82,7 @@ impl Reach {
 
     /// Account `id` and every token in it were read and evaluated.
     pub fn covers_account_fully(&self, id: &str) -> bool {
-        let prefix = format!("accounts/{id}/");
-        self.covers_account(id) && !self.not_evaluated.iter().any(|s| s.starts_with(&prefix))
+        self.covers_account(id) && !self.not_evaluated.iter().any(|s| s.account() == Some(id))
     }
 }
 
@@ -92,10 +102,7 @@ mod tests {
         }
         inv.not_evaluated = not_evaluated
             .iter()
-            .map(|s| NotEvaluated {
-                scope: s.to_string(),
-                reason: "403".into(),
-            })
+            .map(|s| NotEvaluated::new(s.parse().unwrap(), "403"))
             .collect();
         inv
     }
@@ -132,6 +139,24 @@ mod tests {
         assert!(r.covers_account("a") && !r.covers_account_fully("a"));
         let r = Reach::of(&inventory(&["accounts"]), Scope::All, &[]);
         assert!(!r.covers_everything(), "the account list itself failed");
+    }
+
+    /// Issue 12: without the catalogue, an unknown-group finding could not have been seen.
+    #[test]
+    fn a_catalogue_not_read_takes_its_owners_tokens_out_of_the_reach() {
+        let r = Reach::of(
+            &inventory(&["accounts/a/tokens/permission_groups"]),
+            Scope::All,
+            &[],
+        );
+        assert!(r.covers_owner(&account("a")), "the tokens were listed");
+        assert!(!r.covers_token(&account("a"), "t"));
+        assert!(!r.covers_account_fully("a"));
+        assert!(r.covers_token(&account("b"), "t"));
+        let r = Reach::of(&inventory(&[]), Scope::All, &[])
+            .also_not_evaluated(["accounts/b/tokens/t7".parse().unwrap()]);
+        assert!(!r.covers_token(&account("b"), "t7") && r.covers_token(&account("b"), "t8"));
+        assert!(!r.covers_everything());
     }
 
     #[test]

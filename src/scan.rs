@@ -1,25 +1,21 @@
-//! One scan, from an inventory to a [`Report`]: enrich every token, evaluate every rule,
-//! apply the governance policy, and decide the exit code (DESIGN §1–2).
+//! One scan, from an inventory to a finished [`Report`]: enrich every token, evaluate every
+//! rule, apply the governance policy, find stale exemptions, compare with a baseline, and
+//! decide the verdict (docs/architecture.md, "Data flow").
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::baseline::{BaselineState, Comparison};
-use crate::engine::{Evaluator, RuleMeta, RuleOutput, Worker};
+use crate::baseline::{Baseline, BaselineState, Comparison};
+use crate::engine::{EvalError, Evaluator, RuleMeta, RuleOutput, Worker};
 use crate::enrich;
 use crate::enrich::OwnerContext;
+use crate::exit::Exit;
 use crate::finding::{self, FailOn, Finding, RawFinding, Severity};
 use crate::inventory::{Inventory, NotEvaluated, TokenRef};
-use crate::policy::GovernancePolicy;
-use crate::stale::StaleExemption;
-
-/// Exit codes (DESIGN §2).
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FINDINGS: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const RUNTIME: u8 = 3;
-}
+use crate::policy::{govern, GovernancePolicy};
+use crate::reach::Reach;
+use crate::scope::Scope;
+use crate::stale::{self, StaleExemption};
 
 /// The outcome of a scan, as every report format renders it.
 #[derive(Debug, Clone)]
@@ -36,8 +32,10 @@ pub struct Report {
     pub fail_on: FailOn,
     /// The findings compared with `--baseline FILE`; then the gate counts only new ones.
     pub baseline: Option<Comparison>,
-    /// Exemptions that expired or matched nothing (filled in after the scan).
+    /// Exemptions that expired or matched nothing.
     pub stale_exemptions: Vec<StaleExemption>,
+    /// What the scan read in full: where an absence means something.
+    pub reach: Reach,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -62,7 +60,7 @@ impl Report {
     /// With a baseline, only new (or worsened) findings count: accepted ones do not.
     pub fn gate_failed(&self) -> bool {
         match &self.baseline {
-            None => finding::gate_fails(&self.findings, self.fail_on),
+            None => govern::gate_fails(&self.findings, self.fail_on),
             Some(b) => {
                 let gating: Vec<Finding> = self
                     .findings
@@ -70,7 +68,7 @@ impl Report {
                     .filter(|f| b.state(f).gates())
                     .cloned()
                     .collect();
-                finding::gate_fails(&gating, self.fail_on)
+                govern::gate_fails(&gating, self.fail_on)
             }
         }
     }
@@ -86,13 +84,13 @@ impl Report {
 
     /// 3 when anything was not evaluated (never hidden, whatever `--fail-on`), else 1 when
     /// the gate fails, else 0.
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit(&self) -> Exit {
         if !self.complete() {
-            exit::RUNTIME
+            Exit::Runtime
         } else if self.gate_failed() {
-            exit::FINDINGS
+            Exit::Findings
         } else {
-            exit::OK
+            Exit::Ok
         }
     }
 
@@ -119,7 +117,7 @@ impl Report {
             fail_on: self.fail_on.as_str(),
             gate_failed: self.gate_failed(),
             complete: self.complete(),
-            exit_code: self.exit_code(),
+            exit_code: self.exit().code(),
         }
     }
 
@@ -143,6 +141,36 @@ pub fn raw_finding(meta: &RuleMeta, token: TokenRef<'_>, o: RuleOutput) -> RawFi
     }
 }
 
+/// What every rule made of one token's input document: its raw findings, or why the rule
+/// could not be evaluated on it. The one per-token evaluation: scan and explain both use it.
+pub fn evaluate_input<'e>(
+    token: TokenRef<'_>,
+    input: regorus::Value,
+    worker: &mut Worker<'e>,
+) -> Vec<(&'e RuleMeta, Result<Vec<RawFinding>, EvalError>)> {
+    worker
+        .evaluate(input)
+        .into_iter()
+        .map(|(meta, result)| {
+            let raw = result.map(|outputs| {
+                outputs
+                    .into_iter()
+                    .map(|o| raw_finding(meta, token, o))
+                    .collect()
+            });
+            (meta, raw)
+        })
+        .collect()
+}
+
+/// A rule that failed on a token: that token is not evaluated (for that rule), never clean.
+pub fn rule_failed(token: TokenRef<'_>, e: &EvalError) -> NotEvaluated {
+    NotEvaluated::new(
+        token.owner.token_path(token.id()),
+        format!("token {}: {e}", token.id()),
+    )
+}
+
 /// Evaluate one token: its raw findings, or why it could not be evaluated. A failing rule
 /// is reported; the other rules' findings stay.
 pub fn evaluate_token(
@@ -150,28 +178,31 @@ pub fn evaluate_token(
     owner: &OwnerContext,
     worker: &mut Worker<'_>,
 ) -> (Vec<RawFinding>, Vec<NotEvaluated>) {
-    let scope = || format!("{}/tokens/{}", token.owner.path(), token.id());
     let input = match enrich::input_document_in(token.token, owner) {
         Ok(doc) => doc,
         Err(e) => {
             return (
                 Vec::new(),
-                vec![NotEvaluated {
-                    scope: scope(),
-                    reason: e.to_string(),
-                }],
+                vec![NotEvaluated::new(
+                    token.owner.token_path(token.id()),
+                    e.to_string(),
+                )],
             )
         }
     };
     let mut raw = Vec::new();
     let mut errors = Vec::new();
-    for (meta, result) in worker.evaluate(input) {
+    // Evaluated, but a group without a name could not be matched: say so (issue 12).
+    if let Some(reason) = enrich::unresolved_groups(&input, owner.has_catalogue()) {
+        errors.push(NotEvaluated::new(
+            token.owner.token_path(token.id()),
+            format!("token {}: {reason}", token.id()),
+        ));
+    }
+    for (_, result) in evaluate_input(token, input, worker) {
         match result {
-            Ok(outputs) => raw.extend(outputs.into_iter().map(|o| raw_finding(meta, token, o))),
-            Err(e) => errors.push(NotEvaluated {
-                scope: scope(),
-                reason: format!("token {}: {e}", token.id()),
-            }),
+            Ok(found) => raw.extend(found),
+            Err(e) => errors.push(rule_failed(token, &e)),
         }
     }
     (raw, errors)
@@ -226,7 +257,7 @@ pub fn evaluate_all<T: Send>(
             // A worker that died takes its share with it: say so, token by token.
             Err(_) => errors.extend(tokens.chunks(chunk).nth(i).into_iter().flatten().map(
                 |(t, _)| NotEvaluated {
-                    scope: format!("{}/tokens/{}", t.owner.path(), t.id()),
+                    scope: t.owner.token_path(t.id()),
                     reason: "the evaluation worker failed".into(),
                 },
             )),
@@ -235,15 +266,25 @@ pub fn evaluate_all<T: Send>(
     (kept, errors)
 }
 
-/// Evaluate every token of the inventory and govern the findings.
-pub fn scan(
-    inventory: &Inventory,
-    evaluator: &Evaluator,
-    policy: &GovernancePolicy,
-    fail_on: FailOn,
-    now: DateTime<Utc>,
-    scope: &str,
-) -> Report {
+/// What a scan is asked to do besides evaluating: the policy and gate, the time, which
+/// owners it covers, and the baseline to compare with.
+#[derive(Clone, Copy)]
+pub struct ScanRequest<'a> {
+    pub evaluator: &'a Evaluator,
+    pub policy: &'a GovernancePolicy,
+    pub fail_on: FailOn,
+    pub now: DateTime<Utc>,
+    pub scope: Scope,
+    /// `--account` ids (empty: every account).
+    pub accounts: &'a [String],
+    /// The baseline to compare with, and how to name it in reports.
+    pub baseline: Option<(&'a Baseline, &'a str)>,
+}
+
+/// One finished scan of an inventory: every token evaluated, the findings governed and
+/// sorted, what the scan reached, stale exemptions and the baseline comparison included.
+pub fn scan(inventory: &Inventory, req: &ScanRequest<'_>) -> Report {
+    let (evaluator, policy, now) = (req.evaluator, req.policy, req.now);
     let owners = inventory.owners();
     let contexts: Vec<OwnerContext> = owners
         .iter()
@@ -271,25 +312,34 @@ pub fn scan(
         })
         .collect();
     let (mut findings, errors) = evaluate_all(&tokens, evaluator, |raw| {
-        finding::govern_one(raw, policy, now)
+        govern::govern_one(raw, policy, now)
     });
     finding::sort_findings(&mut findings);
+    // A token not (fully) evaluated is outside the reach too: none of its findings can be
+    // called absent, and no exemption can be called stale on it.
+    let reach = Reach::of(inventory, req.scope, req.accounts)
+        .also_not_evaluated(errors.iter().map(|e| e.scope.clone()));
     let mut not_evaluated = inventory.not_evaluated.clone();
     not_evaluated.extend(errors);
     not_evaluated.sort();
     not_evaluated.dedup();
     let mut rules: Vec<RuleMeta> = evaluator.rules().cloned().collect();
     rules.sort_by(|a, b| a.id.cmp(&b.id));
+    let stale_exemptions = stale::find(&policy.exemptions, &findings, now, &reach);
+    let baseline = req
+        .baseline
+        .map(|(b, name)| Comparison::new(b, name, &findings, &reach));
     Report {
         scanned_at: now,
-        scope: scope.to_string(),
+        scope: req.scope.as_str().to_string(),
         tokens_scanned: inventory.token_count(),
         owners_scanned: owners.len(),
         findings,
         not_evaluated,
         rules,
-        fail_on,
-        baseline: None,
-        stale_exemptions: Vec::new(),
+        fail_on: req.fail_on,
+        baseline,
+        stale_exemptions,
+        reach,
     }
 }

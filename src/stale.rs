@@ -39,7 +39,9 @@ pub struct StaleExemption {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     pub reason: String,
-    pub owner: String,
+    /// Who answers for the exemption (its `owner` key).
+    #[serde(rename = "owner")]
+    pub contact: String,
     pub expires: NaiveDate,
     /// The file it is written in and the line of its `[[exemptions]]` header.
     pub file: String,
@@ -108,10 +110,10 @@ pub fn find(
             Some(StaleExemption {
                 why,
                 rule: e.rule.value.clone(),
-                token: e.token.clone(),
+                token: e.token.text().to_string(),
                 account: e.account.clone(),
                 reason: e.reason.clone(),
-                owner: e.owner.clone(),
+                contact: e.contact.clone(),
                 expires: e.expires,
                 file: e.source.clone(),
                 line: e.line,
@@ -143,10 +145,10 @@ mod tests {
                 value: rule.into(),
                 line: 3,
             },
-            token: token.into(),
+            token: crate::policy::TokenMatch::Name(token.into()),
             account: account.map(str::to_string),
             reason: "why".into(),
-            owner: "sec@example.com".into(),
+            contact: "sec@example.com".into(),
             expires: expires.parse().unwrap(),
             source: "ex.toml".into(),
             line: 2,
@@ -181,12 +183,9 @@ mod tests {
         });
         inv.not_evaluated = not_evaluated
             .iter()
-            .map(|s| NotEvaluated {
-                scope: s.to_string(),
-                reason: "403".into(),
-            })
+            .map(|s| NotEvaluated::new(s.parse().unwrap(), "403"))
             .collect();
-        Reach::of(&inv, crate::cloudflare::Scope::All, &[])
+        Reach::of(&inv, crate::scope::Scope::All, &[])
     }
 
     fn now() -> DateTime<Utc> {

@@ -96,6 +96,8 @@ pub fn run(cmd: &mut Command) -> Result<Run> {
 
 /// The helper: runs `PROGRAM ARGS...` (environment and stderr inherited) and prints
 /// `code wall_ns peak_kb` on stdout.
+// wait4 with rusage is the only way to read a child's peak RSS; the unsafe blocks say why each is sound.
+#[allow(unsafe_code)]
 pub fn helper_main(mut args: impl Iterator<Item = OsString>) -> Result<()> {
     let program = args.next().context("--measure-child needs a program")?;
     let start = Instant::now();

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::Value;
 
+use tokenwarden_emulator::synth::{Estate, SCANNER_SECRET};
+use tokenwarden_emulator::{now, Emulator, RateLimit, NOW};
+
 use crate::child::{binary, run, Run};
-use crate::emulator::{Emulator, RateLimit};
-use crate::synth::{Estate, SCANNER_SECRET};
-use crate::NOW;
 
 /// `--concurrency`'s default in `src/cli.rs`; the bench runs the scanner with it.
 const DEFAULT_CONCURRENCY: u32 = 8;
@@ -184,8 +184,12 @@ impl LiveResult {
 
 /// Builds the estate into an emulator, scans it once, and reads the report from `dir`.
 pub fn run_live(config: &LiveConfig, dir: &Path) -> Result<LiveResult> {
-    let now = chrono::DateTime::parse_from_rfc3339(NOW)?.to_utc();
-    let estate = Estate::new(now, config.user_tokens, config.accounts, config.per_account);
+    let estate = Estate::new(
+        now(),
+        config.user_tokens,
+        config.accounts,
+        config.per_account,
+    );
     let mut world = estate.world();
     world.latency = config.latency;
     world.rate_limit = Some(RateLimit::new(config.limit, config.window).block_for(config.window));

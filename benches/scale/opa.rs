@@ -17,15 +17,17 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use tokenwarden::engine::export::write_jsonl;
 use tokenwarden::engine::{Evaluator, RuleSet};
+use tokenwarden::export::write_jsonl;
 use tokenwarden::inventory::Inventory;
 use tokenwarden::policy::GovernancePolicy;
 
+use tokenwarden_emulator::now;
+use tokenwarden_emulator::synth::Estate;
+
 use crate::child::median;
-use crate::synth::Estate;
 use crate::table::{count, duration, megabytes, per_second, Table};
-use crate::{checked_report, now, timed, Options};
+use crate::{checked_report, timed, Options};
 
 const TOKENS: usize = 10_000;
 const TARGET_RATIO: f64 = 10.0;
@@ -34,7 +36,7 @@ const TARGET_RATIO: f64 = 10.0;
 pub fn opa_rows(opts: &Options, dir: &Path, table: &mut Table) -> Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let snapshot = dir.join("snapshot-opa.json");
-    Estate::of_size(now()?, TOKENS).write_snapshot(&snapshot)?;
+    Estate::of_size(now(), TOKENS).write_snapshot(&snapshot)?;
     checked_report(&snapshot, "vm", &dir.join("report-opa.json"), TOKENS)?;
     let label = format!("OPA {}k, same input documents", TOKENS / 1000);
     let setup = Command::new("bash")
@@ -128,7 +130,7 @@ fn export(snapshot: &Path, documents: &Path) -> Result<()> {
     let policy = GovernancePolicy::builtin()?;
     let evaluator = Evaluator::new(&set, &policy.config_data(), &[])?;
     let mut out = BufWriter::new(File::create(documents)?);
-    let summary = write_jsonl(&inventory, &evaluator, &policy, now()?, &mut out)?;
+    let summary = write_jsonl(&inventory, &evaluator, &policy, now(), &mut out)?;
     if summary.tokens != TOKENS || summary.failed != 0 {
         bail!("export: {summary:?}");
     }

@@ -191,16 +191,14 @@ fn token(
             t.insert("name".into(), format!("{}-{i}", r.pick(&NAMES)).into());
         }
     }
+    // Every token has a status: without one, tokenwarden cannot tell whether it is
+    // active and does not evaluate it (issue 12's fail-closed reading).
     let status = match r.below(20) {
-        0..=12 => Some("active"),
-        13..=15 => Some("disabled"),
-        16..=17 => Some("expired"),
-        18 => None,
-        _ => Some("active"),
+        0..=12 | 19 => "active",
+        13..=15 => "disabled",
+        _ => "expired",
     };
-    if let Some(s) = status {
-        t.insert("status".into(), s.into());
-    }
+    t.insert("status".into(), status.into());
     let age = *r.pick(&AGES);
     if !r.chance(3) {
         t.insert("issued_on".into(), at(now, -age).into());

@@ -1,11 +1,13 @@
 //! `cargo run --example opa_export -- (--snapshot FILE | --synthetic N) --now RFC3339
 //! [--rules DIR]... [--no-default-rules] [--write-snapshot FILE]`
 //!
-//! Writes tokenwarden's bulk export (`tokenwarden::engine::export::write_jsonl`) to stdout:
+//! Writes tokenwarden's bulk export (`tokenwarden::export::write_jsonl`) to stdout:
 //! one JSON line per token with the input document, the config data and the findings, for
 //! the example snapshot or for a synthetic estate of N varied tokens (estate.rs). It is how
 //! `scripts/opa-parity.sh` gets the exact documents tokenwarden evaluates, so that OPA can
 //! evaluate them too (issue 13). The built-in governance policy is used.
+// A command-line helper: it reports on stderr and exits with a code, as a binary does.
+#![allow(clippy::print_stderr)]
 
 mod estate;
 
@@ -15,8 +17,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 
-use tokenwarden::engine::export::write_jsonl;
 use tokenwarden::engine::{Evaluator, RuleSet};
+use tokenwarden::export::write_jsonl;
 use tokenwarden::inventory::Inventory;
 use tokenwarden::policy::GovernancePolicy;
 

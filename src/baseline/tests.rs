@@ -1,9 +1,9 @@
 //! Baseline record/compare and the file format's errors.
 
 use super::*;
-use crate::cloudflare::Scope;
 use crate::finding::{fingerprint, Action};
 use crate::inventory::{AccountInventory, Inventory, NotEvaluated, UserInventory};
+use crate::scope::Scope;
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -37,10 +37,7 @@ fn reach(not_evaluated: &[&str]) -> Reach {
     });
     inv.not_evaluated = not_evaluated
         .iter()
-        .map(|s| NotEvaluated {
-            scope: s.to_string(),
-            reason: "403".into(),
-        })
+        .map(|s| NotEvaluated::new(s.parse().unwrap(), "403"))
         .collect();
     Reach::of(&inv, Scope::All, &[])
 }

@@ -6,6 +6,13 @@
 //! the shared [`Pacer`] under Cloudflare's rate limit, and — for GETs only — retried with
 //! exponential backoff and jitter on 5xx, timeouts and connection errors. Writes are never
 //! retried here: the remediation protocol decides what happens after a failed write.
+//!
+//! Identifiers from the API are data, not paths (issue 12): a request path is an
+//! [`ApiPath`], fixed segments written here plus checked ids, joined to the base with
+//! `path_segments_mut` (each segment percent-encoded). The client follows no redirect:
+//! Cloudflare's API does not redirect, and a redirect followed would carry the legacy
+//! `X-Auth-Key` to whatever origin it names, so any 3xx is an error naming the endpoint
+//! and the `Location`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -13,17 +20,18 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, LOCATION, RETRY_AFTER};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use url::Url;
 
 use super::pacer::{Budget, Pacer, StatsSnapshot};
+pub use super::path::ApiPath;
 use crate::secret::Secret;
 
 pub const DEFAULT_API_BASE: &str = "https://api.cloudflare.com/client/v4";
-/// The largest page Cloudflare serves (DESIGN §9).
+/// The largest page Cloudflare serves (docs/architecture.md §9).
 pub const PER_PAGE: u32 = 50;
 /// No list is this long (500 tokens per account is 10 pages; 200 pages of accounts is
 /// 10,000 accounts): a server that keeps going is broken, and the scope is reported, not
@@ -61,6 +69,19 @@ impl Default for ClientOptions {
     }
 }
 
+/// A connection setting that cannot work: checked before any request is sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("invalid API base URL {url:?}: {reason}")]
+    InvalidBase { url: String, reason: String },
+    #[error("refusing plain http API base {0:?}: credentials would cross the network unencrypted (http is accepted only for loopback hosts)")]
+    PlainHttp(String),
+    #[error("{what} contains characters not allowed in a header")]
+    CredentialHeader { what: &'static str },
+    #[error("cannot build the HTTP client: {0}")]
+    Build(String),
+}
+
 /// How tokenwarden authenticates. Never printed (the secret is a [`Secret`]).
 #[derive(Clone, Debug)]
 pub enum Credential {
@@ -78,24 +99,21 @@ impl Credential {
         }
     }
 
-    fn headers(&self) -> Result<HeaderMap, String> {
+    fn headers(&self) -> Result<HeaderMap, ConnectionError> {
+        let header = |what| ConnectionError::CredentialHeader { what };
         let mut h = HeaderMap::new();
         match self {
             Credential::Token(t) => {
                 let mut v = HeaderValue::from_str(&format!("Bearer {}", t.expose().trim()))
-                    .map_err(|_| {
-                        "the API token contains characters not allowed in a header".to_string()
-                    })?;
+                    .map_err(|_| header("the API token"))?;
                 v.set_sensitive(true);
                 h.insert(AUTHORIZATION, v);
             }
             Credential::Key { email, key } => {
-                let e = HeaderValue::from_str(email.trim()).map_err(|_| {
-                    "CLOUDFLARE_EMAIL contains characters not allowed in a header".to_string()
-                })?;
-                let mut k = HeaderValue::from_str(key.expose().trim()).map_err(|_| {
-                    "the API key contains characters not allowed in a header".to_string()
-                })?;
+                let e =
+                    HeaderValue::from_str(email.trim()).map_err(|_| header("CLOUDFLARE_EMAIL"))?;
+                let mut k = HeaderValue::from_str(key.expose().trim())
+                    .map_err(|_| header("the API key"))?;
                 k.set_sensitive(true);
                 h.insert("X-Auth-Email", e);
                 h.insert("X-Auth-Key", k);
@@ -110,9 +128,12 @@ impl Credential {
 pub struct ApiBase(Url);
 
 impl ApiBase {
-    pub fn parse(s: &str) -> Result<ApiBase, String> {
-        let url = Url::parse(s.trim_end_matches('/'))
-            .map_err(|e| format!("invalid API base URL {s:?}: {e}"))?;
+    pub fn parse(s: &str) -> Result<ApiBase, ConnectionError> {
+        let invalid = |reason: String| ConnectionError::InvalidBase {
+            url: s.to_string(),
+            reason,
+        };
+        let url = Url::parse(s.trim_end_matches('/')).map_err(|e| invalid(e.to_string()))?;
         match url.scheme() {
             "https" => {}
             "http" => {
@@ -123,19 +144,15 @@ impl ApiBase {
                     None => false,
                 };
                 if !loopback {
-                    return Err(format!(
-                        "refusing plain http API base {s:?}: credentials would cross the network unencrypted (http is accepted only for loopback hosts)"
-                    ));
+                    return Err(ConnectionError::PlainHttp(s.to_string()));
                 }
             }
-            other => {
-                return Err(format!(
-                    "invalid API base URL {s:?}: unsupported scheme {other:?}"
-                ))
-            }
+            other => return Err(invalid(format!("unsupported scheme {other:?}"))),
         }
         if url.username() != "" || url.password().is_some() {
-            return Err("the API base URL must not contain credentials".into());
+            return Err(invalid(
+                "the API base URL must not contain credentials".into(),
+            ));
         }
         Ok(ApiBase(url))
     }
@@ -167,6 +184,14 @@ pub enum ApiErrorKind {
     Unsuccessful(Vec<String>),
     /// A list that does not end as Cloudflare's do.
     Pagination(String),
+    /// A 3xx answer. Cloudflare's API does not redirect; it is not followed, so no
+    /// credential goes to the origin it names.
+    Redirect {
+        status: u16,
+        location: Option<String>,
+    },
+    /// The request was not sent: an id that should go into its path is not a Cloudflare id.
+    InvalidId(String),
 }
 
 impl ApiErrorKind {
@@ -197,6 +222,12 @@ impl fmt::Display for ApiErrorKind {
             ApiErrorKind::Malformed(m) => write!(f, "malformed response: {m}"),
             ApiErrorKind::Unsuccessful(e) => write!(f, "API answered success=false{}", list(e)),
             ApiErrorKind::Pagination(m) => write!(f, "pagination error: {m}"),
+            ApiErrorKind::Redirect { status, location } => write!(
+                f,
+                "HTTP {status} redirect to {}, not followed: Cloudflare's API does not redirect, and no credential is sent to another address",
+                location.as_deref().map_or("an unnamed location".to_string(), |l| format!("{l:?}"))
+            ),
+            ApiErrorKind::InvalidId(m) => write!(f, "not sent: {m}"),
         }
     }
 }
@@ -248,7 +279,7 @@ fn error_strings(body: &Value) -> Vec<String> {
 }
 
 impl Client {
-    pub fn new(base: ApiBase, credential: &Credential) -> Result<Client, String> {
+    pub fn new(base: ApiBase, credential: &Credential) -> Result<Client, ConnectionError> {
         Self::with_options(base, credential, ClientOptions::default())
     }
 
@@ -256,15 +287,18 @@ impl Client {
         base: ApiBase,
         credential: &Credential,
         options: ClientOptions,
-    ) -> Result<Client, String> {
+    ) -> Result<Client, ConnectionError> {
         let headers = credential.headers()?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("tokenwarden/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.connect_timeout)
             .timeout(options.timeout)
             .https_only(base.0.scheme() == "https")
+            // Cloudflare's API does not redirect; reqwest would strip only `Authorization`
+            // on the way to another origin, never the legacy key's headers (issue 12).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| ConnectionError::Build(e.to_string()))?;
         let concurrency = options.concurrency.max(1);
         Ok(Client {
             http,
@@ -295,7 +329,7 @@ impl Client {
     pub async fn send(
         &self,
         method: Method,
-        path: &str,
+        path: &ApiPath,
         query: &[(&str, String)],
         body: Option<&Value>,
         page: Option<u32>,
@@ -357,7 +391,7 @@ impl Client {
     async fn send_once(
         &self,
         method: &Method,
-        path: &str,
+        path: &ApiPath,
         query: &[(&str, String)],
         body: Option<&Value>,
         page: Option<u32>,
@@ -368,10 +402,10 @@ impl Client {
             page,
             kind,
         };
-        let url = format!("{}{}", self.base.as_str(), path);
+        let url = self.url(path).map_err(|kind| (err(kind), None))?;
         let mut req = self
             .http
-            .request(method.clone(), &url)
+            .request(method.clone(), url)
             .headers(self.headers.clone())
             .query(query);
         if let Some(b) = body {
@@ -392,6 +426,17 @@ impl Client {
         let retry_after = header(RETRY_AFTER.as_str())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
+        if status.is_redirection() {
+            // Only the text of the header: it may name anything, and it is never followed.
+            let location = header(LOCATION.as_str()).map(|l| l.chars().take(200).collect());
+            return Err((
+                err(ApiErrorKind::Redirect {
+                    status: status.as_u16(),
+                    location,
+                }),
+                None,
+            ));
+        }
         let bytes = resp
             .bytes()
             .await
@@ -444,14 +489,29 @@ impl Client {
         })
     }
 
-    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Envelope, ApiError> {
+    /// The base joined with `path`, segment by segment: `path_segments_mut` percent-encodes
+    /// each one (a `/`, `%`, `?` or `#` inside a segment stays inside it).
+    fn url(&self, path: &ApiPath) -> Result<Url, ApiErrorKind> {
+        let mut url = self.base.0.clone();
+        url.path_segments_mut()
+            .map_err(|()| ApiErrorKind::InvalidId("the API base URL cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(path.segments());
+        Ok(url)
+    }
+
+    pub async fn get(
+        &self,
+        path: &ApiPath,
+        query: &[(&str, String)],
+    ) -> Result<Envelope, ApiError> {
         self.send(Method::GET, path, query, None, None).await
     }
 
     /// One page of a list: its items (each an object with an id) and `total_count`.
     async fn page(
         &self,
-        path: &str,
+        path: &ApiPath,
         page: u32,
         extra: &[(&str, String)],
     ) -> Result<(Vec<Value>, Option<u64>), ApiError> {
@@ -492,13 +552,13 @@ impl Client {
     ///
     /// Page 1 tells `total_count`; the other pages are then fetched concurrently. The list
     /// ends on an empty page, a page shorter than `per_page`, or once
-    /// `page * per_page >= total_count` (DESIGN §9). A list that changes or repeats itself
+    /// `page * per_page >= total_count` (docs/architecture.md §9). A list that changes or repeats itself
     /// while it is read — a short page before the last, an item listed twice, a
     /// `total_count` that grows — is an error naming the endpoint and page: a scope read
     /// inconsistently is not evaluated, never silently partial.
     pub async fn list_all(
         &self,
-        path: &str,
+        path: &ApiPath,
         extra: &[(&str, String)],
     ) -> Result<Vec<Value>, ApiError> {
         let pagination = |page, msg: String| ApiError {
@@ -621,7 +681,7 @@ mod tests {
         assert!(ApiBase::parse("http://localhost:1/client/v4").is_ok());
         assert!(ApiBase::parse("http://[::1]:1/client/v4").is_ok());
         let e = ApiBase::parse("http://api.example.com/client/v4").unwrap_err();
-        assert!(e.contains("loopback"), "{e}");
+        assert!(e.to_string().contains("loopback"), "{e}");
         assert!(ApiBase::parse("http://10.0.0.1/").is_err());
         assert!(ApiBase::parse("ftp://x/").is_err());
         assert!(ApiBase::parse("https://u:p@x/").is_err());
@@ -648,6 +708,30 @@ mod tests {
         assert!(h.get("X-Auth-Key").unwrap().is_sensitive());
         let client = Client::new(ApiBase::parse(DEFAULT_API_BASE).unwrap(), &k).unwrap();
         assert!(!format!("{client:?}").contains("k3y"));
+    }
+
+    /// Issue 12: the base's own path (`/client/v4`) is kept and each segment is joined
+    /// as one segment.
+    #[test]
+    fn urls_keep_the_base_path_and_join_segment_by_segment() {
+        let cred = Credential::Token(Secret::new("x"));
+        let path = ApiPath::new(&["accounts"])
+            .id("023e105f4ecef8ad9ca31a8372d0c353")
+            .unwrap()
+            .then("tokens");
+        for (base, url) in [
+            (
+                "https://x.test/client/v4/",
+                "https://x.test/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/tokens",
+            ),
+            (
+                "http://127.0.0.1:1",
+                "http://127.0.0.1:1/accounts/023e105f4ecef8ad9ca31a8372d0c353/tokens",
+            ),
+        ] {
+            let client = Client::new(ApiBase::parse(base).unwrap(), &cred).unwrap();
+            assert_eq!(client.url(&path).unwrap().as_str(), url);
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Client-side pacing under Cloudflare's rate limit (DESIGN §9: 1200 requests per
+//! Client-side pacing under Cloudflare's rate limit (docs/architecture.md §9: 1200 requests per
 //! 5 minutes per credential; past it, HTTP 429 and *every* call blocked for 5 minutes).
 //!
 //! One [`Pacer`] is shared by every request of a run. It keeps a sliding log of send
@@ -12,6 +12,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+/// The range of `--rate-limit`'s request count (README "Numeric limits"): Cloudflare allows
+/// 1200 per 5 minutes, so 100,000 is far past any real budget, yet its send log stays small.
+pub const BUDGET_REQUESTS: std::ops::RangeInclusive<u32> = 1..=100_000;
+/// The range of `--rate-limit`'s window in seconds: a second to a day.
+pub const BUDGET_SECONDS: std::ops::RangeInclusive<u64> = 1..=86_400;
+/// The longest the server can make the client wait (`Retry-After`, a `Ratelimit` reset):
+/// a hostile or broken header must neither overflow a clock nor stall a run for days.
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(3600);
 
 /// A request budget: at most `requests` per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,22 +36,41 @@ impl Budget {
         window: Duration::from_secs(300),
     };
 
-    /// Parse `N/SECONDS` (e.g. `1000/300`).
-    pub fn parse(s: &str) -> Result<Budget, String> {
-        let bad = || format!("invalid rate limit {s:?}: expected REQUESTS/SECONDS, e.g. 1000/300");
-        let (n, w) = s.split_once('/').ok_or_else(bad)?;
-        let requests: u32 = n.trim().parse().map_err(|_| bad())?;
-        let secs: u64 = w.trim().parse().map_err(|_| bad())?;
+    /// Parse `N/SECONDS` (e.g. `1000/300`), N in [`BUDGET_REQUESTS`] and SECONDS in
+    /// [`BUDGET_SECONDS`] (issue 12: `1/18446744073709551615` overflowed the clock and
+    /// `4294967295/1` asked for 64 GiB).
+    pub fn parse(s: &str) -> Result<Budget, BudgetError> {
+        let bad = |reason: &'static str| BudgetError {
+            value: s.to_string(),
+            reason,
+        };
+        let shape = || bad("expected REQUESTS/SECONDS, e.g. 1000/300");
+        let (n, w) = s.split_once('/').ok_or_else(shape)?;
+        let requests: u64 = n.trim().parse().map_err(|_| shape())?;
+        let secs: u64 = w.trim().parse().map_err(|_| shape())?;
         if requests == 0 || secs == 0 {
-            return Err(format!(
-                "invalid rate limit {s:?}: both numbers must be positive"
-            ));
+            return Err(bad("both numbers must be positive"));
+        }
+        let requests = u32::try_from(requests)
+            .ok()
+            .filter(|r| BUDGET_REQUESTS.contains(r))
+            .ok_or_else(|| bad("REQUESTS must be 1 to 100000"))?;
+        if !BUDGET_SECONDS.contains(&secs) {
+            return Err(bad("SECONDS must be 1 to 86400 (a day)"));
         }
         Ok(Budget {
             requests,
             window: Duration::from_secs(secs),
         })
     }
+}
+
+/// A `--rate-limit` value that is not a budget.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid rate limit {value:?}: {reason}")]
+pub struct BudgetError {
+    pub value: String,
+    pub reason: &'static str,
 }
 
 /// Counters for progress reports and the benchmark.
@@ -104,7 +132,8 @@ impl Pacer {
             margin: Duration::from_secs(1),
             reserve,
             state: Mutex::new(State {
-                sent: VecDeque::with_capacity(budget.requests as usize),
+                // The log grows as requests are sent; most runs send far fewer than allowed.
+                sent: VecDeque::with_capacity((budget.requests as usize).min(1024)),
                 blocked_until: None,
             }),
             stats: Stats::default(),
@@ -124,7 +153,12 @@ impl Pacer {
                     return;
                 };
                 let now = Instant::now();
-                let span = self.budget.window + self.margin;
+                // A budget built in code skips `Budget::parse`: bound it here as well.
+                let span = self
+                    .budget
+                    .window
+                    .min(Duration::from_secs(*BUDGET_SECONDS.end()))
+                    + self.margin;
                 while st
                     .sent
                     .front()
@@ -179,13 +213,16 @@ impl Pacer {
             return;
         };
         if remaining <= self.reserve {
-            self.block_until(Instant::now() + Duration::from_secs(reset) + self.margin);
+            let reset = Duration::from_secs(reset).min(MAX_SERVER_WAIT);
+            self.block_until(Instant::now() + reset + self.margin);
         }
     }
 
     pub fn record_429(&self, retry_after: Option<Duration>) {
         self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-        let wait = retry_after.unwrap_or(self.budget.window);
+        let wait = retry_after
+            .unwrap_or(self.budget.window)
+            .min(MAX_SERVER_WAIT);
         self.block_until(Instant::now() + wait + self.margin);
     }
 }
@@ -221,6 +258,45 @@ mod tests {
         assert!(Budget::parse("120").is_err());
         assert!(Budget::parse("0/30").is_err());
         assert!(Budget::parse("a/b").is_err());
+    }
+
+    /// Issue 12, item 8: these used to panic (the window overflowed the clock) and abort
+    /// (a 64 GiB send log). Now they are refused, and the bounds themselves work.
+    #[tokio::test(start_paused = true)]
+    async fn budgets_out_of_range_are_refused_and_the_bounds_work() {
+        for bad in [
+            "1/18446744073709551615",
+            "4294967295/1",
+            "4294967296/1",
+            "100001/300",
+            "1000/86401",
+            "18446744073709551616/1",
+        ] {
+            let e = Budget::parse(bad).unwrap_err();
+            assert!(e.to_string().contains(bad), "{e}");
+        }
+        for edge in ["100000/86400", "1/1"] {
+            let b = Budget::parse(edge).unwrap();
+            let p = Pacer::new(b, 0);
+            p.acquire().await;
+            p.record_429(None);
+            p.acquire().await;
+        }
+    }
+
+    /// A server's wait is bounded: a huge `Retry-After` or reset neither panics nor stalls
+    /// the run past [`MAX_SERVER_WAIT`].
+    #[tokio::test(start_paused = true)]
+    async fn a_hostile_wait_from_the_server_is_bounded() {
+        let p = Pacer::new(Budget::DEFAULT, 5);
+        let start = Instant::now();
+        p.observe(Some("\"default\";r=0;t=18446744073709551615"));
+        p.record_429(Some(Duration::from_secs(u64::MAX)));
+        p.acquire().await;
+        assert_eq!(
+            Instant::now().duration_since(start),
+            MAX_SERVER_WAIT + Duration::from_secs(1)
+        );
     }
 
     #[test]

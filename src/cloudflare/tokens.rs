@@ -1,4 +1,4 @@
-//! Calls on single API tokens (DESIGN §9): read one, update one (`PUT` is a *full
+//! Calls on single API tokens (docs/architecture.md §9): read one, update one (`PUT` is a *full
 //! replacement*), roll its secret, create, delete, list an owner's tokens and verify the
 //! calling token. Built on [`Client::send`].
 //!
@@ -10,31 +10,44 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::client::{ApiError, ApiErrorKind, Client};
+use super::client::{ApiError, ApiErrorKind, ApiPath, Client};
+use crate::id::IdError;
 use crate::inventory::Owner;
 use crate::secret::Secret;
 
-/// Whether `id` can be put in a URL path as one segment: Cloudflare ids are hex, and a
-/// user-supplied id with `/`, `?` or `..` must never reach another endpoint.
+/// Whether `id` is a Cloudflare id (32 lowercase hex characters), the only text that may
+/// become a path segment or a file name (issue 12). [`crate::id::TokenId`] carries the
+/// check in its type.
 pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    crate::id::is_id(id)
 }
 
-/// `/user/tokens` or `/accounts/<id>/tokens`.
-pub fn tokens_path(owner: &Owner) -> String {
-    format!("/{}/tokens", owner.path())
+/// `/user/tokens` or `/accounts/<id>/tokens`; an account id that is not a Cloudflare id is
+/// refused.
+pub fn tokens_path(owner: &Owner) -> Result<ApiPath, IdError> {
+    ApiPath::tokens(owner)
 }
 
-/// `/user/tokens/<id>` or `/accounts/<account>/tokens/<id>`.
-pub fn token_path(owner: &Owner, token_id: &str) -> String {
-    format!("{}/{token_id}", tokens_path(owner))
+/// `/user/tokens/<id>` or `/accounts/<account>/tokens/<id>`; ids are checked.
+pub fn token_path(owner: &Owner, token_id: &str) -> Result<ApiPath, IdError> {
+    tokens_path(owner)?.id(token_id)
 }
 
-fn malformed(method: &str, endpoint: &str, message: &str) -> ApiError {
+/// The error of a request that was never sent because an id in its path is not one.
+fn not_sent(method: &str, owner: &Owner, e: IdError) -> ApiError {
+    let endpoint = match owner.account_id() {
+        None => "/user/tokens".to_string(),
+        Some(_) => "/accounts/…/tokens".to_string(),
+    };
+    ApiError {
+        method: method.to_string(),
+        endpoint,
+        page: None,
+        kind: ApiErrorKind::InvalidId(e.to_string()),
+    }
+}
+
+fn malformed(method: &str, endpoint: &ApiPath, message: &str) -> ApiError {
     ApiError {
         method: method.to_string(),
         endpoint: endpoint.to_string(),
@@ -43,7 +56,7 @@ fn malformed(method: &str, endpoint: &str, message: &str) -> ApiError {
     }
 }
 
-fn object_result(method: &str, endpoint: &str, result: Value) -> Result<Value, ApiError> {
+fn object_result(method: &str, endpoint: &ApiPath, result: Value) -> Result<Value, ApiError> {
     if result.is_object() {
         Ok(result)
     } else {
@@ -57,7 +70,7 @@ fn object_result(method: &str, endpoint: &str, result: Value) -> Result<Value, A
 
 /// `GET .../tokens/{id}`: the token as Cloudflare holds it now.
 pub async fn get(client: &Client, owner: &Owner, token_id: &str) -> Result<Value, ApiError> {
-    let path = token_path(owner, token_id);
+    let path = token_path(owner, token_id).map_err(|e| not_sent("GET", owner, e))?;
     let env = client.send(Method::GET, &path, &[], None, None).await?;
     object_result("GET", &path, env.result)
 }
@@ -69,7 +82,7 @@ pub async fn update(
     token_id: &str,
     body: &Value,
 ) -> Result<Value, ApiError> {
-    let path = token_path(owner, token_id);
+    let path = token_path(owner, token_id).map_err(|e| not_sent("PUT", owner, e))?;
     let env = client
         .send(Method::PUT, &path, &[], Some(body), None)
         .await?;
@@ -78,7 +91,9 @@ pub async fn update(
 
 /// `PUT .../tokens/{id}/value` with `{}`: a new secret; the old one stops working at once.
 pub async fn roll(client: &Client, owner: &Owner, token_id: &str) -> Result<Secret, ApiError> {
-    let path = format!("{}/value", token_path(owner, token_id));
+    let path = token_path(owner, token_id)
+        .map_err(|e| not_sent("PUT", owner, e))?
+        .then("value");
     let env = client
         .send(Method::PUT, &path, &[], Some(&json!({})), None)
         .await?;
@@ -107,7 +122,7 @@ impl Created {
 
 /// `POST .../tokens`: creates a token; `result.value` is its secret, shown only this once.
 pub async fn create(client: &Client, owner: &Owner, body: &Value) -> Result<Created, ApiError> {
-    let path = tokens_path(owner);
+    let path = tokens_path(owner).map_err(|e| not_sent("POST", owner, e))?;
     let env = client
         .send(Method::POST, &path, &[], Some(body), None)
         .await?;
@@ -130,7 +145,7 @@ pub async fn create(client: &Client, owner: &Owner, body: &Value) -> Result<Crea
 
 /// `DELETE .../tokens/{id}`.
 pub async fn delete(client: &Client, owner: &Owner, token_id: &str) -> Result<(), ApiError> {
-    let path = token_path(owner, token_id);
+    let path = token_path(owner, token_id).map_err(|e| not_sent("DELETE", owner, e))?;
     client
         .send(Method::DELETE, &path, &[], None, None)
         .await
@@ -139,20 +154,19 @@ pub async fn delete(client: &Client, owner: &Owner, token_id: &str) -> Result<()
 
 /// Every token of `owner`, expired ones included.
 pub async fn list(client: &Client, owner: &Owner) -> Result<Vec<Value>, ApiError> {
+    let path = tokens_path(owner).map_err(|e| not_sent("GET", owner, e))?;
     client
-        .list_all(
-            &tokens_path(owner),
-            &[("include_expired", "true".to_string())],
-        )
+        .list_all(&path, &[("include_expired", "true".to_string())])
         .await
 }
 
 /// `GET .../tokens/verify`: the id of the token the client authenticates with, when it is
 /// one of `owner`'s tokens (Cloudflare answers 401 at the other owner's endpoint).
 pub async fn verify(client: &Client, owner: &Owner) -> Result<Option<String>, ApiError> {
-    let env = client
-        .get(&format!("{}/verify", tokens_path(owner)), &[])
-        .await?;
+    let path = tokens_path(owner)
+        .map_err(|e| not_sent("GET", owner, e))?
+        .then("verify");
+    let env = client.get(&path, &[]).await?;
     Ok(env
         .result
         .get("id")
@@ -168,7 +182,12 @@ pub fn answer_lost(e: &ApiError) -> bool {
     match &e.kind {
         ApiErrorKind::Transport(_) | ApiErrorKind::Malformed(_) => true,
         ApiErrorKind::Status { status, .. } => *status >= 500 || *status == 408,
-        ApiErrorKind::Unsuccessful(_) | ApiErrorKind::Pagination(_) => false,
+        // A redirect is an answer, and not the API's: nothing was done at Cloudflare. An
+        // invalid id was never sent.
+        ApiErrorKind::Unsuccessful(_)
+        | ApiErrorKind::Pagination(_)
+        | ApiErrorKind::Redirect { .. }
+        | ApiErrorKind::InvalidId(_) => false,
     }
 }
 
@@ -195,6 +214,7 @@ mod tests {
         assert!(is_valid_id("ed17574386854bf78a67040be0a770b0"));
         for bad in [
             "",
+            "t1",
             "../accounts",
             "a/b",
             "a?b",
@@ -206,15 +226,78 @@ mod tests {
         }
     }
 
+    const ACC: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+    const TOK: &str = "ed17574386854bf78a67040be0a770b0";
+
     #[test]
     fn paths_follow_the_owner() {
         let user = Owner::User { id: None };
         let account = Owner::Account {
-            id: "acc".into(),
+            id: ACC.into(),
             name: None,
         };
-        assert_eq!(token_path(&user, "t"), "/user/tokens/t");
-        assert_eq!(token_path(&account, "t"), "/accounts/acc/tokens/t");
+        assert_eq!(
+            token_path(&user, TOK).unwrap().to_string(),
+            format!("/user/tokens/{TOK}")
+        );
+        assert_eq!(
+            token_path(&account, TOK).unwrap().to_string(),
+            format!("/accounts/{ACC}/tokens/{TOK}")
+        );
+    }
+
+    #[test]
+    fn an_id_that_is_not_one_never_becomes_a_path() {
+        let user = Owner::User { id: None };
+        for bad in [
+            "/../../../../tmp/pwned",
+            "a/b",
+            "a%2Fb",
+            "a\nb",
+            "a\0b",
+            "..",
+            "t1",
+        ] {
+            assert!(token_path(&user, bad).is_err(), "{bad:?}");
+            let hostile = Owner::Account {
+                id: bad.into(),
+                name: None,
+            };
+            assert!(tokens_path(&hostile).is_err(), "{bad:?}");
+        }
+    }
+
+    /// A request with an id that is not one fails before anything is sent: the client
+    /// points at a closed port, so a sent request would fail differently.
+    #[tokio::test]
+    async fn every_call_refuses_an_invalid_id_before_sending() {
+        let client = Client::new(
+            crate::cloudflare::ApiBase::parse("http://127.0.0.1:9/client/v4").unwrap(),
+            &crate::cloudflare::Credential::Token(Secret::new("x")),
+        )
+        .unwrap();
+        let user = Owner::User { id: None };
+        let bad = "../accounts";
+        let errors = [
+            get(&client, &user, bad).await.unwrap_err(),
+            update(&client, &user, bad, &json!({})).await.unwrap_err(),
+            roll(&client, &user, bad).await.unwrap_err(),
+            delete(&client, &user, bad).await.unwrap_err(),
+        ];
+        for e in errors {
+            assert!(matches!(e.kind, ApiErrorKind::InvalidId(_)), "{e}");
+            assert!(!answer_lost(&e));
+        }
+        let hostile = Owner::Account {
+            id: "a/b".into(),
+            name: None,
+        };
+        let e = list(&client, &hostile).await.unwrap_err();
+        assert!(matches!(e.kind, ApiErrorKind::InvalidId(_)), "{e}");
+        let e = create(&client, &hostile, &json!({})).await.unwrap_err();
+        assert!(matches!(e.kind, ApiErrorKind::InvalidId(_)), "{e}");
+        let e = verify(&client, &hostile).await.unwrap_err();
+        assert!(matches!(e.kind, ApiErrorKind::InvalidId(_)), "{e}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{check, Check, Identity, Need, Status, CREATE_TOKEN_URL};
+use super::{check, Check, CheckStatus, Identity, Need, CREATE_TOKEN_URL};
 use crate::enrich::normalize_group_name;
 
 /// A scope remediation would write.
@@ -98,20 +98,20 @@ pub(super) fn remediation(
         let group = t.group();
         let (status, detail) = match (identity, own) {
             (Identity::Legacy, _) => (
-                Status::Ok,
+                CheckStatus::Ok,
                 "the global API key can write every scope".to_string(),
             ),
             (_, None) => (
-                Status::Warn,
+                CheckStatus::Warn,
                 format!("unknown: the token's own policies could not be read, so \"{group}\" cannot be checked"),
             ),
-            (_, Some(token)) if grants(token, &t) => (Status::Ok, format!("\"{group}\" granted")),
+            (_, Some(token)) if grants(token, &t) => (CheckStatus::Ok, format!("\"{group}\" granted")),
             (_, Some(_)) => (
-                Status::Missing,
+                CheckStatus::Missing,
                 format!("\"{group}\" is not granted on {}", t.label()),
             ),
         };
-        let hint = (status != Status::Ok).then(|| {
+        let hint = (status != CheckStatus::Ok).then(|| {
             format!(
                 "only if this credential runs `tokenwarden remediate --apply` (or roll/replace/disable/enable): add \"{group}\" on {} ({CREATE_TOKEN_URL}); a scan-only token should stay read-only",
                 t.label()

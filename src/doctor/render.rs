@@ -1,34 +1,47 @@
 //! How `doctor` prints its diagnosis: a checklist for people, JSON for scripts.
 
+use crate::text::terminal as t;
 use serde_json::{json, Value};
 
-use super::{Diagnosis, Need, Status, ACCOUNT_TOKEN_DOCS_URL, CREATE_TOKEN_URL, TOKEN_DOCS_URL};
+use super::{
+    CheckStatus, Diagnosis, Need, ACCOUNT_TOKEN_DOCS_URL, CREATE_TOKEN_URL, TOKEN_DOCS_URL,
+};
 
-fn label(s: Status) -> &'static str {
+fn label(s: CheckStatus) -> &'static str {
     match s {
-        Status::Ok => "ok",
-        Status::Warn => "warn",
-        Status::Missing => "MISSING",
-        Status::Error => "ERROR",
+        CheckStatus::Ok => "ok",
+        CheckStatus::Warn => "warn",
+        CheckStatus::Missing => "MISSING",
+        CheckStatus::Error => "ERROR",
     }
 }
 
 /// The checklist, then one verdict line for the scan and one for remediation.
 pub fn render_table(d: &Diagnosis, require_remediation: bool) -> String {
-    let mut s = format!("tokenwarden doctor: {} at {}\n\n", d.credential, d.api_base);
+    let mut s = format!(
+        "tokenwarden doctor: {} at {}\n\n",
+        t(d.credential),
+        t(&d.api_base)
+    );
     let width = d.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for c in &d.checks {
         // A missing write permission is only a note unless remediation was asked for:
         // a scan-only token should not have it.
         let optional = c.needed_for == Need::Remediation && !require_remediation;
-        let mark = if optional && c.status == Status::Missing {
+        let mark = if optional && c.status == CheckStatus::Missing {
             "note"
         } else {
             label(c.status)
         };
-        s.push_str(&format!("  {:<7}  {:<width$}  {}\n", mark, c.id, c.detail));
+        // Details quote API answers and token names: escaped (issue 12).
+        s.push_str(&format!(
+            "  {:<7}  {:<width$}  {}\n",
+            mark,
+            t(&c.id),
+            t(&c.detail)
+        ));
         if let Some(h) = &c.hint {
-            s.push_str(&format!("  {:<7}  {:<width$}  fix: {h}\n", "", ""));
+            s.push_str(&format!("  {:<7}  {:<width$}  fix: {}\n", "", "", t(h)));
         }
     }
     s.push('\n');
@@ -54,7 +67,7 @@ pub fn render_table(d: &Diagnosis, require_remediation: bool) -> String {
         }
     ));
     let needs_fix = d.checks.iter().any(|c| {
-        c.status != Status::Ok && (c.needed_for != Need::Remediation || require_remediation)
+        c.status != CheckStatus::Ok && (c.needed_for != Need::Remediation || require_remediation)
     });
     if needs_fix {
         s.push_str(&format!(
@@ -74,7 +87,7 @@ pub fn to_json(d: &Diagnosis, require_remediation: bool) -> Value {
         "scan_ready": d.scan_ready(),
         "remediation_ready": d.remediation_ready(),
         "remediation_required": require_remediation,
-        "exit_code": d.exit_code(require_remediation),
+        "exit_code": d.exit(require_remediation).code(),
         "create_token_url": CREATE_TOKEN_URL,
         "docs": [TOKEN_DOCS_URL, ACCOUNT_TOKEN_DOCS_URL],
     })

@@ -1,10 +1,11 @@
 //! The scopes a scan would read, each probed with one small page: the user's tokens and
 //! catalogue, the account list, and every account's tokens and catalogue.
 
-use serde_json::Value;
-
-use super::{check, Check, Need, Status, ACCOUNT_TOKEN_DOCS_URL, CREATE_TOKEN_URL, TOKEN_DOCS_URL};
-use crate::cloudflare::{ApiError, Client};
+use super::{
+    check, Check, CheckStatus, Need, ACCOUNT_TOKEN_DOCS_URL, CREATE_TOKEN_URL, TOKEN_DOCS_URL,
+};
+use crate::cloudflare::{list_accounts, ApiError, ApiPath, Client};
+use crate::scope::{account_targets, AccountTarget, Owner, ScopePath};
 
 fn per_page() -> Vec<(&'static str, String)> {
     vec![
@@ -19,17 +20,17 @@ fn read_hint(group: &str, on: &str, docs: &str) -> String {
 
 fn probe_result(id: &str, result: Result<(), ApiError>, missing: impl FnOnce() -> String) -> Check {
     match result {
-        Ok(()) => check(id, Status::Ok, Need::Scan, "readable".into(), None),
+        Ok(()) => check(id, CheckStatus::Ok, Need::Scan, "readable".into(), None),
         Err(e) if e.kind.is_forbidden() => check(
             id,
-            Status::Missing,
+            CheckStatus::Missing,
             Need::Scan,
             format!("not readable: {e}"),
             Some(missing()),
         ),
         Err(e) => check(
             id,
-            Status::Error,
+            CheckStatus::Error,
             Need::Scan,
             format!("cannot read: {e}"),
             Some("check --api-base and the network, then run doctor again".into()),
@@ -37,14 +38,15 @@ fn probe_result(id: &str, result: Result<(), ApiError>, missing: impl FnOnce() -
     }
 }
 
-async fn catalogue(client: &Client, id: &str, path: &str, checks: &mut Vec<Check>) {
+async fn catalogue(client: &Client, id: &str, path: &ApiPath, checks: &mut Vec<Check>) {
     let c = match client.get(path, &[]).await {
-        Ok(_) => check(id, Status::Ok, Need::Advice, "readable".into(), None),
+        Ok(_) => check(id, CheckStatus::Ok, Need::Advice, "readable".into(), None),
+        // A scan reports an unreadable catalogue as not evaluated (exit 3).
         Err(e) => check(
             id,
-            Status::Warn,
-            Need::Advice,
-            format!("the permission-group catalogue is not readable ({e}): unknown permission groups will not be reported"),
+            CheckStatus::Error,
+            Need::Scan,
+            format!("the permission-group catalogue is not readable ({e}): a scan reports it as not evaluated (exit 3), and groups named only by id cannot be matched"),
             None,
         ),
     };
@@ -53,10 +55,13 @@ async fn catalogue(client: &Client, id: &str, path: &str, checks: &mut Vec<Check
 
 pub(super) async fn user_scope(client: &Client, account_token: bool, checks: &mut Vec<Check>) {
     if account_token {
-        checks.push(check("scope user/tokens", Status::Missing, Need::Scan, "an account-owned token cannot read user tokens".into(), Some(format!("scan with --scope accounts, or use a user-owned token with \"API Tokens Read\" ({CREATE_TOKEN_URL})"))));
+        checks.push(check("scope user/tokens", CheckStatus::Missing, Need::Scan, "an account-owned token cannot read user tokens".into(), Some(format!("scan with --scope accounts, or use a user-owned token with \"API Tokens Read\" ({CREATE_TOKEN_URL})"))));
         return;
     }
-    let r = client.get("/user/tokens", &per_page()).await.map(|_| ());
+    let r = client
+        .get(&ApiPath::new(&["user", "tokens"]), &per_page())
+        .await
+        .map(|_| ());
     let ok = r.is_ok();
     checks.push(probe_result("scope user/tokens", r, || {
         read_hint("API Tokens Read", "the user", TOKEN_DOCS_URL)
@@ -65,7 +70,7 @@ pub(super) async fn user_scope(client: &Client, account_token: bool, checks: &mu
         catalogue(
             client,
             "catalogue user",
-            "/user/tokens/permission_groups",
+            &ApiPath::new(&["user", "tokens", "permission_groups"]),
             checks,
         )
         .await;
@@ -78,17 +83,19 @@ pub(super) async fn account_scopes(
     wanted: &[String],
     checks: &mut Vec<Check>,
 ) -> Vec<String> {
-    let listed: Vec<(String, Option<String>)> = match client.list_all("/accounts", &[]).await {
-        Ok(list) => list
-            .iter()
-            .filter_map(|a| {
-                let id = a.get("id")?.as_str()?.to_string();
-                Some((
-                    id,
-                    a.get("name").and_then(Value::as_str).map(str::to_string),
-                ))
-            })
-            .collect(),
+    let listed = match list_accounts(client).await {
+        Ok(list) => {
+            for reason in &list.rejected {
+                checks.push(check(
+                    "scope accounts",
+                    CheckStatus::Error,
+                    Need::Scan,
+                    format!("{reason}: a scan reports it as not evaluated"),
+                    None,
+                ));
+            }
+            list.accounts
+        }
         Err(e) => {
             checks.push(probe_result("scope accounts", Err(e), || {
                 "the scanning token must be able to list accounts: grant \"Account API Tokens Read\" on the accounts to scan, or name them with --account ID".into()
@@ -96,24 +103,11 @@ pub(super) async fn account_scopes(
             Vec::new()
         }
     };
-    let targets: Vec<(String, Option<String>)> = if wanted.is_empty() {
-        listed
-    } else {
-        wanted
-            .iter()
-            .map(|id| {
-                let name = listed
-                    .iter()
-                    .find(|(i, _)| i == id)
-                    .and_then(|(_, n)| n.clone());
-                (id.clone(), name)
-            })
-            .collect()
-    };
+    let targets = account_targets(&listed, wanted);
     if targets.is_empty() {
         checks.push(check(
             "scope accounts",
-            Status::Warn,
+            CheckStatus::Warn,
             Need::Advice,
             "the credential sees no account: account-owned tokens will not be scanned".into(),
             Some(read_hint(
@@ -124,18 +118,23 @@ pub(super) async fn account_scopes(
         ));
     }
     let mut readable = Vec::new();
-    for (id, name) in targets {
+    for AccountTarget { id, name } in targets {
         let label = match &name {
             Some(n) => format!("account {n} ({id})"),
             None => format!("account {id}"),
         };
-        let r = client
-            .get(&format!("/accounts/{id}/tokens"), &per_page())
-            .await
-            .map(|_| ());
+        let owner = Owner::Account {
+            id: id.clone(),
+            name: None,
+        };
+        let paths = ApiPath::tokens(&owner).and_then(|t| Ok((t, ApiPath::catalogue(&owner)?)));
+        let Ok((tokens_path, catalogue_path)) = paths else {
+            continue;
+        };
+        let r = client.get(&tokens_path, &per_page()).await.map(|_| ());
         let ok = r.is_ok();
         checks.push(probe_result(
-            &format!("scope accounts/{id}/tokens"),
+            &format!("scope {}", ScopePath::AccountTokens(id.clone())),
             r,
             || read_hint("Account API Tokens Read", &label, ACCOUNT_TOKEN_DOCS_URL),
         ));
@@ -143,7 +142,7 @@ pub(super) async fn account_scopes(
             catalogue(
                 client,
                 &format!("catalogue accounts/{id}"),
-                &format!("/accounts/{id}/tokens/permission_groups"),
+                &catalogue_path,
                 checks,
             )
             .await;

@@ -304,7 +304,9 @@ fn outputs(rule_id: &str, v: Value) -> Result<Vec<RuleOutput>, EvalError> {
             };
             let severity = match obj.get(&severity) {
                 None | Some(Value::Null) => None,
-                Some(Value::String(s)) => Some(s.parse::<Severity>().map_err(bad)?),
+                Some(Value::String(s)) => {
+                    Some(s.parse::<Severity>().map_err(|e| bad(e.to_string()))?)
+                }
                 Some(other) => {
                     return Err(bad(format!("`severity` must be a string, got {other}")))
                 }

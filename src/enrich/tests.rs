@@ -101,9 +101,12 @@ fn status_other_than_active_is_inactive() {
             json!(false)
         );
     }
+    // A token without a status is no longer read as inactive (and so clean): issue 12
+    // makes it not evaluated, naming the field.
     let mut t = base();
     t.as_object_mut().unwrap().remove("status");
-    assert_eq!(facts_of(t)["active"], json!(false));
+    let e = doc(&Owner::User { id: None }, &t, None, None).unwrap_err();
+    assert_eq!(e.field, "status");
 }
 
 #[test]
@@ -330,4 +333,114 @@ fn input_document_carries_verbatim_token_and_owner() {
         json!({"kind": "account", "id": "a1", "name": "Acme"})
     );
     assert_eq!(doc["token"], token);
+}
+
+/// Issue 12, item 2: what the scanner does not understand is an error naming the JSON path
+/// inside the token, never a token read as clean.
+#[test]
+fn tokens_the_scanner_does_not_understand_are_errors_naming_the_path() {
+    let owner = Owner::User { id: None };
+    let policy = |extra: Value| {
+        let mut p = json!({"id": "p", "effect": "allow", "permission_groups": [],
+                           "resources": {"com.cloudflare.api.account.*": "*"}});
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                p.as_object_mut().unwrap().remove(k);
+            } else {
+                p[k] = v.clone();
+            }
+        }
+        p
+    };
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (with(base(), "status", json!("revoked")), "status", "unknown status \"revoked\""),
+        (with(base(), "status", json!("Active")), "status", "unknown status"),
+        (with(base(), "status", Value::Null), "status", "missing"),
+        (with(base(), "status", json!(1)), "status", "expected a string"),
+        (with(base(), "policies", Value::Null), "policies", "missing"),
+        (policy_token(json!(["allow"])), "policies[0]", "expected an object"),
+        (policy_token(json!([policy(json!({})), 7])), "policies[1]", "expected an object"),
+        (policy_token(json!([policy(json!({"effect": "permit"}))])), "policies[0].effect", "unknown effect \"permit\""),
+        (policy_token(json!([policy(json!({"effect": "Allow"}))])), "policies[0].effect", "unknown effect"),
+        (policy_token(json!([policy(json!({"effect": true}))])), "policies[0].effect", "expected a string"),
+        (policy_token(json!([policy(json!({"resources": null}))])), "policies[0].resources", "missing"),
+        (policy_token(json!([policy(json!({"resources": ["com.cloudflare.api.account.*"]}))])), "policies[0].resources", "expected an object"),
+        (policy_token(json!([policy(json!({"resources": {"com.cloudflare.api.account.*": 1}}))])),
+         "policies[0].resources[\"com.cloudflare.api.account.*\"]", "expected a string or an object of strings"),
+        (policy_token(json!([policy(json!({"resources": {"com.cloudflare.api.account.a": {"com.cloudflare.api.account.zone.*": {"x": "*"}}}}))])),
+         "policies[0].resources[\"com.cloudflare.api.account.a\"][\"com.cloudflare.api.account.zone.*\"]", "expected a string"),
+        (policy_token(json!([policy(json!({"permission_groups": null}))])), "policies[0].permission_groups", "missing"),
+        (policy_token(json!([policy(json!({"permission_groups": [{"id": "g", "name": 5}]}))])),
+         "policies[0].permission_groups[0].name", "expected a string"),
+        (with(base(), "condition", json!({"request_ip": ["10.0.0.0/8"]})), "condition.request_ip", "expected an object"),
+    ];
+    for (token, field, message) in cases {
+        let e = doc(&owner, &token, None, None).unwrap_err();
+        assert_eq!(e.field, field, "{token}");
+        assert!(e.message.contains(message), "{field}: {}", e.message);
+        assert!(e.to_string().starts_with("token t1: "), "{e}");
+    }
+}
+
+#[test]
+fn a_policy_without_effect_is_read_as_allow_and_spec_shapes_are_understood() {
+    let t = policy_token(json!([
+        {"id": "p0", "permission_groups": [{"id": "g1", "name": "DNS Write"}],
+         "resources": {"com.cloudflare.api.account.zone.*": "*"}},
+        {"id": "p1", "effect": "deny", "permission_groups": [],
+         "resources": {"com.cloudflare.api.account.a": {"com.cloudflare.api.account.zone.*": "*"}}},
+        {"id": "p2", "effect": null, "permission_groups": [{"id": "g2", "name": null}], "resources": {}}
+    ]));
+    let f = facts_of(t);
+    assert_eq!(f["resources"][0]["effect"], json!("allow"));
+    assert_eq!(f["permission_groups"][0]["effect"], json!("allow"));
+    assert_eq!(f["resources"][1]["effect"], json!("deny"));
+    assert_eq!(f["permission_groups"][1]["effect"], json!("allow"));
+    for s in ["active", "disabled", "expired"] {
+        facts_of(with(base(), "status", json!(s)));
+    }
+}
+
+/// Issue 12, item 1: a group named only by id cannot be matched by name without the
+/// catalogue; the token says which.
+#[test]
+fn groups_named_only_by_id_are_unresolved_without_a_catalogue() {
+    let t = policy_token(json!([
+        {"id": "p0", "effect": "allow", "resources": {"com.cloudflare.api.account.zone.*": "*"},
+         "permission_groups": [{"id": "g1", "name": "DNS Write"}, {"id": "g2"}, {"id": "g3", "name": " "}]}
+    ]));
+    let owner = Owner::User { id: None };
+    let raw = RawToken::from_value(&t, "token").unwrap();
+    let owner = std::sync::Arc::new(owner);
+    let r = TokenRef {
+        owner: &owner,
+        token: &raw,
+        catalogue: None,
+    };
+    let input = input_document(r, now(), None).unwrap();
+    let why = unresolved_groups(&input, false).unwrap();
+    assert!(
+        why.starts_with(
+            "policies[0].permission_groups[1] (id g2), policies[0].permission_groups[2] (id g3)"
+        ),
+        "{why}"
+    );
+    assert_eq!(
+        unresolved_groups(&input, true),
+        None,
+        "the catalogue names them"
+    );
+    let named = policy_token(json!([
+        {"id": "p0", "effect": "allow", "resources": {}, "permission_groups": [{"id": "g1", "name": "DNS Write"}]}
+    ]));
+    let raw = RawToken::from_value(&named, "token").unwrap();
+    let r = TokenRef {
+        owner: &owner,
+        token: &raw,
+        catalogue: None,
+    };
+    assert_eq!(
+        unresolved_groups(&input_document(r, now(), None).unwrap(), false),
+        None
+    );
 }

@@ -1,4 +1,4 @@
-//! Exemptions (DESIGN §6): when one applies (through its expiry day, to a rule id or "*",
+//! Exemptions (docs/architecture.md §6): when one applies (through its expiry day, to a rule id or "*",
 //! a token id or a glob on the name, optionally one account), and `--exemptions FILE`:
 //! a file of `[[exemptions]]` only, parsed like the policy with every problem and its line.
 
@@ -9,7 +9,9 @@ use wildmatch::WildMatch;
 
 use toml::de::DeValue;
 
-use super::{Exemption, GovernancePolicy, Item, Located, Parser, PolicyError, PolicyProblem};
+use super::{
+    Exemption, GovernancePolicy, Item, Located, Parser, PolicyError, PolicyProblem, TokenMatch,
+};
 use crate::finding::{ExemptedBy, Finding, RawFinding};
 use crate::inventory::Owner;
 
@@ -46,8 +48,12 @@ impl Exemption {
                 return false;
             }
         }
-        self.token == token_id
-            || token_name.is_some_and(|name| WildMatch::new(&self.token).matches(name))
+        match &self.token {
+            TokenMatch::Id(id) => id == token_id,
+            TokenMatch::Name(glob) => {
+                token_name.is_some_and(|name| WildMatch::new(glob).matches(name))
+            }
+        }
     }
 
     /// `file:line`, for messages.
@@ -58,9 +64,9 @@ impl Exemption {
     pub fn exempted_by(&self) -> ExemptedBy {
         ExemptedBy {
             rule: self.rule.value.clone(),
-            token: self.token.clone(),
+            token: self.token.text().to_string(),
             reason: self.reason.clone(),
-            owner: self.owner.clone(),
+            contact: self.contact.clone(),
             expires: self.expires,
         }
     }
@@ -95,7 +101,72 @@ impl GovernancePolicy {
     }
 }
 
+/// Cloudflare's ids: 32 lowercase hexadecimal characters.
+fn is_cloudflare_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 impl Parser<'_> {
+    /// Exactly one of `token_id` (a Cloudflare id) or `token_name` (a glob on the name).
+    fn token_match(
+        &mut self,
+        t: &super::Table<'_>,
+        prefix: &str,
+        line: usize,
+    ) -> Option<TokenMatch> {
+        if let Some(v) = Self::get(t, "token") {
+            self.problem(
+                &v.span(),
+                &format!("{prefix}.token"),
+                "ambiguous: write token_id = \"<32 hex>\" for one token, or token_name = \"<glob>\" for tokens by name",
+            );
+            return None;
+        }
+        let id = Self::get(t, "token_id");
+        let name = Self::get(t, "token_name");
+        match (id, name) {
+            (Some(_), Some(n)) => {
+                self.problem(
+                    &n.span(),
+                    &format!("{prefix}.token_name"),
+                    "an exemption names a token_id or a token_name, not both",
+                );
+                None
+            }
+            (None, None) => {
+                self.problems.push(PolicyProblem {
+                    line,
+                    key: format!("{prefix}.token_id"),
+                    message: "missing required key: token_id or token_name".into(),
+                });
+                None
+            }
+            (Some(v), None) => {
+                let key = format!("{prefix}.token_id");
+                let id = self.string(v, &key)?;
+                if is_cloudflare_id(&id) {
+                    Some(TokenMatch::Id(id))
+                } else {
+                    self.problem(
+                        &v.span(),
+                        &key,
+                        format!("{id:?} is not a token id (32 lowercase hexadecimal characters); use token_name for a name"),
+                    );
+                    None
+                }
+            }
+            (None, Some(v)) => {
+                let key = format!("{prefix}.token_name");
+                let glob = self.string(v, &key)?;
+                if glob.trim().is_empty() {
+                    self.problem(&v.span(), &key, "must not be empty");
+                    return None;
+                }
+                Some(TokenMatch::Name(glob))
+            }
+        }
+    }
+
     pub(super) fn exemptions(&mut self, item: &Item<'_>, out: &mut Vec<Exemption>) {
         let DeValue::Array(list) = item.get_ref() else {
             self.problem(
@@ -115,7 +186,15 @@ impl Parser<'_> {
             self.unknown_keys(
                 t,
                 &prefix,
-                &["rule", "token", "account", "reason", "owner", "expires"],
+                &[
+                    "rule",
+                    "token_id",
+                    "token_name",
+                    "account",
+                    "reason",
+                    "owner",
+                    "expires",
+                ],
             );
             let line = self.line(&entry.span());
             let req = |p: &mut Self, key: &str| -> Option<(String, usize)> {
@@ -140,7 +219,7 @@ impl Parser<'_> {
                 }
             };
             let rule = req(self, "rule");
-            let token = req(self, "token");
+            let token = self.token_match(t, &prefix, line);
             let reason = req(self, "reason");
             let owner = req(self, "owner");
             let account =
@@ -164,10 +243,10 @@ impl Parser<'_> {
                         value: rule.0,
                         line: rule.1,
                     },
-                    token: token.0,
+                    token,
                     account,
                     reason: reason.0,
-                    owner: owner.0,
+                    contact: owner.0,
                     expires,
                     source: self.source.to_string(),
                     line,

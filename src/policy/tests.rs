@@ -103,7 +103,7 @@ fn severity_and_action_values_are_checked() {
     assert!(ps[1].message.contains("unknown action"));
 }
 
-const EXEMPTION: &str = "[[exemptions]]\nrule = \"token-no-ip-restriction\"\ntoken = \"ci-*\"\nreason = \"r\"\nowner = \"o@example.com\"\nexpires = 2027-01-31\n";
+const EXEMPTION: &str = "[[exemptions]]\nrule = \"token-no-ip-restriction\"\ntoken_name = \"ci-*\"\nreason = \"r\"\nowner = \"o@example.com\"\nexpires = 2027-01-31\n";
 
 #[test]
 fn exemption_parses_with_date_literal_or_string() {
@@ -122,7 +122,7 @@ fn exemption_parses_with_date_literal_or_string() {
 
 #[test]
 fn exemption_requires_expiry_reason_and_owner() {
-    let ps = problems("[[exemptions]]\nrule = \"*\"\ntoken = \"x\"\nreason = \"\"\n");
+    let ps = problems("[[exemptions]]\nrule = \"*\"\ntoken_name = \"x\"\nreason = \"\"\n");
     let keys: Vec<&str> = ps.iter().map(|p| p.key.as_str()).collect();
     assert!(keys.contains(&"exemptions[0].reason"), "{keys:?}");
     assert!(keys.contains(&"exemptions[0].owner"), "{keys:?}");
@@ -202,4 +202,112 @@ fn unknown_rule_ids_in_a_merged_exemptions_file_name_that_file() {
         err.contains("team.toml:2: exemptions.rule: unknown rule id \"token-typo\""),
         "{err}"
     );
+}
+
+/// Issue 12, item 7: an exemption names a token id or a name glob, never an ambiguous
+/// `token`, never both; an id is a Cloudflare id.
+#[test]
+fn an_exemption_names_a_token_id_or_a_name_glob_unambiguously() {
+    let ps = problems(&EXEMPTION.replace("token_name = \"ci-*\"", "token = \"ci-*\""));
+    assert!(
+        ps.iter()
+            .any(|p| p.key == "exemptions[0].token" && p.message.contains("ambiguous")),
+        "{ps:?}"
+    );
+    let both = EXEMPTION.replace(
+        "token_name = \"ci-*\"",
+        "token_name = \"ci-*\"\ntoken_id = \"118023fbf9e1fba030f7699aa4fce88a\"",
+    );
+    assert!(problems(&both)
+        .iter()
+        .any(|p| p.message.contains("not both")));
+    let neither = EXEMPTION.replace("token_name = \"ci-*\"\n", "");
+    assert!(problems(&neither)
+        .iter()
+        .any(|p| p.message.contains("token_id or token_name")));
+    let bad_id = EXEMPTION.replace("token_name = \"ci-*\"", "token_id = \"ci-deploy\"");
+    let ps = problems(&bad_id);
+    assert!(
+        ps[0].key == "exemptions[0].token_id" && ps[0].message.contains("not a token id"),
+        "{ps:?}"
+    );
+    let p = parse(&EXEMPTION.replace(
+        "token_name = \"ci-*\"",
+        "token_id = \"118023fbf9e1fba030f7699aa4fce88a\"",
+    ))
+    .unwrap();
+    assert_eq!(
+        p.exemptions[0].token,
+        TokenMatch::Id("118023fbf9e1fba030f7699aa4fce88a".into())
+    );
+}
+
+#[test]
+fn a_token_id_never_matches_a_token_named_like_it() {
+    use crate::finding::{Action, Evidence, RawFinding, Severity};
+    use crate::scope::Owner;
+    const ID: &str = "118023fbf9e1fba030f7699aa4fce88a";
+    let by_id = parse(&EXEMPTION.replace("token_name = \"ci-*\"", &format!("token_id = \"{ID}\"")))
+        .unwrap();
+    let by_name =
+        parse(&EXEMPTION.replace("token_name = \"ci-*\"", &format!("token_name = \"{ID}\"")))
+            .unwrap();
+    let finding = |token_id: &str, name: &str| RawFinding {
+        rule_id: "token-no-ip-restriction".into(),
+        severity: Severity::High,
+        default_action: Action::None,
+        owner: Owner::User { id: None }.into(),
+        token_id: token_id.into(),
+        token_name: Some(name.into()),
+        message: String::new(),
+        evidence: Evidence::empty(),
+    };
+    let impostor = finding("0000000000000000000000000000dead", ID);
+    let real = finding(ID, "ci-deploy-production");
+    assert!(by_id.exemptions[0].matches(&real));
+    assert!(
+        !by_id.exemptions[0].matches(&impostor),
+        "a token named like the id must not be exempted"
+    );
+    assert!(by_name.exemptions[0].matches(&impostor));
+    assert!(
+        !by_name.exemptions[0].matches(&real),
+        "a name glob never matches an id"
+    );
+}
+
+#[test]
+fn exemptions_expire_within_the_limit_of_days() {
+    let now = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+    let far = parse(&EXEMPTION.replace("2027-01-31", "9999-12-31")).unwrap();
+    let e = far
+        .check_exemption_horizon(now("2026-11-22T10:00:00Z"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("p.toml:1: expires: 9999-12-31 is more than [limits] max_exemption_days (365)")
+            && e.contains("on or before 2027-11-22"),
+        "{e}"
+    );
+    // The bound itself is allowed; the day after is not.
+    let p = parse(&EXEMPTION.replace("2027-01-31", "2027-11-22")).unwrap();
+    assert!(p
+        .check_exemption_horizon(now("2026-11-22T10:00:00Z"))
+        .is_ok());
+    let p = parse(&EXEMPTION.replace("2027-01-31", "2027-11-23")).unwrap();
+    assert!(p
+        .check_exemption_horizon(now("2026-11-22T10:00:00Z"))
+        .is_err());
+    // The limit is configurable, within its range.
+    let p = parse(&format!("[limits]\nmax_exemption_days = 30\n\n{EXEMPTION}")).unwrap();
+    assert!(p
+        .check_exemption_horizon(now("2026-11-22T10:00:00Z"))
+        .is_err());
+    assert!(p
+        .check_exemption_horizon(now("2027-01-10T00:00:00Z"))
+        .is_ok());
+    for bad in ["0", "3651", "-1"] {
+        let ps = problems(&format!("[limits]\nmax_exemption_days = {bad}\n"));
+        assert!(ps[0].message.contains("out of range"), "{bad}: {ps:?}");
+    }
 }

@@ -1,4 +1,4 @@
-//! Remediation (DESIGN §8, issue 3): turn findings into a plan of actions — roll, replace,
+//! Remediation (docs/architecture.md §8, issue 3): turn findings into a plan of actions — roll, replace,
 //! disable, enable — and carry it out without ever losing a secret or weakening a token.
 //!
 //! - [`plan`]: which one action each offending token gets, and why (pure).
@@ -7,22 +7,25 @@
 //! - [`apply`]: the driver that journals every action, and the roll protocol.
 //! - [`replace`]: the replace protocol.
 //! - [`sink`]: where new secrets go (`file:`, `exec:`, `stdout`) and the escrow.
-//! - [`journal`]: the append-only JSONL record of every action.
+//! - [`journal`]: the append-only JSONL record of every action and of each of its steps.
+//! - [`recover`]: finish or undo the actions an interrupted run left unfinished.
 //! - [`render`]: the plan and its outcomes as a table or JSON.
-//! - [`cmd`]: the command wiring of `remediate`, shared with [`single`], the wiring of
-//!   `roll|replace|disable|enable TOKEN_ID`.
+//!
+//! The commands (`remediate`, `roll|replace|disable|enable TOKEN_ID`) are wired in the
+//! binary's command layer; nothing here prints.
 
 pub mod apply;
-pub mod cmd;
 pub mod journal;
 pub mod plan;
+pub mod recover;
 pub mod render;
 pub mod replace;
-pub mod single;
 pub mod sink;
 pub mod status;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -32,7 +35,7 @@ pub use plan::{Op, Plan, PlanItem};
 /// Where one planned action stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub enum ActionStatus {
     /// Dry run: would be executed.
     Planned,
     /// Not executed: beyond `max_actions` for this run.
@@ -45,29 +48,50 @@ pub enum Status {
     Failed,
 }
 
-impl Status {
+impl ActionStatus {
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Planned => "planned",
-            Status::Deferred => "deferred",
-            Status::Succeeded => "succeeded",
-            Status::Unchanged => "unchanged",
-            Status::Skipped => "skipped",
-            Status::Failed => "failed",
+            ActionStatus::Planned => "planned",
+            ActionStatus::Deferred => "deferred",
+            ActionStatus::Succeeded => "succeeded",
+            ActionStatus::Unchanged => "unchanged",
+            ActionStatus::Skipped => "skipped",
+            ActionStatus::Failed => "failed",
         }
     }
 
     /// Whether this outcome makes the run exit 3: an action that did not do what the plan
     /// said (failed, or skipped because the token changed under it).
     pub fn is_failure(self) -> bool {
-        matches!(self, Status::Failed | Status::Skipped)
+        matches!(self, ActionStatus::Failed | ActionStatus::Skipped)
+    }
+}
+
+/// A request to stop (SIGINT/SIGTERM, set by the command layer): the current action
+/// finishes its critical step — its new secret escrowed and the delivery under way — and
+/// no further action or step starts (docs/architecture.md §8).
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Whether this is the first request (so a second one can be told apart).
+    pub fn request_first(&self) -> bool {
+        !self.0.swap(true, Ordering::SeqCst)
     }
 }
 
 /// What executing one action did. Never holds a secret: only where it went.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    pub status: Status,
+pub struct ActionOutcome {
+    pub status: ActionStatus,
     pub message: String,
     /// Where the new secret was delivered (a file path, "stdout", "the exec: command").
     pub delivered_to: Option<String>,
@@ -79,11 +103,15 @@ pub struct Outcome {
     pub before: Option<Value>,
     /// The token as read back after the change.
     pub after: Option<Value>,
+    /// The action left work behind that `tokenwarden recover` finishes or undoes: a secret
+    /// escrowed but not delivered, a secret nobody holds, a replacement not deleted, an old
+    /// token not disabled. Journaled in the `end` entry.
+    pub unfinished: bool,
 }
 
-impl Outcome {
-    pub fn new(status: Status, message: impl Into<String>) -> Outcome {
-        Outcome {
+impl ActionOutcome {
+    pub fn new(status: ActionStatus, message: impl Into<String>) -> ActionOutcome {
+        ActionOutcome {
             status,
             message: message.into(),
             delivered_to: None,
@@ -91,22 +119,53 @@ impl Outcome {
             new_token_id: None,
             before: None,
             after: None,
+            unfinished: false,
         }
     }
 
-    pub fn failed(message: impl Into<String>) -> Outcome {
-        Outcome::new(Status::Failed, message)
+    /// Marks the outcome as leaving work for `tokenwarden recover`.
+    pub fn unfinished(mut self) -> ActionOutcome {
+        self.unfinished = true;
+        self
     }
 
-    pub fn with_before(mut self, before: Option<Value>) -> Outcome {
+    pub fn failed(message: impl Into<String>) -> ActionOutcome {
+        ActionOutcome::new(ActionStatus::Failed, message)
+    }
+
+    pub fn with_before(mut self, before: Option<Value>) -> ActionOutcome {
         self.before = before;
         self
     }
 
-    pub fn with_after(mut self, after: Option<Value>) -> Outcome {
+    pub fn with_after(mut self, after: Option<Value>) -> ActionOutcome {
         self.after = after;
         self
     }
+}
+
+/// Why a write body cannot be built from a token as the API returned it: the token is not
+/// changed then, and the action fails with this reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("the token is not a JSON object")]
+    NotAnObject,
+    #[error("the token has no name, which a PUT requires")]
+    NoName,
+    #[error("the token has no policies, which a PUT requires")]
+    NoPolicies,
+    #[error("the token has no policies to copy")]
+    NothingToCopy,
+    #[error("policies[{0}] has a permission group without an id")]
+    GroupWithoutId(usize),
+    #[error("policies[{0}] has no effect or no resources")]
+    NoEffectOrResources(usize),
+    #[error("the token's not_before is not a time")]
+    NotBefore,
+    /// `max_lifetime_days` would give a replacement less than the minimum validity, or an
+    /// expiry past any representable time (issue 12).
+    #[error("{0}")]
+    Lifetime(String),
 }
 
 /// A token object without anything secret: API objects never carry the secret except a

@@ -1,4 +1,4 @@
-//! The remediation plan (DESIGN §8): from governed findings to at most one action per
+//! The remediation plan (docs/architecture.md §8): from governed findings to at most one action per
 //! token — the strongest one its findings ask for — with the rules behind it, the weaker
 //! actions it supersedes, and the tokens left alone with the reason. Pure: no I/O.
 //!
@@ -36,6 +36,13 @@ impl Op {
             Op::Disable => "disable",
             Op::Enable => "enable",
         }
+    }
+
+    /// The action named `s` (as the journal writes it).
+    pub fn parse(s: &str) -> Option<Op> {
+        [Op::Roll, Op::Replace, Op::Disable, Op::Enable]
+            .into_iter()
+            .find(|op| op.as_str() == s)
     }
 
     /// The action a finding asks for, if any.
@@ -346,5 +353,4 @@ pub fn single(
 }
 
 #[cfg(test)]
-#[path = "plan_tests.rs"]
 mod tests;

@@ -1,11 +1,12 @@
 //! The plan and its outcomes as a table or a JSON document. Deterministic given the same
 //! inputs; never a secret (rows hold token ids, rules and where secrets went).
 
+use crate::text::terminal as t;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use super::plan::Skipped;
-use super::{Outcome, PlanItem, Status};
+use super::{ActionOutcome, ActionStatus, PlanItem};
 use crate::inventory::NotEvaluated;
 
 /// Whether anything was executed.
@@ -19,8 +20,8 @@ pub enum Mode {
 #[derive(Debug, Clone, Copy)]
 pub struct Row<'a> {
     pub item: &'a PlanItem,
-    pub status: Status,
-    pub outcome: Option<&'a Outcome>,
+    pub status: ActionStatus,
+    pub outcome: Option<&'a ActionOutcome>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,10 +33,12 @@ pub struct Document<'a> {
     pub skipped: &'a [Skipped],
     pub not_evaluated: &'a [NotEvaluated],
     pub exit_code: u8,
+    /// A signal stopped the run: the rows without an outcome were never started.
+    pub interrupted: bool,
 }
 
 impl Document<'_> {
-    fn count(&self, status: Status) -> usize {
+    fn count(&self, status: ActionStatus) -> usize {
         self.rows.iter().filter(|r| r.status == status).count()
     }
 }
@@ -84,19 +87,19 @@ pub fn json(doc: &Document<'_>) -> Value {
         .collect();
     let mut summary = serde_json::Map::new();
     for status in [
-        Status::Planned,
-        Status::Deferred,
-        Status::Succeeded,
-        Status::Unchanged,
-        Status::Skipped,
-        Status::Failed,
+        ActionStatus::Planned,
+        ActionStatus::Deferred,
+        ActionStatus::Succeeded,
+        ActionStatus::Unchanged,
+        ActionStatus::Skipped,
+        ActionStatus::Failed,
     ] {
         summary.insert(status.as_str().into(), json!(doc.count(status)));
     }
     summary.insert("not_planned".into(), json!(doc.skipped.len()));
     summary.insert("not_evaluated".into(), json!(doc.not_evaluated.len()));
     summary.insert("exit_code".into(), json!(doc.exit_code));
-    json!({
+    let mut doc_json = json!({
         "tool": "tokenwarden",
         "version": env!("CARGO_PKG_VERSION"),
         "mode": match doc.mode { Mode::DryRun => "dry-run", Mode::Apply => "apply" },
@@ -106,7 +109,12 @@ pub fn json(doc: &Document<'_>) -> Value {
         "not_planned": doc.skipped,
         "not_evaluated": doc.not_evaluated,
         "summary": summary,
-    })
+    });
+    // Only when it happened, so every other document keeps its shape.
+    if doc.interrupted {
+        doc_json["interrupted"] = json!(true);
+    }
+    doc_json
 }
 
 fn widths(rows: &[[String; 6]]) -> [usize; 6] {
@@ -138,13 +146,15 @@ pub fn table(doc: &Document<'_>) -> String {
             "BECAUSE".to_string(),
         ]];
         for r in &doc.rows {
+            // Every cell escaped: a token name must not hide a column of the row being
+            // approved, nor forge a line (issue 12).
             cells.push([
-                r.item.owner.label(),
-                r.item.token_id.clone(),
-                r.item.token_name.clone().unwrap_or_else(|| "-".into()),
+                t(&r.item.owner.label()).into_owned(),
+                t(&r.item.token_id).into_owned(),
+                t(r.item.token_name.as_deref().unwrap_or("-")).into_owned(),
                 r.item.op.to_string(),
                 r.status.as_str().to_string(),
-                because(r.item),
+                t(&because(r.item)).into_owned(),
             ]);
         }
         let w = widths(&cells);
@@ -166,7 +176,7 @@ pub fn table(doc: &Document<'_>) -> String {
             out.push_str(line.trim_end());
             out.push('\n');
             if let Some(o) = i.checked_sub(1).and_then(|k| doc.rows[k].outcome) {
-                out.push_str(&format!("    -> {}\n", o.message));
+                out.push_str(&format!("    -> {}\n", t(&o.message)));
             }
         }
     }
@@ -175,33 +185,42 @@ pub fn table(doc: &Document<'_>) -> String {
         for s in doc.skipped {
             out.push_str(&format!(
                 "  {} {} ({}): {} ({}): {}\n",
-                s.owner.label(),
-                s.token_id,
-                s.token_name.as_deref().unwrap_or("-"),
+                t(&s.owner.label()),
+                t(&s.token_id),
+                t(s.token_name.as_deref().unwrap_or("-")),
                 s.action,
                 if s.rules.is_empty() {
                     "requested".to_string()
                 } else {
-                    s.rules.join(", ")
+                    t(&s.rules.join(", ")).into_owned()
                 },
-                s.reason
+                t(&s.reason)
             ));
         }
     }
     if !doc.not_evaluated.is_empty() {
         out.push_str("\nNot evaluated (no plan for these):\n");
         for n in doc.not_evaluated {
-            out.push_str(&format!("  {}: {}\n", n.scope, n.reason));
+            out.push_str(&format!(
+                "  {}: {}\n",
+                t(&n.scope.to_string()),
+                t(&n.reason)
+            ));
         }
+    }
+    if doc.interrupted {
+        out.push_str(
+            "\nInterrupted by a signal: the actions shown as deferred were not started. `tokenwarden recover` finishes what the interrupted action left.\n",
+        );
     }
     let mut parts = Vec::new();
     for status in [
-        Status::Planned,
-        Status::Succeeded,
-        Status::Unchanged,
-        Status::Skipped,
-        Status::Failed,
-        Status::Deferred,
+        ActionStatus::Planned,
+        ActionStatus::Succeeded,
+        ActionStatus::Unchanged,
+        ActionStatus::Skipped,
+        ActionStatus::Failed,
+        ActionStatus::Deferred,
     ] {
         let n = doc.count(status);
         if n > 0 {

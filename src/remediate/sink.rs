@@ -1,4 +1,4 @@
-//! Secret sinks (DESIGN §8): where a new secret goes after a roll or a replace, and the
+//! Secret sinks (docs/architecture.md §8): where a new secret goes after a roll or a replace, and the
 //! escrow that keeps it when delivery fails.
 //!
 //! - `file:DIR` writes `DIR/<token_id>.secret` atomically (temp file, fsync, rename, fsync
@@ -10,7 +10,19 @@
 //!   group is killed. Its stdout is discarded (it must not mix with tokenwarden's report),
 //!   its stderr passes through, and tokenwarden's own Cloudflare credential is removed from
 //!   its environment.
-//! - `stdout` prints `<token_id> <secret>` lines; only when named explicitly.
+//! - `stdout` prints `<token_id> <secret>` lines; only when named explicitly, and never
+//!   into a closed stdout or `/dev/null` (Rust's runtime points a closed stdout there, so
+//!   every write "succeeds" and the secret goes nowhere).
+//!
+//! A delivery counts only when every write, flush (and for files fsync and rename)
+//! succeeded. [`SecretSink::check`] and [`check_escrow_dir`] run before anything changes and
+//! prove with a real write (one block, fsynced, removed) that the sink's and the escrow's
+//! filesystems can take a secret; a symbolic link where a directory or secret file should
+//! be, or a directory others may write to, is refused (issue 12).
+//!
+//! The escrow (docs/architecture.md §8) is write-ahead: the caller escrows a new secret as
+//! soon as the API answers, before delivery, and removes the file only once delivery is
+//! confirmed ([`escrow`], [`remove_escrow`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -26,6 +38,13 @@ use crate::secret::Secret;
 
 /// The shell an `exec:` sink runs under.
 const SHELL: &str = "/bin/sh";
+/// The longest an `exec:` sink may run (`--sink-timeout`, 1..=3600 s). A bound checked when
+/// the sink is parsed, before anything changes: an unbounded timeout made the deadline
+/// arithmetic overflow and panic *after* the roll, losing the secret (issue 12).
+pub const MAX_EXEC_TIMEOUT_SECS: u64 = 3600;
+/// What the pre-flight probes write: one filesystem block, more than any token secret, so
+/// a disk with room only for inline or empty files fails the probe and not the delivery.
+const PROBE_BYTES: usize = 4096;
 /// tokenwarden's own credential: the sink command has no business with it.
 const CREDENTIAL_VARS: [&str; 3] = [
     "CLOUDFLARE_API_TOKEN",
@@ -47,6 +66,9 @@ pub enum SinkError {
         path: PathBuf,
         source: io::Error,
     },
+    /// A token id that is not a Cloudflare id never becomes part of a file name.
+    #[error("cannot deliver to a file: the token id {0}")]
+    InvalidId(#[from] crate::id::IdError),
     #[error("exec: sink: {SHELL} is not available: {0}")]
     Shell(String),
     #[error("exec: sink for token {token_id}: cannot start the command: {source}")]
@@ -59,6 +81,13 @@ pub enum SinkError {
     Wait { token_id: String, source: io::Error },
     #[error("cannot print the secret of token {token_id} to stdout: {source}")]
     Stdout { token_id: String, source: io::Error },
+    #[error("the stdout sink cannot take a secret: {0}")]
+    StdoutUnusable(String),
+    /// A path where a secret would be written that must not be trusted.
+    #[error("refusing {}: {reason}", .path.display())]
+    Unsafe { path: PathBuf, reason: String },
+    #[error("escrow directory {}: {source}", .dir.display())]
+    Escrow { dir: PathBuf, source: io::Error },
 }
 
 /// Where new secrets go.
@@ -104,6 +133,11 @@ impl SecretSink {
             if exec_timeout.is_zero() {
                 return Err(bad("the exec: timeout must be at least one second"));
             }
+            if exec_timeout > Duration::from_secs(MAX_EXEC_TIMEOUT_SECS) {
+                return Err(bad(&format!(
+                    "the exec: timeout must be at most {MAX_EXEC_TIMEOUT_SECS} seconds"
+                )));
+            }
             return Ok(SecretSink::Exec {
                 command: command.to_string(),
                 timeout: exec_timeout,
@@ -116,31 +150,44 @@ impl SecretSink {
     /// operator may have put a credential for the secret store in it.
     pub fn describe(&self, token_id: &str) -> String {
         match self {
-            SecretSink::File(dir) => secret_path(dir, token_id).display().to_string(),
+            SecretSink::File(dir) => match secret_path(dir, token_id) {
+                Ok(p) => p.display().to_string(),
+                Err(_) => format!("{} (refused: not a token id)", dir.display()),
+            },
             SecretSink::Exec { .. } => "the exec: sink command".to_string(),
             SecretSink::Stdout => "stdout".to_string(),
         }
     }
 
     /// Check, before anything changes at Cloudflare, that a delivery can work: the
-    /// directory exists (created 0700 if missing) and takes a file; the shell exists.
+    /// directory is no symbolic link, exists (created 0700 if missing), is writable by its
+    /// owner only, and takes a block-sized file (written, fsynced, removed); the shell
+    /// exists; stdout is open and not `/dev/null`.
     pub fn check(&self) -> Result<(), SinkError> {
         match self {
             SecretSink::File(dir) => {
+                refuse_symlink(dir)?;
                 create_private_dir(dir).map_err(|source| SinkError::Dir {
                     dir: dir.clone(),
                     source,
                 })?;
-                let probe = dir.join(format!(".tokenwarden-probe-{}", std::process::id()));
-                let written = private_file(&probe).and_then(|f| f.sync_all());
-                let _ = fs::remove_file(&probe);
-                written.map_err(|source| SinkError::Dir {
+                refuse_shared_dir(dir)?;
+                probe(dir).map_err(|source| SinkError::Dir {
                     dir: dir.clone(),
                     source,
                 })
             }
             SecretSink::Exec { .. } => shell_available(),
-            SecretSink::Stdout => Ok(()),
+            SecretSink::Stdout => stdout_usable().map_err(SinkError::StdoutUnusable),
+        }
+    }
+
+    /// Check, before a roll, that the file the token's secret will replace is not a
+    /// symbolic link (a `file:` sink; the others have no such file).
+    pub fn check_target(&self, token_id: &str) -> Result<(), SinkError> {
+        match self {
+            SecretSink::File(dir) => refuse_symlink(&secret_path(dir, token_id)?),
+            SecretSink::Exec { .. } | SecretSink::Stdout => Ok(()),
         }
     }
 
@@ -148,12 +195,14 @@ impl SecretSink {
     pub fn deliver(&self, d: &Delivery<'_>, secret: &Secret) -> Result<String, SinkError> {
         match self {
             SecretSink::File(dir) => {
+                // Only a checked id names a file: `../../x` never leaves the directory.
+                let path = secret_path(dir, d.token_id)?;
                 let name = format!("{}.secret", d.token_id);
                 write_secret(dir, &name, secret)
                     .map(|p| p.display().to_string())
                     .map_err(|source| SinkError::Write {
                         token_id: d.token_id.to_string(),
-                        path: secret_path(dir, d.token_id),
+                        path,
                         source,
                     })
             }
@@ -161,27 +210,46 @@ impl SecretSink {
                 run_exec(command, *timeout, d, secret).map(|()| self.describe(d.token_id))
             }
             SecretSink::Stdout => {
+                let failed = |source| SinkError::Stdout {
+                    token_id: d.token_id.to_string(),
+                    source,
+                };
+                // Checked again: a write into /dev/null succeeds and proves nothing.
+                stdout_usable().map_err(|why| failed(io::Error::other(why)))?;
                 let mut out = io::stdout().lock();
                 writeln!(out, "{} {}", d.token_id, secret.expose())
                     .and_then(|()| out.flush())
                     .map(|()| "stdout".to_string())
-                    .map_err(|source| SinkError::Stdout {
-                        token_id: d.token_id.to_string(),
-                        source,
-                    })
+                    .map_err(failed)
             }
         }
     }
 }
 
-fn secret_path(dir: &Path, token_id: &str) -> PathBuf {
-    dir.join(format!("{token_id}.secret"))
+/// `DIR/<id>.secret`, for a Cloudflare id only (docs/architecture.md §8).
+fn secret_path(dir: &Path, token_id: &str) -> Result<PathBuf, SinkError> {
+    crate::id::check(token_id)?;
+    Ok(dir.join(format!("{token_id}.secret")))
 }
 
-/// Keep a secret that could not be delivered: `DIR/tokenwarden-escrow-<id>-<time>.secret`,
-/// mode 0600, written like a `file:` sink. `dir` is the journal's directory.
-/// `now` comes from the run's clock; the name also carries the process id and a counter, so
-/// two escrows of one token in one run (a fixed `--now`) never share a file.
+/// The file-name prefix of every escrow file of `token_id`. An id that is not a
+/// Cloudflare id is never put in a file name: its escrow is named `invalid-id` instead
+/// (the journal records the path), so even then the secret is kept.
+pub fn escrow_prefix(token_id: &str) -> String {
+    let shown = if crate::id::is_id(token_id) {
+        token_id
+    } else {
+        "invalid-id"
+    };
+    format!("tokenwarden-escrow-{shown}-")
+}
+
+/// Keep a new secret until its delivery is confirmed:
+/// `DIR/tokenwarden-escrow-<id>-<time>-<pid>-<n>.secret`, exactly the secret, mode 0600,
+/// created exclusively (never through a symbolic link or over an existing file), fsynced
+/// with its directory before this returns. `dir` is the journal's directory; `now` comes
+/// from the run's clock; the process id and a counter keep two escrows of one token in
+/// one run (a fixed `--now`) apart.
 pub fn escrow(
     dir: &Path,
     token_id: &str,
@@ -190,15 +258,145 @@ pub fn escrow(
 ) -> Result<PathBuf, SinkError> {
     let stamp = now.format("%Y%m%dT%H%M%SZ");
     let name = format!(
-        "tokenwarden-escrow-{token_id}-{stamp}-{}-{}.secret",
+        "{}{stamp}-{}-{}.secret",
+        escrow_prefix(token_id),
         std::process::id(),
         next_serial()
     );
-    write_secret(dir, &name, secret).map_err(|source| SinkError::Write {
-        token_id: token_id.to_string(),
-        path: dir.join(&name),
+    let path = dir.join(&name);
+    let written = private_file(&path)
+        .and_then(|mut f| {
+            f.write_all(secret.expose().as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| sync_dir(dir));
+    if written.is_err() {
+        // A partial file holds no usable secret; an untouched one was not created here.
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            let _ = fs::remove_file(&path);
+        }
+    }
+    written
+        .map(|()| path.clone())
+        .map_err(|source| SinkError::Write {
+            token_id: token_id.to_string(),
+            path,
+            source,
+        })
+}
+
+/// Remove an escrow file once its secret is delivered (or worthless), durably.
+pub fn remove_escrow(path: &Path) -> io::Result<()> {
+    fs::remove_file(path)?;
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir),
+        _ => sync_dir(Path::new(".")),
+    }
+}
+
+/// Check, before anything changes, that `dir` can keep escrowed secrets: not a symbolic
+/// link, writable by its owner only, and able to take a block-sized file (written,
+/// fsynced, removed), so a full disk, a read-only directory or missing inodes show here.
+pub fn check_escrow_dir(dir: &Path) -> Result<(), SinkError> {
+    refuse_symlink(dir)?;
+    let meta = fs::metadata(dir).map_err(|source| SinkError::Escrow {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(SinkError::Escrow {
+            dir: dir.to_path_buf(),
+            source: io::Error::other("not a directory"),
+        });
+    }
+    refuse_shared_dir(dir)?;
+    probe(dir).map_err(|source| SinkError::Escrow {
+        dir: dir.to_path_buf(),
         source,
     })
+}
+
+/// Refuse `path` if it exists as a symbolic link: a secret must land where the operator
+/// named, not where a link planted by someone else points.
+pub fn refuse_symlink(path: &Path) -> Result<(), SinkError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(SinkError::Unsafe {
+            path: path.to_path_buf(),
+            reason: "it is a symbolic link".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuse a directory others may write to: they could swap or watch the files in it.
+fn refuse_shared_dir(dir: &Path) -> Result<(), SinkError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir)
+            .map_err(|source| SinkError::Dir {
+                dir: dir.to_path_buf(),
+                source,
+            })?
+            .permissions()
+            .mode();
+        if mode & 0o022 != 0 {
+            return Err(SinkError::Unsafe {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "the directory is writable by group or others (mode {:04o}); make it 0700",
+                    mode & 0o7777
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Write one block to a new private file in `dir`, fsync it and the directory, remove it.
+fn probe(dir: &Path) -> io::Result<()> {
+    let path = dir.join(format!(
+        ".tokenwarden-probe-{}-{}",
+        std::process::id(),
+        next_serial()
+    ));
+    let written = private_file(&path).and_then(|mut f| {
+        f.write_all(&[b'x'; PROBE_BYTES])?;
+        f.sync_all()
+    });
+    let removed = if fs::symlink_metadata(&path).is_ok() {
+        fs::remove_file(&path)
+    } else {
+        Ok(())
+    };
+    written.and(removed).and_then(|()| sync_dir(dir))
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Whether stdout can take a secret: open, and not `/dev/null` (where Rust's runtime
+/// points a stdout that was closed when the process started).
+fn stdout_usable() -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let meta = io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .and_then(|fd| File::from(fd).metadata())
+            .map_err(|e| format!("stdout is not open ({e})"))?;
+        let is_null = meta.file_type().is_char_device()
+            && fs::metadata("/dev/null").is_ok_and(|null| null.rdev() == meta.rdev());
+        if is_null {
+            return Err(
+                "stdout is closed or /dev/null, so the secret would go nowhere".to_string(),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A number no earlier call in this process returned: keeps file names unique without
@@ -221,7 +419,8 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// A new file only its owner can read (0600), failing if it exists.
+/// A new file only its owner can read (0600), failing if anything — a file or a symbolic
+/// link — exists at `path` (O_CREAT|O_EXCL never follows a link).
 fn private_file(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
@@ -233,7 +432,16 @@ fn private_file(path: &Path) -> io::Result<File> {
 /// Atomically write `DIR/name`: a private temp file, fsync, rename over the target, fsync
 /// of the directory, so a reader sees the old secret or the new one, never half of one.
 fn write_secret(dir: &Path, name: &str, secret: &Secret) -> io::Result<PathBuf> {
-    create_private_dir(dir)?;
+    // The pre-flight checks again at delivery: the directory may have changed since.
+    refuse_symlink(dir)
+        .and_then(|()| {
+            create_private_dir(dir).map_err(|source| SinkError::Dir {
+                dir: dir.to_path_buf(),
+                source,
+            })
+        })
+        .and_then(|()| refuse_shared_dir(dir))
+        .map_err(|e| io::Error::other(e.to_string()))?;
     let target = dir.join(name);
     let tmp = dir.join(format!(
         ".{name}.tmp-{}-{}-{:016x}",
@@ -247,7 +455,7 @@ fn write_secret(dir: &Path, name: &str, secret: &Secret) -> io::Result<PathBuf> 
             f.sync_all()
         })
         .and_then(|()| fs::rename(&tmp, &target))
-        .and_then(|()| File::open(dir)?.sync_all());
+        .and_then(|()| sync_dir(dir));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -315,7 +523,9 @@ fn run_exec(
             _ => {}
         }
     }
-    let deadline = Instant::now() + timeout;
+    // Checked, so no timeout can make this panic with the secret in hand (issue 12);
+    // `parse` keeps timeouts within MAX_EXEC_TIMEOUT_SECS anyway.
+    let started = Instant::now();
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
@@ -325,7 +535,7 @@ fn run_exec(
                     status: status.to_string(),
                 })
             }
-            Ok(None) if Instant::now() >= deadline => {
+            Ok(None) if started.elapsed() >= timeout => {
                 kill(&mut child);
                 return Err(SinkError::Timeout {
                     token_id,
@@ -346,6 +556,7 @@ fn kill(child: &mut std::process::Child) {
     if let Ok(pid) = libc::pid_t::try_from(child.id()) {
         // SAFETY: killpg only sends a signal; the group is the one the child leads
         // (process_group(0) above), so nothing outside the sink command is hit.
+        #[allow(unsafe_code)]
         unsafe {
             libc::killpg(pid, libc::SIGKILL);
         }
@@ -354,6 +565,5 @@ fn kill(child: &mut std::process::Child) {
     let _ = child.wait();
 }
 
-#[cfg(all(test, unix))]
-#[path = "sink_tests.rs"]
+#[cfg(test)]
 mod tests;

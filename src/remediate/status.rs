@@ -1,4 +1,4 @@
-//! The disable/enable protocol (DESIGN §8). `PUT .../tokens/{id}` is a *full replacement*
+//! The disable/enable protocol (docs/architecture.md §8). `PUT .../tokens/{id}` is a *full replacement*
 //! at Cloudflare: a field the body leaves out is deleted, so a body without `condition`
 //! would silently lift the token's IP restriction. Hence:
 //!
@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::{Outcome, Status};
+use super::{ActionOutcome, ActionStatus, BodyError};
 use crate::cloudflare::tokens;
 use crate::cloudflare::Client;
 use crate::inventory::Owner;
@@ -25,15 +25,15 @@ fn str_field<'a>(token: &'a Value, field: &str) -> Option<&'a str> {
 }
 
 /// The PUT body: the fresh token with only `status` changed, or why it cannot be built.
-pub fn put_body(fresh: &Value, status: &str) -> Result<Value, String> {
+pub fn put_body(fresh: &Value, status: &str) -> Result<Value, BodyError> {
     let Value::Object(map) = fresh else {
-        return Err("the token is not a JSON object".into());
+        return Err(BodyError::NotAnObject);
     };
     if !map.get("name").is_some_and(Value::is_string) {
-        return Err("the token has no name, which a PUT requires".into());
+        return Err(BodyError::NoName);
     }
     if !map.get("policies").is_some_and(Value::is_array) {
-        return Err("the token has no policies, which a PUT requires".into());
+        return Err(BodyError::NoPolicies);
     }
     let mut body: Map<String, Value> = map
         .iter()
@@ -178,14 +178,14 @@ pub async fn fresh(
     owner: &Owner,
     token_id: &str,
     scanned: &Value,
-) -> Result<Value, Outcome> {
+) -> Result<Value, ActionOutcome> {
     let fresh = tokens::get(client, owner, token_id).await.map_err(|e| {
-        Outcome::failed(format!(
+        ActionOutcome::failed(format!(
             "cannot read token {token_id} fresh ({e}); nothing was changed"
         ))
     })?;
     match changed_since_scan(scanned, &fresh) {
-        Some(why) => Err(Outcome::new(Status::Skipped, why).with_before(Some(fresh))),
+        Some(why) => Err(ActionOutcome::new(ActionStatus::Skipped, why).with_before(Some(fresh))),
         None => Ok(fresh),
     }
 }
@@ -197,7 +197,7 @@ pub async fn set_status(
     token_id: &str,
     scanned: &Value,
     target: &str,
-) -> Outcome {
+) -> ActionOutcome {
     let fresh = match fresh(client, owner, token_id, scanned).await {
         Ok(t) => t,
         Err(outcome) => return outcome,
@@ -212,23 +212,23 @@ pub async fn set_status_of(
     token_id: &str,
     fresh: Value,
     target: &str,
-) -> Outcome {
+) -> ActionOutcome {
     if str_field(&fresh, "status") == Some(target) {
-        return Outcome::new(Status::Unchanged, format!("already {target}"))
+        return ActionOutcome::new(ActionStatus::Unchanged, format!("already {target}"))
             .with_before(Some(fresh.clone()))
             .with_after(Some(fresh));
     }
     let body = match put_body(&fresh, target) {
         Ok(b) => b,
         Err(why) => {
-            return Outcome::failed(format!("token {token_id}: {why}; nothing was changed"))
+            return ActionOutcome::failed(format!("token {token_id}: {why}; nothing was changed"))
                 .with_before(Some(fresh))
         }
     };
     let mut note = String::new();
     if let Err(e) = tokens::update(client, owner, token_id, &body).await {
         if !tokens::answer_lost(&e) {
-            return Outcome::failed(format!(
+            return ActionOutcome::failed(format!(
                 "Cloudflare refused to set token {token_id} {target} ({e}); nothing was changed"
             ))
             .with_before(Some(fresh));
@@ -239,7 +239,7 @@ pub async fn set_status_of(
     let after = match tokens::get(client, owner, token_id).await {
         Ok(a) => a,
         Err(e) => {
-            return Outcome::failed(format!(
+            return ActionOutcome::failed(format!(
                 "cannot read token {token_id} back to verify it ({e}): it may or may not be {target} now{note}; check it before trusting it"
             ))
             .with_before(Some(fresh))
@@ -247,18 +247,18 @@ pub async fn set_status_of(
     };
     let diffs = protected_diff(&fresh, &after);
     let outcome = if !diffs.is_empty() {
-        Outcome::failed(format!(
+        ActionOutcome::failed(format!(
             "TOKEN {token_id} CHANGED BEYOND ITS STATUS: {}. The state before is in the journal; restore it by hand.{note}",
             diffs.join("; ")
         ))
     } else if str_field(&after, "status") != Some(target) {
-        Outcome::failed(format!(
+        ActionOutcome::failed(format!(
             "token {token_id} is still {} after the PUT{note}; nothing else changed",
             show(after.get("status"))
         ))
     } else {
-        Outcome::new(
-            Status::Succeeded,
+        ActionOutcome::new(
+            ActionStatus::Succeeded,
             format!("{target}; verified that nothing else changed{note}"),
         )
     };
@@ -266,5 +266,4 @@ pub async fn set_status_of(
 }
 
 #[cfg(test)]
-#[path = "status_tests.rs"]
 mod tests;

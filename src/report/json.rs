@@ -1,4 +1,4 @@
-//! `--format json`: the whole report as one JSON document (DESIGN §7), plus the
+//! `--format json`: the whole report as one JSON document (docs/architecture.md §7), plus the
 //! governance extras: `stale_exemptions` always, and with `--baseline` a `baseline`
 //! object (counts and the `absent` findings) and a `baseline_state` on every finding.
 

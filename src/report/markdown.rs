@@ -18,12 +18,9 @@ pub const MAX_BYTES: usize = 1_000_000;
 const RESERVE: usize = 8 * 1024;
 
 /// Escape text for a Markdown table cell.
+/// Outside text in a table cell: never rendered as a link, image, mention or HTML.
 fn cell(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('\n', " ")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    crate::text::markdown_cell(s)
 }
 
 fn badge(s: Severity) -> &'static str {
@@ -182,7 +179,11 @@ fn problems(doc: &mut Doc, report: &Report) {
         doc.line("| Scope | Reason |");
         doc.line("| --- | --- |");
         for n in &report.not_evaluated {
-            doc.row(&format!("| `{}` | {} |", cell(&n.scope), cell(&n.reason)));
+            doc.row(&format!(
+                "| `{}` | {} |",
+                cell(&n.scope.to_string()),
+                cell(&n.reason)
+            ));
         }
         doc.end_table();
     }
@@ -319,7 +320,7 @@ fn exempted(doc: &mut Doc, report: &Report) {
                 f.rule_id,
                 cell(token_label(f)),
                 cell(&e.reason),
-                cell(&e.owner),
+                cell(&e.contact),
                 e.expires
             ));
         }

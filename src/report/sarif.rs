@@ -1,4 +1,4 @@
-//! `--format sarif`: SARIF 2.1.0 for GitHub code scanning (DESIGN §7), built with
+//! `--format sarif`: SARIF 2.1.0 for GitHub code scanning (docs/architecture.md §7), built with
 //! serde_sarif's typed builders. With a baseline every result carries `baselineState`
 //! (absent findings as `pass` results); stale exemptions are
 //! `toolConfigurationNotifications` located at their file and line.
@@ -148,7 +148,7 @@ fn result(f: &Finding, rule_index: Option<usize>) -> SarifResult {
         .properties(PropertyBag::builder().additional_properties(props).build());
     let suppressions = f.exempted_by.as_ref().map(|e| {
         let mut props = BTreeMap::new();
-        props.insert("owner".to_string(), json!(e.owner));
+        props.insert("owner".to_string(), json!(e.contact));
         props.insert("expires".to_string(), json!(e.expires.to_string()));
         props.insert("rule".to_string(), json!(e.rule));
         props.insert("token".to_string(), json!(e.token));

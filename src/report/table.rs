@@ -11,6 +11,7 @@ use crate::enrich::rfc3339;
 use crate::finding::Severity;
 use crate::report::token_label;
 use crate::scan::Report;
+use crate::text::terminal as t;
 
 fn style(s: Severity) -> Style {
     match s {
@@ -47,12 +48,12 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
             if current.is_some() {
                 writeln!(out)?;
             }
-            let header = format!("{} ({})", token_label(f), f.token_id);
+            let header = format!("{} ({})", t(token_label(f)), t(&f.token_id));
             writeln!(
                 out,
                 "{}  {}",
                 paint(&header, bold, color),
-                paint(&f.owner.label(), dim, color)
+                paint(&t(&f.owner.label()), dim, color)
             )?;
             current = Some(key);
         }
@@ -60,8 +61,8 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
         let mut line = format!(
             "  {}  {:<width$}  {}",
             paint(&sev, style(f.severity), color),
-            f.rule_id,
-            f.message
+            t(&f.rule_id),
+            t(&f.message)
         );
         if let Some(state) = report.baseline_state(f) {
             let tag = format!("  [{}]", state.as_str());
@@ -75,7 +76,9 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
             line.push_str(&paint(
                 &format!(
                     "  [exempted until {}: {} — {}]",
-                    e.expires, e.reason, e.owner
+                    e.expires,
+                    t(&e.reason),
+                    t(&e.contact)
                 ),
                 dim,
                 color,
@@ -93,7 +96,7 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
         );
         writeln!(out, "{}", paint(&title, style(Severity::High), color))?;
         for n in &report.not_evaluated {
-            writeln!(out, "  {}: {}", n.scope, n.reason)?;
+            writeln!(out, "  {}: {}", t(&n.scope.to_string()), t(&n.reason))?;
         }
         writeln!(out)?;
     }
@@ -116,10 +119,10 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
                     out,
                     "  {:<8}  {}  {} ({})  {}",
                     e.severity.as_str().to_uppercase(),
-                    e.rule_id,
-                    e.token_name.as_deref().unwrap_or(&e.token_id),
-                    e.token_id,
-                    e.owner.label()
+                    t(&e.rule_id),
+                    t(e.token_name.as_deref().unwrap_or(&e.token_id)),
+                    t(&e.token_id),
+                    t(&e.owner.label())
                 )?;
             }
             writeln!(out)?;
@@ -132,7 +135,7 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
         );
         writeln!(out, "{}", paint(&title, style(Severity::Medium), color))?;
         for e in &report.stale_exemptions {
-            writeln!(out, "  {}", e.message())?;
+            writeln!(out, "  {}", t(&e.message()))?;
         }
         writeln!(out)?;
     }
@@ -169,7 +172,7 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
         writeln!(
             out,
             "Baseline {}: {} new, {} updated, {} unchanged, {} absent; the gate counts new and updated findings only.",
-            b.file,
+            t(&b.file),
             b.count(BaselineState::New),
             b.count(BaselineState::Updated),
             b.count(BaselineState::Unchanged),

@@ -2,23 +2,17 @@
 //! the estate, scan again — exactly the new finding fails the gate; a fixed one is absent;
 //! a baseline that does not parse is exit 2, never an empty baseline.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use serde_json::Value;
 
-use crate::emulator::{token_json, Emulator, TokenPolicy, World};
 use crate::example::assert_valid_sarif;
 use crate::support::*;
+use tokenwarden_emulator::{token_json, Emulator, TokenPolicy, World};
 
 const ACC: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 const SCANNER: &str = "ed17574386854bf78a67040be0a770b0";
 const SCANNER_SECRET: &str = "cfut_baseline0scanner0secret0000000000";
 const ZONE: &str = "eb78d65290b24279ba6f44721b3ea3c4";
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0)
-        .single()
-        .unwrap()
-}
 
 /// A clean token: one zone, read-only, IP-restricted, 40-day lifetime, used yesterday.
 fn clean(id: &str, name: &str) -> Value {
@@ -49,20 +43,9 @@ fn world() -> World {
     w
 }
 
-fn live(emu: &Emulator, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = tw();
-    cmd.env("CLOUDFLARE_API_BASE_URL", emu.base_url())
-        .env("CLOUDFLARE_API_TOKEN", SCANNER_SECRET)
-        .arg("scan");
-    if !args.contains(&"--now") {
-        cmd.args(["--now", NOW]);
-    }
-    let out = cmd.args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        stdout_of(&out),
-        stderr_of(&out),
-    )
+/// `scan` against `emu`, as the scanner.
+fn scan(emu: &Emulator) -> Tw {
+    tw().emulator(emu, SCANNER_SECRET).arg("scan")
 }
 
 fn json(text: &str) -> Value {
@@ -76,10 +59,12 @@ fn baseline_round_trip_fails_only_on_the_new_finding() {
     let base = dir.path().join("baseline.json");
     let b = base.to_str().unwrap();
 
-    let (code, _, err) = live(&emu, &["--write-baseline", b, "--format", "json"]);
+    let Output { code, stderr, .. } = scan(&emu)
+        .args(["--write-baseline", b, "--format", "json"])
+        .run();
     assert_eq!(
         code, 1,
-        "the accepted findings fail without a baseline: {err}"
+        "the accepted findings fail without a baseline: {stderr}"
     );
     let recorded = json(&std::fs::read_to_string(&base).unwrap());
     assert_eq!(recorded["format"], "tokenwarden-baseline/v1");
@@ -106,9 +91,13 @@ fn baseline_round_trip_fails_only_on_the_new_finding() {
         .collect();
     assert!(fps.windows(2).all(|w| w[0] < w[1]), "sorted by fingerprint");
 
-    let (code, out, err) = live(&emu, &["--baseline", b, "--format", "json"]);
-    assert_eq!(code, 0, "nothing new: {err}");
-    let v = json(&out);
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = scan(&emu).args(["--baseline", b, "--format", "json"]).run();
+    assert_eq!(code, 0, "nothing new: {stderr}");
+    let v = json(&stdout);
     assert!(v["findings"]
         .as_array()
         .unwrap()
@@ -122,9 +111,13 @@ fn baseline_round_trip_fails_only_on_the_new_finding() {
         w.add_account_token(ACC, no_ip(&"d".repeat(32), "new-intruder"), "cfat_d");
         w.remove_token(&"b".repeat(32));
     });
-    let (code, out, err) = live(&emu, &["--baseline", b, "--format", "json"]);
-    assert_eq!(code, 1, "the new finding fails the gate: {err}");
-    let v = json(&out);
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = scan(&emu).args(["--baseline", b, "--format", "json"]).run();
+    assert_eq!(code, 1, "the new finding fails the gate: {stderr}");
+    let v = json(&stdout);
     let new: Vec<(&str, &str)> = v["findings"]
         .as_array()
         .unwrap()
@@ -146,10 +139,10 @@ fn baseline_round_trip_fails_only_on_the_new_finding() {
 
     // Accepting the new finding (rewriting the baseline in place) passes the gate again.
     let later = "2026-11-29T10:00:00Z";
-    let (code, _, _) = live(
-        &emu,
-        &["--now", later, "--baseline", b, "--write-baseline", b],
-    );
+    let code = scan(&emu)
+        .args(["--now", later, "--baseline", b, "--write-baseline", b])
+        .run()
+        .code;
     assert_eq!(code, 1, "this run still sees the new finding as new");
     let rewritten = json(&std::fs::read_to_string(&base).unwrap());
     let seen = |name: &str| {
@@ -167,7 +160,10 @@ fn baseline_round_trip_fails_only_on_the_new_finding() {
     );
     assert_eq!(seen("new-intruder").as_deref(), Some(later));
     assert_eq!(seen("old-cron"), None, "fixed findings leave the baseline");
-    let (code, _, _) = live(&emu, &["--now", later, "--baseline", b]);
+    let code = scan(&emu)
+        .args(["--now", later, "--baseline", b])
+        .run()
+        .code;
     assert_eq!(code, 0);
 }
 
@@ -177,13 +173,16 @@ fn baseline_states_appear_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("b.json");
     let b = base.to_str().unwrap();
-    live(&emu, &["--write-baseline", b]);
+    scan(&emu).args(["--write-baseline", b]).run();
     emu.with_world(|w| {
         w.add_account_token(ACC, no_ip(&"d".repeat(32), "new-intruder"), "cfat_d");
         w.remove_token(&"b".repeat(32));
     });
 
-    let (_, sarif, _) = live(&emu, &["--baseline", b, "--format", "sarif"]);
+    let sarif = scan(&emu)
+        .args(["--baseline", b, "--format", "sarif"])
+        .run()
+        .stdout;
     let v = assert_valid_sarif(&sarif);
     let results = v["runs"][0]["results"].as_array().unwrap();
     let state = |name: &str| -> Vec<&str> {
@@ -204,7 +203,11 @@ fn baseline_states_appear_in_every_format() {
     assert_eq!(absent[0]["kind"], "pass");
     assert_eq!(absent[0]["level"], "none");
 
-    let (code, table, _) = live(&emu, &["--baseline", b]);
+    let Output {
+        code,
+        stdout: table,
+        ..
+    } = scan(&emu).args(["--baseline", b]).run();
     assert_eq!(code, 1);
     let line = table
         .lines()
@@ -222,7 +225,10 @@ fn baseline_states_appear_in_every_format() {
         "{table}"
     );
 
-    let (_, md, _) = live(&emu, &["--baseline", b, "--format", "markdown"]);
+    let md = scan(&emu)
+        .args(["--baseline", b, "--format", "markdown"])
+        .run()
+        .stdout;
     let new_at = md
         .find("### New findings (1)")
         .expect("a new-findings section");
@@ -259,22 +265,26 @@ fn a_baseline_that_does_not_parse_is_exit_2_naming_the_file() {
     for (name, text) in cases {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
-        let (code, out, err) = scan_example(&["--baseline", path.to_str().unwrap()]);
-        assert_eq!(code, 2, "{name}: {err}");
+        let Output {
+            code,
+            stdout,
+            stderr,
+        } = scan_example(&["--baseline", path.to_str().unwrap()]);
+        assert_eq!(code, 2, "{name}: {stderr}");
         assert!(
-            out.is_empty(),
+            stdout.is_empty(),
             "{name}: nothing is reported on a bad baseline"
         );
         assert!(
-            err.contains(name),
-            "{name}: the error names the file: {err}"
+            stderr.contains(name),
+            "{name}: the error names the file: {stderr}"
         );
     }
-    let (code, _, err) = scan_example(&["--baseline", "/nonexistent/baseline.json"]);
+    let Output { code, stderr, .. } = scan_example(&["--baseline", "/nonexistent/baseline.json"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("cannot read baseline /nonexistent/baseline.json"),
-        "{err}"
+        stderr.contains("cannot read baseline /nonexistent/baseline.json"),
+        "{stderr}"
     );
 }
 
@@ -284,21 +294,24 @@ fn findings_in_a_scope_that_became_unreadable_are_not_absent() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("b.json");
     let b = base.to_str().unwrap();
-    let (code, _, _) = live(&emu, &["--write-baseline", b]);
+    let code = scan(&emu).args(["--write-baseline", b]).run().code;
     assert_eq!(code, 1);
     emu.with_world(|w| {
         w.forbid_account(ACC);
     });
-    let (code, out, _) = live(&emu, &["--baseline", b, "--format", "json"]);
+    let Output { code, stdout, .. } = scan(&emu).args(["--baseline", b, "--format", "json"]).run();
     assert_eq!(code, 3, "exit 3 is never hidden by a baseline");
-    let v = json(&out);
+    let v = json(&stdout);
     assert_eq!(
         v["baseline"]["absent"],
         serde_json::json!([]),
         "not read is not fixed"
     );
     // Rewriting the baseline from this partial scan keeps the unseen account's entries.
-    let (code, _, _) = live(&emu, &["--baseline", b, "--write-baseline", b]);
+    let code = scan(&emu)
+        .args(["--baseline", b, "--write-baseline", b])
+        .run()
+        .code;
     assert_eq!(code, 3);
     let kept = json(&std::fs::read_to_string(&base).unwrap());
     assert!(kept["findings"]

@@ -37,27 +37,19 @@ fn the_markdown_summary_is_cut_under_the_step_summary_limit() {
     let snap = dir.path().join("big.json");
     std::fs::write(&snap, big_snapshot(700)).unwrap();
     let scan = |format: &str| {
-        tw().args(["scan", "--now", NOW, "--format", format, "--snapshot"])
+        tw().args(["scan", "--format", format, "--snapshot"])
             .arg(&snap)
-            .output()
-            .unwrap()
+            .run()
     };
     let out = scan("markdown");
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "the gate does not depend on the cut"
-    );
-    let md = stdout_of(&out);
+    assert_eq!(out.code, 1, "the gate does not depend on the cut");
+    let md = out.stdout;
     assert!(md.len() <= GITHUB_STEP_SUMMARY_LIMIT, "{} bytes", md.len());
     assert!(
         md.len() > GITHUB_STEP_SUMMARY_LIMIT / 2,
         "the budget is used, not wasted"
     );
-    let total = serde_json::from_str::<Value>(&stdout_of(&scan("json"))).unwrap()["summary"]
-        ["findings"]
-        .as_u64()
-        .unwrap() as usize;
+    let total = scan("json").json()["summary"]["findings"].as_u64().unwrap() as usize;
     assert_eq!(total, 4200);
     let shown = md
         .lines()
@@ -98,9 +90,9 @@ fn completions_are_generated_for_bash_zsh_and_fish() {
         ("zsh", "#compdef tokenwarden"),
         ("fish", "complete -c tokenwarden"),
     ] {
-        let out = tw().args(["completions", shell]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{shell}");
-        let script = stdout_of(&out);
+        let out = tw().args(["completions", shell]).run();
+        assert_eq!(out.code, 0, "{shell}");
+        let script = out.stdout;
         assert!(script.contains(marker), "{shell}: {script}");
         // fish spells long options `-l name`.
         for word in [
@@ -113,8 +105,7 @@ fn completions_are_generated_for_bash_zsh_and_fish() {
             assert!(script.contains(word), "{shell} completes {word}");
         }
     }
-    let out = tw().args(["completions", "tcsh"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    tw().args(["completions", "tcsh"]).code(2).run();
 }
 
 /// The fenced blocks of one language in a Markdown file.
@@ -175,7 +166,7 @@ fn the_ci_guide_workflows_are_valid_yaml_and_use_the_documented_flags() {
         assert!(all.contains(needle), "docs/ci.md workflows lack {needle}");
     }
     // Every scan flag the guide uses exists.
-    let help = stdout_of(&tw().args(["scan", "--help"]).output().unwrap());
+    let help = tw().args(["scan", "--help"]).run().stdout;
     for flag in [
         "--baseline",
         "--write-baseline",
@@ -221,4 +212,37 @@ fn the_readme_links_the_governance_docs() {
     ] {
         assert!(guide.contains(topic), "the guide lacks {topic}");
     }
+}
+
+/// Issue 11: `rust-version` is true — no dependency needs a newer Rust than Cargo.toml says.
+#[test]
+fn rust_version_is_at_least_every_dependencys() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let parse = |v: &str| -> Vec<u64> { v.split('.').map(|x| x.parse().unwrap()).collect() };
+    let packages = meta["packages"].as_array().unwrap();
+    let ours = packages
+        .iter()
+        .find(|p| p["name"] == "tokenwarden")
+        .and_then(|p| p["rust_version"].as_str())
+        .expect("Cargo.toml sets rust-version");
+    let (needed, by) = packages
+        .iter()
+        .filter_map(|p| Some((parse(p["rust_version"].as_str()?), p["name"].as_str()?)))
+        .max()
+        .unwrap();
+    assert!(
+        parse(ours) >= needed,
+        "rust-version {ours} is below {needed:?}, which {by} needs"
+    );
 }

@@ -3,24 +3,18 @@
 //! account, with a link); invalid credentials, account-owned tokens, the legacy key, the
 //! write permissions remediation needs — and never the secret in any output.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use serde_json::Value;
 
-use crate::emulator::{
+use crate::support::*;
+use tokenwarden_emulator::{
     token_json, Emulator, TokenPolicy, World, USER_API_KEY, USER_EMAIL, USER_ID,
 };
-use crate::support::*;
 
 const ACC_A: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 const ACC_B: &str = "5a6e1d2c3b4f40718293a4b5c6d7e8f9";
 const SCANNER: &str = "ed17574386854bf78a67040be0a770b0";
 const SECRET: &str = "cfut_doctor0scanner0secret0do0not0print";
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0)
-        .single()
-        .unwrap()
-}
 
 fn base_world() -> World {
     let mut w = World::new(now());
@@ -41,25 +35,22 @@ fn full_scanner() -> Value {
         .build()
 }
 
-fn doctor(emu: &Emulator, secret: Option<&str>, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = tw();
-    cmd.env("CLOUDFLARE_API_BASE_URL", emu.base_url());
-    if let Some(s) = secret {
-        cmd.env("CLOUDFLARE_API_TOKEN", s);
-    }
-    let out = cmd
-        .args(["doctor", "--now", NOW])
-        .args(args)
-        .output()
-        .unwrap();
-    let (o, e) = (stdout_of(&out), stderr_of(&out));
+/// `doctor` against `emu` with the API token `secret` (or none), checking that no secret
+/// is printed.
+fn doctor(emu: &Emulator, secret: Option<&str>, args: &[&str]) -> Output {
+    let cmd = match secret {
+        Some(s) => tw().emulator(emu, s),
+        None => tw().api_base(emu),
+    };
+    let out = cmd.arg("doctor").args(args).run();
+    let (o, e) = (&out.stdout, &out.stderr);
     for s in [SECRET, "cfat_account0scanner0secret", USER_API_KEY] {
         assert!(
             !o.contains(s) && !e.contains(s),
             "a secret was printed:\n{o}\n{e}"
         );
     }
-    (out.status.code().unwrap_or(-1), o, e)
+    out
 }
 
 fn json(s: &str) -> Value {
@@ -80,7 +71,11 @@ fn a_fully_scoped_read_only_token_is_ready() {
     let mut w = base_world();
     w.add_user_token(full_scanner(), SECRET);
     let emu = Emulator::start(w);
-    let (code, out, err) = doctor(&emu, Some(SECRET), &["--format", "json"]);
+    let Output {
+        code,
+        stdout: out,
+        stderr: err,
+    } = doctor(&emu, Some(SECRET), &["--format", "json"]);
     assert_eq!(code, 0, "{out}{err}");
     let v = json(&out);
     assert_eq!(v["scan_ready"], true);
@@ -115,7 +110,11 @@ fn a_fully_scoped_read_only_token_is_ready() {
         .contains("should stay read-only"));
     assert_eq!(emu.write_requests(), 0, "doctor only reads");
 
-    let (code, table, _) = doctor(&emu, Some(SECRET), &[]);
+    let Output {
+        code,
+        stdout: table,
+        ..
+    } = doctor(&emu, Some(SECRET), &[]);
     assert_eq!(code, 0);
     assert!(table.contains("Scan: ready"), "{table}");
     assert!(
@@ -125,7 +124,11 @@ fn a_fully_scoped_read_only_token_is_ready() {
     assert!(table.contains("  note     write user/tokens"), "{table}");
 
     // Requiring remediation makes the missing write permissions fail the check.
-    let (code, table, _) = doctor(&emu, Some(SECRET), &["--remediation"]);
+    let Output {
+        code,
+        stdout: table,
+        ..
+    } = doctor(&emu, Some(SECRET), &["--remediation"]);
     assert_eq!(code, 3, "{table}");
     assert!(table.contains("MISSING  write user/tokens"), "{table}");
     assert!(
@@ -147,7 +150,9 @@ fn a_credential_lacking_account_access_is_exit_3_with_a_fix() {
         .build();
     w.add_user_token(token, SECRET);
     let emu = Emulator::start(w);
-    let (code, out, _) = doctor(&emu, Some(SECRET), &["--format", "json"]);
+    let Output {
+        code, stdout: out, ..
+    } = doctor(&emu, Some(SECRET), &["--format", "json"]);
     assert_eq!(code, 3, "{out}");
     let v = json(&out);
     assert_eq!(v["scan_ready"], false);
@@ -172,7 +177,11 @@ fn a_credential_lacking_account_access_is_exit_3_with_a_fix() {
     );
     assert_eq!(check(&v, "ip-condition")["status"], "warn");
 
-    let (code, table, _) = doctor(&emu, Some(SECRET), &[]);
+    let Output {
+        code,
+        stdout: table,
+        ..
+    } = doctor(&emu, Some(SECRET), &[]);
     assert_eq!(code, 3);
     assert!(
         table.contains(&format!("MISSING  scope accounts/{ACC_B}/tokens")),
@@ -182,16 +191,13 @@ fn a_credential_lacking_account_access_is_exit_3_with_a_fix() {
     assert!(table.contains("Create or edit a correctly scoped token at https://dash.cloudflare.com/profile/api-tokens"), "{table}");
 
     // Scanning only what the token can read is ready.
-    let (code, out, _) = doctor(&emu, Some(SECRET), &["--account", ACC_A]);
-    assert_eq!(code, 0, "{out}");
+    let Output { code, stdout, .. } = doctor(&emu, Some(SECRET), &["--account", ACC_A]);
+    assert_eq!(code, 0, "{stdout}");
     // And a scan of everything indeed cannot complete, as doctor said.
-    let out = tw()
-        .env("CLOUDFLARE_API_BASE_URL", emu.base_url())
-        .env("CLOUDFLARE_API_TOKEN", SECRET)
-        .args(["scan", "--now", NOW, "--fail-on", "never"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    tw().emulator(&emu, SECRET)
+        .args(["scan", "--fail-on", "never"])
+        .code(3)
+        .run();
 }
 
 #[test]
@@ -204,9 +210,9 @@ fn a_token_without_user_token_access_is_missing_api_tokens_read() {
         .build();
     w.add_user_token(token, SECRET);
     let emu = Emulator::start(w);
-    let (code, out, _) = doctor(&emu, Some(SECRET), &["--format", "json"]);
+    let Output { code, stdout, .. } = doctor(&emu, Some(SECRET), &["--format", "json"]);
     assert_eq!(code, 3);
-    let v = json(&out);
+    let v = json(&stdout);
     let user = check(&v, "scope user/tokens");
     assert_eq!(user["status"], "missing");
     assert!(
@@ -227,7 +233,7 @@ fn a_token_without_user_token_access_is_missing_api_tokens_read() {
         Value::Null,
         "unknown without its own policies"
     );
-    let (code, _, _) = doctor(&emu, Some(SECRET), &["--scope", "accounts"]);
+    let code = doctor(&emu, Some(SECRET), &["--scope", "accounts"]).code;
     assert_eq!(code, 0);
 }
 
@@ -236,18 +242,18 @@ fn an_invalid_token_is_exit_3_and_no_credential_is_exit_2() {
     let mut w = base_world();
     w.add_user_token(full_scanner(), SECRET);
     let emu = Emulator::start(w);
-    let (code, out, _) = doctor(
+    let Output { code, stdout, .. } = doctor(
         &emu,
         Some("cfut_not_a_valid_token_000000000000000000"),
         &["--format", "json"],
     );
     assert_eq!(code, 3);
-    let v = json(&out);
+    let v = json(&stdout);
     assert_eq!(check(&v, "verify")["status"], "error");
-    assert!(!out.contains("cfut_not_a_valid_token"));
-    let (code, _, err) = doctor(&emu, None, &[]);
+    assert!(!stdout.contains("cfut_not_a_valid_token"));
+    let Output { code, stderr, .. } = doctor(&emu, None, &[]);
     assert_eq!(code, 2);
-    assert!(err.contains("CLOUDFLARE_API_TOKEN"), "{err}");
+    assert!(stderr.contains("CLOUDFLARE_API_TOKEN"), "{stderr}");
 }
 
 #[test]
@@ -255,26 +261,29 @@ fn an_account_owned_token_is_verified_at_its_account() {
     let mut w = base_world();
     w.add_scanner_account_token(ACC_A, SCANNER, "cfat_account0scanner0secret");
     let emu = Emulator::start(w);
-    let (code, out, _) = doctor(
+    let Output { code, stdout, .. } = doctor(
         &emu,
         Some("cfat_account0scanner0secret"),
         &["--format", "json"],
     );
-    assert_eq!(code, 3, "an account token cannot read user tokens: {out}");
-    let v = json(&out);
+    assert_eq!(
+        code, 3,
+        "an account token cannot read user tokens: {stdout}"
+    );
+    let v = json(&stdout);
     assert_eq!(v["token_owner"], format!("accounts/{ACC_A}"));
     assert!(check(&v, "scope user/tokens")["hint"]
         .as_str()
         .unwrap()
         .contains("--scope accounts"));
-    let (code, out, _) = doctor(
+    let Output { code, stdout, .. } = doctor(
         &emu,
         Some("cfat_account0scanner0secret"),
         &["--scope", "accounts", "--format", "json"],
     );
-    assert_eq!(code, 0, "{out}");
+    assert_eq!(code, 0, "{stdout}");
     assert_eq!(
-        check(&json(&out), &format!("scope accounts/{ACC_A}/tokens"))["status"],
+        check(&json(&stdout), &format!("scope accounts/{ACC_A}/tokens"))["status"],
         "ok"
     );
 }
@@ -283,14 +292,13 @@ fn an_account_owned_token_is_verified_at_its_account() {
 fn the_legacy_key_is_ready_with_advice() {
     let emu = Emulator::start(base_world());
     let out = tw()
-        .env("CLOUDFLARE_API_BASE_URL", emu.base_url())
+        .api_base(&emu)
         .env("CLOUDFLARE_EMAIL", USER_EMAIL)
         .env("CLOUDFLARE_API_KEY", USER_API_KEY)
-        .args(["doctor", "--now", NOW, "--format", "json", "--remediation"])
-        .output()
-        .unwrap();
-    let s = stdout_of(&out);
-    assert_eq!(out.status.code(), Some(0), "{s}");
+        .args(["doctor", "--format", "json", "--remediation"])
+        .run();
+    let s = out.stdout;
+    assert_eq!(out.code, 0, "{s}");
     assert!(!s.contains(USER_API_KEY));
     let v = json(&s);
     assert_eq!(check(&v, "credential-kind")["status"], "warn");

@@ -34,7 +34,11 @@ fn oracle() -> BTreeMap<String, BTreeSet<String>> {
 fn json_report(extra: &[&str]) -> (i32, Value) {
     let mut args = vec!["--format", "json"];
     args.extend_from_slice(extra);
-    let (code, stdout, stderr) = scan_example(&args);
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = scan_example(&args);
     let v = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
     (code, v)
 }
@@ -109,26 +113,26 @@ fn reports_are_byte_identical_across_runs() {
 
 #[test]
 fn table_report() {
-    let (code, stdout, _) = scan_example(&[]);
+    let Output { code, stdout, .. } = scan_example(&[]);
     assert_eq!(code, 1);
     insta::assert_snapshot!("example_table", stdout);
 }
 
 #[test]
 fn json_report_snapshot() {
-    let (_, stdout, _) = scan_example(&["--format", "json"]);
+    let stdout = scan_example(&["--format", "json"]).stdout;
     insta::assert_snapshot!("example_json", stdout);
 }
 
 #[test]
 fn markdown_report() {
-    let (_, stdout, _) = scan_example(&["--format", "markdown"]);
+    let stdout = scan_example(&["--format", "markdown"]).stdout;
     insta::assert_snapshot!("example_markdown", stdout);
 }
 
 #[test]
 fn sarif_report() {
-    let (code, stdout, _) = scan_example(&["--format", "sarif"]);
+    let Output { code, stdout, .. } = scan_example(&["--format", "sarif"]);
     assert_eq!(code, 1, "the exit code does not depend on the format");
     insta::assert_snapshot!("example_sarif", stdout);
 }
@@ -159,7 +163,7 @@ pub(crate) fn assert_valid_sarif(text: &str) -> Value {
 
 #[test]
 fn sarif_validates_and_meets_github_code_scanning_requirements() {
-    let (_, stdout, _) = scan_example(&["--format", "sarif"]);
+    let stdout = scan_example(&["--format", "sarif"]).stdout;
     let sarif = assert_valid_sarif(&stdout);
     assert_eq!(
         sarif["$schema"],
@@ -220,8 +224,8 @@ fn sarif_validates_and_meets_github_code_scanning_requirements() {
 
 #[test]
 fn sarif_fingerprints_are_stable_and_unique() {
-    let (_, a, _) = scan_example(&["--format", "sarif"]);
-    let (_, b, _) = scan_example(&["--format", "sarif", "--now", "2026-12-01T00:00:00Z"]);
+    let a = scan_example(&["--format", "sarif"]).stdout;
+    let b = scan_example(&["--format", "sarif", "--now", "2026-12-01T00:00:00Z"]).stdout;
     let fps = |t: &str| -> BTreeMap<String, String> {
         let v: Value = serde_json::from_str(t).unwrap();
         v["runs"][0]["results"]
@@ -256,7 +260,7 @@ fn sarif_fingerprints_are_stable_and_unique() {
 fn sarif_written_alongside_the_main_report() {
     let dir = tempfile::tempdir().unwrap();
     let sarif = dir.path().join("out.sarif");
-    let (code, stdout, _) =
+    let Output { code, stdout, .. } =
         scan_example(&["--format", "markdown", "--sarif", sarif.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(stdout.starts_with("## tokenwarden"));
@@ -268,7 +272,8 @@ fn sarif_written_alongside_the_main_report() {
 fn output_file_receives_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.json");
-    let (code, stdout, _) = scan_example(&["--format", "json", "--output", out.to_str().unwrap()]);
+    let Output { code, stdout, .. } =
+        scan_example(&["--format", "json", "--output", out.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(stdout.is_empty());
     let v: Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();

@@ -11,7 +11,7 @@ use crate::support::*;
 const EXEMPTIONS: &str = r#"# team exemptions
 [[exemptions]]
 rule = "token-no-ip-restriction"
-token = "ci-deploy-*"
+token_name = "ci-deploy-*"
 account = "023e105f4ecef8ad9ca31a8372d0c353"
 reason = "hosted runners have no fixed egress IPs"
 owner = "platform@example.com"
@@ -19,14 +19,14 @@ expires = 2027-01-31
 
 [[exemptions]]
 rule = "token-secret-stale"
-token = "cert-manager-dns01"
+token_name = "cert-manager-dns01"
 reason = "rotation scheduled"
 owner = "sec@example.com"
 expires = 2026-11-21
 
 [[exemptions]]
 rule = "token-no-expiry"
-token = "decommissioned-*"
+token_name = "decommissioned-*"
 reason = "old exception"
 owner = "sec@example.com"
 expires = 2027-06-30
@@ -48,17 +48,24 @@ fn stale_exemptions_are_reported_in_every_format() {
         "exemption at {ex}:17 (rule token-no-expiry, token decommissioned-*) matched no finding"
     );
 
-    let (code, out, err) = scan_example(&["--exemptions", &ex, "--format", "json"]);
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = scan_example(&["--exemptions", &ex, "--format", "json"]);
     assert_eq!(
         code, 1,
-        "stale exemptions alone do not change the exit code: {err}"
+        "stale exemptions alone do not change the exit code: {stderr}"
     );
-    assert!(err.contains(&format!("warning: stale {expired}")), "{err}");
     assert!(
-        err.contains(&format!("warning: stale {unmatched}")),
-        "{err}"
+        stderr.contains(&format!("warning: stale {expired}")),
+        "{stderr}"
     );
-    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        stderr.contains(&format!("warning: stale {unmatched}")),
+        "{stderr}"
+    );
+    let v: Value = serde_json::from_str(&stdout).unwrap();
     let stale = v["stale_exemptions"].as_array().unwrap();
     assert_eq!(stale.len(), 2, "{stale:?}");
     assert_eq!(stale[0]["why"], "expired");
@@ -80,7 +87,7 @@ fn stale_exemptions_are_reported_in_every_format() {
     assert_eq!(exempted.len(), 1, "the exemption in force still applies");
     assert_eq!(exempted[0]["token_name"], "ci-deploy-production");
 
-    let (_, table, _) = scan_example(&["--exemptions", &ex]);
+    let table = scan_example(&["--exemptions", &ex]).stdout;
     assert!(
         table.contains("STALE EXEMPTIONS (2): expired or matching nothing"),
         "{table}"
@@ -90,13 +97,13 @@ fn stale_exemptions_are_reported_in_every_format() {
         "{table}"
     );
 
-    let (_, md, _) = scan_example(&["--exemptions", &ex, "--format", "markdown"]);
+    let md = scan_example(&["--exemptions", &ex, "--format", "markdown"]).stdout;
     assert!(md.contains("### Stale exemptions (2)"), "{md}");
     assert!(md.contains("| stale exemptions | 2 |"), "{md}");
     assert!(md.contains(&format!("| `{ex}:10` | expired |")), "{md}");
     assert!(md.contains(&format!("| `{ex}:17` | unmatched |")), "{md}");
 
-    let (_, sarif, _) = scan_example(&["--exemptions", &ex, "--format", "sarif"]);
+    let sarif = scan_example(&["--exemptions", &ex, "--format", "sarif"]).stdout;
     let v = assert_valid_sarif(&sarif);
     let notes = v["runs"][0]["invocations"][0]["toolConfigurationNotifications"]
         .as_array()
@@ -119,23 +126,27 @@ fn stale_exemptions_are_reported_in_every_format() {
 #[test]
 fn strict_exemptions_exit_2_naming_each_stale_exemption() {
     let (_dir, ex) = files();
-    let (code, out, err) = scan_example(&[
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = scan_example(&[
         "--exemptions",
         &ex,
         "--strict-exemptions",
         "--format",
         "json",
     ]);
-    assert_eq!(code, 2, "{err}");
+    assert_eq!(code, 2, "{stderr}");
     assert!(
-        err.contains("error: --strict-exemptions: 2 stale exemptions:"),
-        "{err}"
+        stderr.contains("error: --strict-exemptions: 2 stale exemptions:"),
+        "{stderr}"
     );
     assert!(
-        err.contains(&format!("{ex}:10")) && err.contains(&format!("{ex}:17")),
-        "{err}"
+        stderr.contains(&format!("{ex}:10")) && stderr.contains(&format!("{ex}:17")),
+        "{stderr}"
     );
-    let v: Value = serde_json::from_str(&out).unwrap();
+    let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
         v["stale_exemptions"].as_array().unwrap().len(),
         2,
@@ -146,15 +157,15 @@ fn strict_exemptions_exit_2_naming_each_stale_exemption() {
     let dir = tempfile::tempdir().unwrap();
     let fresh = dir.path().join("ok.toml");
     std::fs::write(&fresh, EXEMPTIONS.split("\n\n").next().unwrap()).unwrap();
-    let (code, _, err) = scan_example(&[
+    let Output { code, stderr, .. } = scan_example(&[
         "--exemptions",
         fresh.to_str().unwrap(),
         "--strict-exemptions",
         "--fail-on",
         "never",
     ]);
-    assert_eq!(code, 0, "{err}");
-    assert!(!err.contains("stale"), "{err}");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("stale"), "{stderr}");
 }
 
 #[test]
@@ -167,18 +178,18 @@ fn exemptions_in_a_policy_file_are_checked_the_same_way() {
     )
     .unwrap();
     let p = p.to_str().unwrap();
-    let (code, _, err) = scan_example(&["--policy", p, "--strict-exemptions"]);
+    let Output { code, stderr, .. } = scan_example(&["--policy", p, "--strict-exemptions"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains(&format!("{p}:13")) && err.contains(&format!("{p}:20")),
-        "{err}"
+        stderr.contains(&format!("{p}:13")) && stderr.contains(&format!("{p}:20")),
+        "{stderr}"
     );
 }
 
 #[test]
 fn an_unmatched_exemption_is_not_judged_on_a_narrowed_scan() {
     let (_dir, ex) = files();
-    let (_, out, _) = scan_example(&["--exemptions", &ex, "--scope", "user", "--format", "json"]);
+    let out = scan_example(&["--exemptions", &ex, "--scope", "user", "--format", "json"]).stdout;
     let v: Value = serde_json::from_str(&out).unwrap();
     let whys: Vec<&str> = v["stale_exemptions"]
         .as_array()
@@ -196,18 +207,19 @@ fn an_exemptions_file_merges_with_the_policy_and_rejects_anything_else() {
     let policy = dir.path().join("p.toml");
     std::fs::write(
         &policy,
-        "[[exemptions]]\nrule = \"token-sensitive-write\"\ntoken = \"terraform-dns\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\n",
+        "[[exemptions]]\nrule = \"token-sensitive-write\"\ntoken_name = \"terraform-dns\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\n",
     )
     .unwrap();
     let (_d, ex) = files();
-    let (_, out, _) = scan_example(&[
+    let out = scan_example(&[
         "--policy",
         policy.to_str().unwrap(),
         "--exemptions",
         &ex,
         "--format",
         "json",
-    ]);
+    ])
+    .stdout;
     let v: Value = serde_json::from_str(&out).unwrap();
     let mut by: Vec<&str> = v["findings"]
         .as_array()
@@ -226,45 +238,65 @@ fn an_exemptions_file_merges_with_the_policy_and_rejects_anything_else() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(
         &bad,
-        "[thresholds]\nmax_lifetime_days = 30\n\n[[exemptions]]\nrule = \"token-no-expiry\"\ntoken = \"x\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nticket = \"SEC-1\"\n",
+        "[thresholds]\nmax_lifetime_days = 30\n\n[[exemptions]]\nrule = \"token-no-expiry\"\ntoken_name = \"x\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nticket = \"SEC-1\"\n",
     )
     .unwrap();
     let b = bad.to_str().unwrap();
-    let (code, out, err) = scan_example(&["--exemptions", b]);
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = scan_example(&["--exemptions", b]);
     assert_eq!(code, 2);
-    assert!(out.is_empty());
+    assert!(stdout.is_empty());
     assert!(
-        err.contains(&format!("{b}:1: thresholds: unknown key")),
-        "{err}"
+        stderr.contains(&format!("{b}:1: thresholds: unknown key")),
+        "{stderr}"
     );
     assert!(
-        err.contains(&format!("{b}:10: exemptions[0].ticket: unknown key")),
-        "{err}"
+        stderr.contains(&format!("{b}:10: exemptions[0].ticket: unknown key")),
+        "{stderr}"
     );
 
     std::fs::write(
         &bad,
-        "[[exemptions]]\nrule = \"token-nope\"\ntoken = \"x\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\n",
+        "[[exemptions]]\nrule = \"token-nope\"\ntoken_name = \"x\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\n",
     )
     .unwrap();
-    let (code, _, err) = scan_example(&["--exemptions", b]);
+    let Output { code, stderr, .. } = scan_example(&["--exemptions", b]);
     assert_eq!(code, 2);
     assert!(
-        err.contains(&format!(
+        stderr.contains(&format!(
             "{b}:2: exemptions.rule: unknown rule id \"token-nope\""
         )),
-        "{err}"
+        "{stderr}"
     );
-    std::fs::write(&bad, "[[exemptions]]\nrule = \"*\"\ntoken = \"x\"\n").unwrap();
-    let (code, _, err) = scan_example(&["--exemptions", b]);
+    std::fs::write(&bad, "[[exemptions]]\nrule = \"*\"\ntoken_name = \"x\"\n").unwrap();
+    let Output { code, stderr, .. } = scan_example(&["--exemptions", b]);
     assert_eq!(code, 2);
     assert!(
-        err.contains(&format!(
+        stderr.contains(&format!(
             "{b}:1: exemptions[0].expires: missing required key"
         )),
-        "{err}"
+        "{stderr}"
     );
-    let (code, _, err) = scan_example(&["--exemptions", "/nonexistent/ex.toml"]);
+    let Output { code, stderr, .. } = scan_example(&["--exemptions", "/nonexistent/ex.toml"]);
     assert_eq!(code, 2);
-    assert!(err.contains("/nonexistent/ex.toml"), "{err}");
+    assert!(stderr.contains("/nonexistent/ex.toml"), "{stderr}");
+}
+
+/// Issue 12, item 7: an exemption that would never expire is a configuration error.
+#[test]
+fn an_exemption_past_the_limit_of_days_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("forever.toml");
+    std::fs::write(
+        &p,
+        "[[exemptions]]\nrule = \"*\"\ntoken_name = \"*\"\nreason = \"r\"\nowner = \"o\"\nexpires = 9999-12-31\n",
+    )
+    .unwrap();
+    let Output { code, stderr, .. } = scan_example(&["--exemptions", p.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("max_exemption_days"), "{stderr}");
+    assert!(stderr.contains("forever.toml:1"), "{stderr}");
 }

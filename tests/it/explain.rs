@@ -8,19 +8,11 @@ use crate::support::*;
 
 const TERRAFORM: &str = "eb9f40546feb7ff55315e0a403ca7a43";
 
-fn explain(extra: &[&str]) -> (i32, String, String) {
-    let out = tw()
-        .args(["explain", TERRAFORM, "--snapshot"])
+fn explain(extra: &[&str]) -> Output {
+    tw().args(["explain", TERRAFORM, "--snapshot"])
         .arg(example_snapshot())
-        .args(["--now", NOW])
         .args(extra)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        stdout_of(&out),
-        stderr_of(&out),
-    )
+        .run()
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
@@ -29,15 +21,15 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     p.to_str().unwrap().to_string()
 }
 
-const POLICY: &str = "[rules]\ndisabled = [\"token-no-expiry\"]\n\n[[exemptions]]\nrule = \"token-sensitive-write\"\ntoken = \"terraform-*\"\nreason = \"terraform owns DNS\"\nowner = \"infra@example.com\"\nexpires = 2027-03-31\n\n[[exemptions]]\nrule = \"token-all-zones\"\ntoken = \"terraform-dns\"\nreason = \"was accepted once\"\nowner = \"infra@example.com\"\nexpires = 2026-01-01\n";
+const POLICY: &str = "[rules]\ndisabled = [\"token-no-expiry\"]\n\n[[exemptions]]\nrule = \"token-sensitive-write\"\ntoken_name = \"terraform-*\"\nreason = \"terraform owns DNS\"\nowner = \"infra@example.com\"\nexpires = 2027-03-31\n\n[[exemptions]]\nrule = \"token-all-zones\"\ntoken_name = \"terraform-dns\"\nreason = \"was accepted once\"\nowner = \"infra@example.com\"\nexpires = 2026-01-01\n";
 
 #[test]
 fn json_lists_every_rule_with_its_result_and_the_matched_exemptions() {
     let dir = tempfile::tempdir().unwrap();
     let policy = write(&dir, "p.toml", POLICY);
-    let (code, out, err) = explain(&["--policy", &policy, "--format", "json"]);
-    assert_eq!(code, 0, "{err}");
-    let v: Value = serde_json::from_str(&out).unwrap();
+    let out = explain(&["--policy", &policy, "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
     // The keys the core defined stay.
     assert_eq!(v["input"]["token"]["id"], TERRAFORM);
     assert_eq!(
@@ -93,32 +85,32 @@ fn json_lists_every_rule_with_its_result_and_the_matched_exemptions() {
 fn the_table_shows_config_rules_and_exemptions() {
     let dir = tempfile::tempdir().unwrap();
     let policy = write(&dir, "p.toml", POLICY);
-    let (code, out, _) = explain(&["--policy", &policy]);
+    let Output { code, stdout, .. } = explain(&["--policy", &policy]);
     assert_eq!(code, 0);
     assert!(
-        out.starts_with(&format!("token {TERRAFORM} (terraform-dns) — user")),
-        "{out}"
+        stdout.starts_with(&format!("token {TERRAFORM} (terraform-dns) — user")),
+        "{stdout}"
     );
     assert!(
-        out.contains("config data (data.tokenwarden.config):"),
-        "{out}"
+        stdout.contains("config data (data.tokenwarden.config):"),
+        "{stdout}"
     );
-    assert!(out.contains("\"max_lifetime_days\": 90"), "{out}");
-    assert!(out.contains("  FIRED    token-all-zones\n"), "{out}");
-    assert!(out.contains("  -        token-unused\n"), "{out}");
+    assert!(stdout.contains("\"max_lifetime_days\": 90"), "{stdout}");
+    assert!(stdout.contains("  FIRED    token-all-zones\n"), "{stdout}");
+    assert!(stdout.contains("  -        token-unused\n"), "{stdout}");
     assert!(
-        out.contains("  disabled token-no-expiry  (disabled by the policy: not evaluated)"),
-        "{out}"
-    );
-    assert!(
-        out.contains("[exempted until 2027-03-31: terraform owns DNS]"),
-        "{out}"
+        stdout.contains("  disabled token-no-expiry  (disabled by the policy: not evaluated)"),
+        "{stdout}"
     );
     assert!(
-        out.contains(&format!("  {policy}:4  rule token-sensitive-write, token terraform-*  in force until 2027-03-31")),
-        "{out}"
+        stdout.contains("[exempted until 2027-03-31: terraform owns DNS]"),
+        "{stdout}"
     );
-    assert!(out.contains("EXPIRED on 2026-01-01"), "{out}");
+    assert!(
+        stdout.contains(&format!("  {policy}:4  rule token-sensitive-write, token terraform-*  in force until 2027-03-31")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("EXPIRED on 2026-01-01"), "{stdout}");
 }
 
 #[test]
@@ -127,25 +119,16 @@ fn custom_rules_and_exemption_files_show_up_in_explain() {
     let ex = write(
         &dir,
         "ex.toml",
-        "[[exemptions]]\nrule = \"ci-token-short-expiry\"\ntoken = \"ci-deploy-production\"\nreason = \"migrating\"\nowner = \"ci@example.com\"\nexpires = 2027-01-01\n",
+        "[[exemptions]]\nrule = \"ci-token-short-expiry\"\ntoken_name = \"ci-deploy-production\"\nreason = \"migrating\"\nowner = \"ci@example.com\"\nexpires = 2027-01-01\n",
     );
-    let out = tw()
+    let v = tw()
         .args(["explain", "118023fbf9e1fba030f7699aa4fce88a", "--snapshot"])
         .arg(example_snapshot())
-        .args([
-            "--now",
-            NOW,
-            "--format",
-            "json",
-            "--rules",
-            "examples/custom-rules",
-            "--exemptions",
-            &ex,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    let v: Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+        .args(["--format", "json", "--rules", "examples/custom-rules"])
+        .args(["--exemptions", &ex])
+        .code(0)
+        .run()
+        .json();
     let custom = v["rules"]
         .as_array()
         .unwrap()

@@ -1,4 +1,4 @@
-//! The bulk export of input documents (issue 13), `engine::export::write_jsonl`: one line
+//! The bulk export of input documents (issue 13), `export::write_jsonl`: one line
 //! per token with exactly what `explain TOKEN_ID --format json` shows for it (input
 //! document, config data, findings), findings that add up to the scan's, a line even for a
 //! token that cannot be evaluated, and the same bytes on every run.
@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokenwarden::engine::export::{write_jsonl, ExportSummary};
 use tokenwarden::engine::{Evaluator, RuleSet};
+use tokenwarden::export::{write_jsonl, ExportSummary};
 use tokenwarden::inventory::Inventory;
 use tokenwarden::policy::GovernancePolicy;
 

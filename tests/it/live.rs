@@ -5,25 +5,19 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use serde_json::Value;
 
-use crate::emulator::{
+use crate::support::*;
+use tokenwarden_emulator::{
     token_json, Emulator, Fault, FaultKind, TokenPolicy, World, USER_API_KEY, USER_EMAIL,
 };
-use crate::support::*;
 
 const ACC_A: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 const ACC_B: &str = "5a6e1d2c3b4f40718293a4b5c6d7e8f9";
 const ACC_LOCKED: &str = "9f8e7d6c5b4a49382716f5e4d3c2b1a0";
 const SCANNER: &str = "ed17574386854bf78a67040be0a770b0";
 const SCANNER_SECRET: &str = "cfut_scanner0secret0value0do0not0print0";
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0)
-        .single()
-        .unwrap()
-}
 
 fn id(prefix: &str, n: usize) -> String {
     format!("{prefix}{n:0>width$}", width = 32 - prefix.len())
@@ -45,12 +39,12 @@ fn world(user_tokens: usize, a_tokens: usize) -> World {
     let token = |tid: &str, k: usize, account: Option<&str>| {
         let mut b =
             token_json(tid, &format!("token-{k}")).issued(now() - Duration::days(10 + k as i64));
-        if k % 3 != 0 {
+        if !k.is_multiple_of(3) {
             b = b
                 .expires_on(now() + Duration::days(30))
                 .ip_in(&["203.0.113.0/24"]);
         }
-        if k % 7 == 0 {
+        if k.is_multiple_of(7) {
             // Expired: only listed with include_expired=true.
             b = b.expires_on(now() - Duration::days(40)).status("expired");
         }
@@ -77,18 +71,9 @@ fn world(user_tokens: usize, a_tokens: usize) -> World {
     w
 }
 
-fn live(emu: &Emulator, args: &[&str]) -> (i32, String, String) {
-    let out = tw()
-        .env("CLOUDFLARE_API_BASE_URL", emu.base_url())
-        .env("CLOUDFLARE_API_TOKEN", SCANNER_SECRET)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        stdout_of(&out),
-        stderr_of(&out),
-    )
+/// The binary against `emu`, as the scanner.
+fn live(emu: &Emulator) -> Tw {
+    tw().emulator(emu, SCANNER_SECRET)
 }
 
 fn json(text: &str) -> Value {
@@ -98,9 +83,13 @@ fn json(text: &str) -> Value {
 #[test]
 fn a_live_scan_reads_every_page_of_every_readable_owner() {
     let emu = Emulator::start(world(49, 120));
-    let (code, out, err) = live(&emu, &["scan", "--now", NOW, "--format", "json"]);
-    assert_eq!(code, 3, "the locked account is not evaluated: {err}");
-    let v = json(&out);
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = live(&emu).args(["scan", "--format", "json"]).run();
+    assert_eq!(code, 3, "the locked account is not evaluated: {stderr}");
+    let v = json(&stdout);
     // 49 user tokens + the scanner, 120 in A, 3 in B: expired ones included.
     assert_eq!(v["summary"]["tokens_scanned"], 49 + 1 + 120 + 3);
     assert_eq!(v["summary"]["owners_scanned"], 3);
@@ -142,28 +131,23 @@ fn a_live_scan_reads_every_page_of_every_readable_owner() {
 fn a_forbidden_account_is_not_evaluated_in_every_format_and_the_rest_completes() {
     let emu = Emulator::start(world(3, 3));
     for format in ["table", "json", "sarif", "markdown"] {
-        let (code, out, err) = live(
-            &emu,
-            &[
-                "scan",
-                "--now",
-                NOW,
-                "--format",
-                format,
-                "--fail-on",
-                "never",
-            ],
-        );
-        assert_eq!(code, 3, "{format}: {err}");
+        let Output {
+            code,
+            stdout,
+            stderr,
+        } = live(&emu)
+            .args(["scan", "--format", format, "--fail-on", "never"])
+            .run();
+        assert_eq!(code, 3, "{format}: {stderr}");
         let scope = format!("accounts/{ACC_LOCKED}/tokens");
         assert!(
-            out.contains(&scope),
-            "{format} does not name {scope}:\n{out}"
+            stdout.contains(&scope),
+            "{format} does not name {scope}:\n{stdout}"
         );
-        assert!(out.contains("403"), "{format} does not say why");
-        assert!(err.contains(&scope), "stderr warns too");
+        assert!(stdout.contains("403"), "{format} does not say why");
+        assert!(stderr.contains(&scope), "stderr warns too");
     }
-    let (_, out, _) = live(&emu, &["scan", "--now", NOW, "--format", "json"]);
+    let out = live(&emu).args(["scan", "--format", "json"]).run().stdout;
     let v = json(&out);
     let owners: BTreeSet<&str> = v["findings"]
         .as_array()
@@ -182,31 +166,31 @@ fn a_snapshot_scan_gives_exactly_the_live_findings() {
     let emu = Emulator::start(world(12, 60));
     let dir = tempfile::tempdir().unwrap();
     let snap = dir.path().join("inventory.json");
-    let (code, _, err) = live(
-        &emu,
-        &["snapshot", "--now", NOW, "--output", snap.to_str().unwrap()],
-    );
+    let Output { code, stderr, .. } = live(&emu)
+        .args(["snapshot", "--output", snap.to_str().unwrap()])
+        .run();
     assert_eq!(
         code, 3,
-        "the locked account is recorded as not collected: {err}"
+        "the locked account is recorded as not collected: {stderr}"
     );
     for format in ["json", "sarif", "table", "markdown"] {
-        let (lc, live_out, _) = live(&emu, &["scan", "--now", NOW, "--format", format]);
-        let (sc, snap_out, _) = live(
-            &emu,
-            &[
+        let Output {
+            code: lc,
+            stdout: live_out,
+            ..
+        } = live(&emu).args(["scan", "--format", format]).run();
+        let Output { code, stdout, .. } = live(&emu)
+            .args([
                 "scan",
-                "--now",
-                NOW,
                 "--format",
                 format,
                 "--snapshot",
                 snap.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(lc, sc);
+            ])
+            .run();
+        assert_eq!(lc, code);
         assert_eq!(
-            live_out, snap_out,
+            live_out, stdout,
             "{format} differs between live and snapshot"
         );
     }
@@ -227,30 +211,28 @@ fn no_secret_reaches_any_output_or_the_snapshot() {
     let sarif = dir.path().join("s.sarif");
     let mut outputs = Vec::new();
     for format in ["table", "json", "sarif", "markdown"] {
-        let (_, out, err) = live(
-            &emu,
-            &[
+        let Output { stdout, stderr, .. } = live(&emu)
+            .args([
                 "-vv",
                 "scan",
-                "--now",
-                NOW,
                 "--format",
                 format,
                 "--sarif",
                 sarif.to_str().unwrap(),
-            ],
-        );
-        outputs.push(out);
-        outputs.push(err);
+            ])
+            .run();
+        outputs.push(stdout);
+        outputs.push(stderr);
         outputs.push(std::fs::read_to_string(&sarif).unwrap());
     }
-    let (_, out, err) = live(
-        &emu,
-        &["-v", "snapshot", "--output", snap.to_str().unwrap()],
-    );
-    outputs.extend([out, err, std::fs::read_to_string(&snap).unwrap()]);
-    let (_, out, err) = live(&emu, &["explain", SCANNER, "--format", "json"]);
-    outputs.extend([out, err]);
+    let Output { stdout, stderr, .. } = live(&emu)
+        .args(["-v", "snapshot", "--output", snap.to_str().unwrap()])
+        .run();
+    outputs.extend([stdout, stderr, std::fs::read_to_string(&snap).unwrap()]);
+    let Output { stdout, stderr, .. } = live(&emu)
+        .args(["explain", SCANNER, "--format", "json"])
+        .run();
+    outputs.extend([stdout, stderr]);
     let secrets: Vec<String> = emu.with_world(|w| {
         let mut s: Vec<String> = w.user_tokens.values().map(|t| t.secret.clone()).collect();
         for a in w.accounts.values() {
@@ -270,16 +252,11 @@ fn no_secret_reaches_any_output_or_the_snapshot() {
 fn an_invalid_credential_is_exit_3_with_every_scope_not_evaluated() {
     let emu = Emulator::start(world(2, 2));
     let out = tw()
-        .env("CLOUDFLARE_API_BASE_URL", emu.base_url())
-        .env(
-            "CLOUDFLARE_API_TOKEN",
-            "cfut_not_a_real_token_at_all_00000000000",
-        )
-        .args(["scan", "--now", NOW, "--format", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let v = json(&stdout_of(&out));
+        .emulator(&emu, "cfut_not_a_real_token_at_all_00000000000")
+        .args(["scan", "--format", "json"])
+        .code(3)
+        .run();
+    let v = out.json();
     let scopes: Vec<&str> = v["not_evaluated"]
         .as_array()
         .unwrap()
@@ -287,7 +264,7 @@ fn an_invalid_credential_is_exit_3_with_every_scope_not_evaluated() {
         .map(|n| n["scope"].as_str().unwrap())
         .collect();
     assert_eq!(scopes, vec!["accounts", "user/tokens"]);
-    assert!(!stdout_of(&out).contains("cfut_not_a_real_token"));
+    assert!(!out.stdout.contains("cfut_not_a_real_token"));
     assert_eq!(v["summary"]["tokens_scanned"], 0);
 }
 
@@ -295,56 +272,42 @@ fn an_invalid_credential_is_exit_3_with_every_scope_not_evaluated() {
 fn the_legacy_global_key_and_a_token_file_work() {
     let emu = Emulator::start(world(2, 2));
     let out = tw()
-        .env("CLOUDFLARE_API_BASE_URL", emu.base_url())
+        .api_base(&emu)
         .env("CLOUDFLARE_EMAIL", USER_EMAIL)
         .env("CLOUDFLARE_API_KEY", USER_API_KEY)
-        .args(["scan", "--now", NOW, "--format", "json", "--scope", "user"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
-    let v = json(&stdout_of(&out));
+        .args(["scan", "--format", "json", "--scope", "user"])
+        .code(1)
+        .run();
+    let v = out.json();
     assert_eq!(v["summary"]["tokens_scanned"], 3);
-    assert!(!stdout_of(&out).contains(USER_API_KEY) && !stderr_of(&out).contains(USER_API_KEY));
+    assert!(!out.stdout.contains(USER_API_KEY) && !out.stderr.contains(USER_API_KEY));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("token");
     std::fs::write(&file, format!("{SCANNER_SECRET}\n")).unwrap();
-    let out = tw()
-        .env("CLOUDFLARE_API_BASE_URL", emu.base_url())
-        .args([
-            "scan",
-            "--now",
-            NOW,
-            "--scope",
-            "user",
-            "--api-token-file",
-            file.to_str().unwrap(),
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    tw().api_base(&emu)
+        .args(["scan", "--scope", "user", "--api-token-file"])
+        .arg(&file)
+        .args(["--format", "json"])
+        .code(1)
+        .run();
 }
 
 #[test]
 fn scope_and_account_narrow_what_is_requested() {
     let emu = Emulator::start(world(2, 2));
-    let (code, out, _) = live(
-        &emu,
-        &[
+    let Output { code, stdout, .. } = live(&emu)
+        .args([
             "scan",
-            "--now",
-            NOW,
             "--format",
             "json",
             "--scope",
             "user",
             "--fail-on",
             "never",
-        ],
-    );
+        ])
+        .run();
     assert_eq!(code, 0);
-    assert!(json(&out)["findings"]
+    assert!(json(&stdout)["findings"]
         .as_array()
         .unwrap()
         .iter()
@@ -356,12 +319,9 @@ fn scope_and_account_narrow_what_is_requested() {
         "user scope reads no account"
     );
     emu.clear_requests();
-    let (code, out, _) = live(
-        &emu,
-        &[
+    let Output { code, stdout, .. } = live(&emu)
+        .args([
             "scan",
-            "--now",
-            NOW,
             "--format",
             "json",
             "--scope",
@@ -370,10 +330,10 @@ fn scope_and_account_narrow_what_is_requested() {
             ACC_B,
             "--fail-on",
             "never",
-        ],
-    );
+        ])
+        .run();
     assert_eq!(code, 0);
-    let v = json(&out);
+    let v = json(&stdout);
     assert_eq!(v["summary"]["tokens_scanned"], 3);
     assert!(emu
         .requests()
@@ -403,14 +363,20 @@ fn the_scanner_token_is_identified_and_live_catalogues_are_used() {
     );
     w.validate_ip_conditions = true;
     let emu = Emulator::start(w);
-    let (code, out, err) = live(&emu, &["explain", SCANNER, "--format", "json"]);
-    assert_eq!(code, 0, "{err}");
-    let v = json(&out);
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = live(&emu)
+        .args(["explain", SCANNER, "--format", "json"])
+        .run();
+    assert_eq!(code, 0, "{stderr}");
+    let v = json(&stdout);
     assert_eq!(v["input"]["facts"]["is_scanner"], true);
-    let (_, out, _) = live(
-        &emu,
-        &["scan", "--now", NOW, "--format", "json", "--scope", "user"],
-    );
+    let out = live(&emu)
+        .args(["scan", "--format", "json", "--scope", "user"])
+        .run()
+        .stdout;
     let v = json(&out);
     assert!(v["findings"]
         .as_array()
@@ -418,9 +384,11 @@ fn the_scanner_token_is_identified_and_live_catalogues_are_used() {
         .iter()
         .any(|f| f["rule_id"] == "token-unknown-permission-group"
             && f["token_name"] == "mystery-group"));
-    let (code, out, _) = live(&emu, &["permission-groups", "--account", ACC_A]);
+    let Output { code, stdout, .. } = live(&emu)
+        .args(["permission-groups", "--account", ACC_A])
+        .run();
     assert_eq!(code, 0);
-    assert!(out.contains("Account API Tokens Read"));
+    assert!(stdout.contains("Account API Tokens Read"));
 }
 
 #[test]
@@ -435,9 +403,9 @@ fn a_broken_page_fails_only_its_scope_naming_endpoint_and_page() {
         .exact()
         .nth(2),
     );
-    let (code, out, _) = live(&emu, &["scan", "--now", NOW, "--format", "json"]);
+    let Output { code, stdout, .. } = live(&emu).args(["scan", "--format", "json"]).run();
     assert_eq!(code, 3);
-    let v = json(&out);
+    let v = json(&stdout);
     let ne = v["not_evaluated"].as_array().unwrap();
     let a = ne
         .iter()
@@ -484,9 +452,9 @@ fn a_broken_page_fails_only_its_scope_naming_endpoint_and_page() {
             );
         }
     });
-    let (code, out, _) = live(&emu, &["scan", "--now", NOW, "--format", "json"]);
+    let Output { code, stdout, .. } = live(&emu).args(["scan", "--format", "json"]).run();
     assert_eq!(code, 3);
-    let v = json(&out);
+    let v = json(&stdout);
     let reasons: Vec<String> = v["not_evaluated"]
         .as_array()
         .unwrap()

@@ -5,21 +5,14 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
-use crate::emulator::{token_json, Emulator, Fault, FaultKind, RateLimit, TokenPolicy, World};
 use crate::support::*;
+use tokenwarden_emulator::{token_json, Emulator, Fault, FaultKind, RateLimit, TokenPolicy, World};
 
 const ACC: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 const SCANNER: &str = "ed17574386854bf78a67040be0a770b0";
 const SECRET: &str = "cfut_resilience_scanner_secret_value_000";
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0)
-        .single()
-        .unwrap()
-}
 
 /// The user (`user_tokens` + the scanner) and one account with `account_tokens`.
 fn world(user_tokens: usize, account_tokens: usize) -> World {
@@ -46,24 +39,16 @@ fn world(user_tokens: usize, account_tokens: usize) -> World {
     w
 }
 
+/// `scan` as JSON against `emu` with `extra` flags: the exit code, the report (null when
+/// stdout is not JSON) and stderr.
 fn scan(emu: &Emulator, extra: &[&str]) -> (i32, Value, String) {
     let out = tw()
-        .env("CLOUDFLARE_API_BASE_URL", emu.base_url())
-        .env("CLOUDFLARE_API_TOKEN", SECRET)
+        .emulator(emu, SECRET)
         .args(extra)
-        .args([
-            "scan",
-            "--now",
-            NOW,
-            "--format",
-            "json",
-            "--fail-on",
-            "never",
-        ])
-        .output()
-        .unwrap();
-    let v = serde_json::from_str(&stdout_of(&out)).unwrap_or(Value::Null);
-    (out.status.code().unwrap_or(-1), v, stderr_of(&out))
+        .args(["scan", "--format", "json", "--fail-on", "never"])
+        .run();
+    let v = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+    (out.code, v, out.stderr)
 }
 
 fn requests_to(emu: &Emulator, path: &str) -> usize {

@@ -6,37 +6,33 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = tw().args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        stdout_of(&out),
-        stderr_of(&out),
-    )
+/// `rules test --no-default-rules --coverage PACK`.
+fn coverage_of(pack: &str) -> Output {
+    tw().args(["rules", "test", "--no-default-rules", "--coverage", pack])
+        .run()
 }
 
 #[test]
 fn the_example_pack_passes_its_tests_with_full_coverage() {
-    let (code, out, err) = run(&[
-        "rules",
-        "test",
-        "--no-default-rules",
-        "--coverage",
-        "examples/custom-rules",
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("PASS  examples/custom-rules/ci-token-short-expiry_test.rego: test_longer_than_thirty_days_fires"), "{out}");
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = coverage_of("examples/custom-rules");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("PASS  examples/custom-rules/ci-token-short-expiry_test.rego: test_longer_than_thirty_days_fires"), "{stdout}");
     assert!(
-        out.contains("100.0%  examples/custom-rules/ci-token-short-expiry.rego"),
-        "{out}"
+        stdout.contains("100.0%  examples/custom-rules/ci-token-short-expiry.rego"),
+        "{stdout}"
     );
-    assert_eq!(out.lines().last(), Some("5 passed, 0 failed"));
+    assert_eq!(stdout.lines().last(), Some("5 passed, 0 failed"));
 }
 
 #[test]
 fn the_example_pack_finds_long_lived_ci_tokens_in_the_example_snapshot() {
-    let (_, out, err) = scan_example(&["--rules", "examples/custom-rules", "--format", "json"]);
-    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let Output { stdout, stderr, .. } =
+        scan_example(&["--rules", "examples/custom-rules", "--format", "json"]);
+    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
     let mut hits: Vec<(String, String)> = v["findings"]
         .as_array()
         .unwrap()
@@ -64,7 +60,10 @@ fn the_example_pack_finds_long_lived_ci_tokens_in_the_example_snapshot() {
             ),
         ]
     );
-    let (_, list, _) = run(&["rules", "list", "--rules", "examples/custom-rules"]);
+    let list = tw()
+        .args(["rules", "list", "--rules", "examples/custom-rules"])
+        .run()
+        .stdout;
     let line = list
         .lines()
         .find(|l| l.starts_with("ci-token-short-expiry"))
@@ -88,7 +87,7 @@ fn rule_ids_are_unique_across_packs_naming_both_files_and_lines() {
     let (a, b) = (dir.path().join("team-a"), dir.path().join("team-b"));
     pack(&a, "team-rule.rego", RULE);
     pack(&b, "other.rego", RULE);
-    let (code, _, err) = scan_example(&[
+    let Output { code, stderr, .. } = scan_example(&[
         "--rules",
         a.to_str().unwrap(),
         "--rules",
@@ -98,12 +97,12 @@ fn rule_ids_are_unique_across_packs_naming_both_files_and_lines() {
     let first = a.join("team-rule.rego");
     let second = b.join("other.rego");
     assert!(
-        err.contains(&format!(
+        stderr.contains(&format!(
             "{}:4: rule id \"team-rule\" is already defined at {}:4",
             second.display(),
             first.display()
         )),
-        "{err}"
+        "{stderr}"
     );
 }
 
@@ -143,11 +142,11 @@ fn metadata_problems_name_file_and_line() {
     for (name, text, want) in cases {
         let d = dir.path().join(name.trim_end_matches(".rego"));
         pack(&d, name, &text);
-        let (code, _, err) = scan_example(&["--rules", d.to_str().unwrap()]);
+        let Output { code, stderr, .. } = scan_example(&["--rules", d.to_str().unwrap()]);
         assert_eq!(code, 2, "{name}");
         assert!(
-            err.contains(&format!("{}{want}", d.join(name).display())),
-            "{name}: {err}"
+            stderr.contains(&format!("{}{want}", d.join(name).display())),
+            "{name}: {stderr}"
         );
     }
 }
@@ -167,10 +166,9 @@ fn a_broken_rule_file_is_exit_2_with_its_line() {
         vec!["scan", "--snapshot", "examples/snapshot.json", "--rules"],
         vec!["rules", "test", "--no-default-rules"],
     ] {
-        let mut cmd = tw();
-        let out = cmd.args(&args).arg(dir.path()).output().unwrap();
-        let err = stderr_of(&out);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let out = tw().args(&args).arg(dir.path()).run();
+        let err = out.stderr;
+        assert_eq!(out.code, 2, "{args:?}: {err}");
         assert!(
             err.contains(&format!("{}: does not compile", file.display()))
                 && err.contains(&format!("{}:9:", file.display())),
@@ -181,14 +179,12 @@ fn a_broken_rule_file_is_exit_2_with_its_line() {
 
 #[test]
 fn coverage_numbers_on_a_small_fixture_pack() {
-    let (code, out, err) = run(&[
-        "rules",
-        "test",
-        "--no-default-rules",
-        "--coverage",
-        "tests/fixtures/coverage-pack",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = coverage_of("tests/fixtures/coverage-pack");
+    assert_eq!(code, 0, "{stderr}");
     let d = "tests/fixtures/coverage-pack";
     let want = format!(
         "coverage:
@@ -203,29 +199,32 @@ fn coverage_numbers_on_a_small_fixture_pack() {
 1 passed, 0 failed
 "
     );
-    assert!(out.ends_with(&want), "{out}");
-    let (_, plain, _) = run(&["rules", "test", "--no-default-rules", d]);
+    assert!(stdout.ends_with(&want), "{stdout}");
+    let plain = tw()
+        .args(["rules", "test", "--no-default-rules", d])
+        .run()
+        .stdout;
     assert!(!plain.contains("coverage:"), "coverage only when asked");
 }
 
 #[test]
 fn the_default_pack_reaches_full_line_coverage() {
-    let (code, out, _) = run(&["rules", "test", "--coverage"]);
+    let Output { code, stdout, .. } = tw().args(["rules", "test", "--coverage"]).run();
     assert_eq!(code, 0);
-    let files: Vec<&str> = out
+    let files: Vec<&str> = stdout
         .lines()
         .filter(|l| l.trim_start().ends_with(" lines)") && l.contains("rules/"))
         .collect();
     // The 15 rules and the shared library (issue 13), which its own tests cover.
-    assert_eq!(files.len(), 16, "{out}");
+    assert_eq!(files.len(), 16, "{stdout}");
     assert!(
         files.iter().any(|l| l.contains("rules/lib/lib.rego")),
-        "{out}"
+        "{stdout}"
     );
     for l in &files {
         assert!(l.trim_start().starts_with("100.0%"), "{l}");
     }
-    assert!(!out.contains("not reached"), "{out}");
+    assert!(!stdout.contains("not reached"), "{stdout}");
 }
 
 #[test]
@@ -240,10 +239,9 @@ fn a_failing_test_prints_fail_with_its_file_and_exits_1() {
     let out = tw()
         .args(["rules", "test", "--no-default-rules", "--coverage"])
         .arg(dir.path())
-        .output()
-        .unwrap();
-    let s = stdout_of(&out);
-    assert_eq!(out.status.code(), Some(1), "{s}");
+        .run();
+    let s = out.stdout;
+    assert_eq!(out.code, 1, "{s}");
     let file = dir.path().join("team-rule_test.rego");
     let f = file.display();
     assert!(s.contains(&format!("PASS  {f}: test_fires")), "{s}");

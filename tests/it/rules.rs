@@ -79,9 +79,9 @@ fn rule_metadata_matches_the_design_table() {
 
 #[test]
 fn rules_test_prints_pass_lines_and_a_closing_count() {
-    let out = tw().args(["rules", "test"]).output().unwrap();
-    let stdout = stdout_of(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let out = tw().args(["rules", "test"]).run();
+    let stdout = out.stdout;
+    assert_eq!(out.code, 0, "{stdout}");
     assert!(stdout
         .lines()
         .any(|l| l.starts_with("PASS  rules/token-no-expiry_test.rego: test_")));
@@ -127,10 +127,9 @@ fn a_failing_custom_rule_test_exits_1_with_a_fail_line() {
     let out = tw()
         .args(["rules", "test", "--no-default-rules"])
         .arg(dir.path())
-        .output()
-        .unwrap();
-    let stdout = stdout_of(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+        .run();
+    let stdout = out.stdout;
+    assert_eq!(out.code, 1, "{stdout}");
     assert!(
         stdout.contains("PASS  ") && stdout.contains(": test_fires"),
         "{stdout}"
@@ -148,7 +147,7 @@ fn a_failing_custom_rule_test_exits_1_with_a_fail_line() {
 fn custom_rules_are_evaluated_in_a_scan_and_listed_with_their_origin() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ci-token-short-expiry.rego"), CUSTOM_RULE).unwrap();
-    let (_, stdout, stderr) =
+    let Output { stdout, stderr, .. } =
         scan_example(&["--format", "json", "--rules", dir.path().to_str().unwrap()]);
     let v: serde_json::Value =
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
@@ -160,12 +159,11 @@ fn custom_rules_are_evaluated_in_a_scan_and_listed_with_their_origin() {
         .map(|f| f["token_name"].as_str().unwrap())
         .collect();
     assert!(hits.contains(&"ci-deploy-production"), "{hits:?}");
-    let out = tw()
+    let list = tw()
         .args(["rules", "list", "--rules"])
         .arg(dir.path())
-        .output()
-        .unwrap();
-    let list = stdout_of(&out);
+        .run()
+        .stdout;
     let line = list
         .lines()
         .find(|l| l.starts_with("ci-token-short-expiry"))
@@ -184,7 +182,7 @@ fn a_broken_rule_file_is_exit_2_naming_the_file() {
         "input.facts.lifetime_days > > 30",
     );
     std::fs::write(dir.path().join("ci-token-short-expiry.rego"), broken).unwrap();
-    let (code, _, stderr) = scan_example(&["--rules", dir.path().to_str().unwrap()]);
+    let Output { code, stderr, .. } = scan_example(&["--rules", dir.path().to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("ci-token-short-expiry.rego"), "{stderr}");
 }
@@ -194,7 +192,7 @@ fn bad_metadata_is_exit_2_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let bad = CUSTOM_RULE.replace("severity: medium", "severity: huge");
     std::fs::write(dir.path().join("ci-token-short-expiry.rego"), bad).unwrap();
-    let (code, _, stderr) = scan_example(&["--rules", dir.path().to_str().unwrap()]);
+    let Output { code, stderr, .. } = scan_example(&["--rules", dir.path().to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(
         stderr.contains("ci-token-short-expiry.rego:5:") && stderr.contains("huge"),
@@ -209,7 +207,7 @@ fn a_custom_rule_reusing_a_builtin_id_is_rejected() {
         .replace("id: ci-token-short-expiry", "id: token-no-expiry")
         .replace("ci_token_short_expiry", "token_no_expiry");
     std::fs::write(dir.path().join("x.rego"), dup).unwrap();
-    let (code, _, stderr) = scan_example(&["--rules", dir.path().to_str().unwrap()]);
+    let Output { code, stderr, .. } = scan_example(&["--rules", dir.path().to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(
         stderr.contains("x.rego:4: rule id \"token-no-expiry\" is already defined at rules/token-no-expiry.rego:"),
@@ -219,17 +217,12 @@ fn a_custom_rule_reusing_a_builtin_id_is_rejected() {
 
 #[test]
 fn rules_show_prints_metadata_and_source() {
-    let out = tw()
-        .args(["rules", "show", "token-unused"])
-        .output()
-        .unwrap();
-    let s = stdout_of(&out);
+    let s = tw().args(["rules", "show", "token-unused"]).run().stdout;
     assert!(s.starts_with("token-unused: "), "{s}");
     assert!(
         s.contains("severity:    medium") && s.contains("package tokenwarden.rules.token_unused")
     );
-    let out = tw().args(["rules", "show", "nope"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    tw().args(["rules", "show", "nope"]).code(2).run();
 }
 
 /// The bytecode VM is used because it is faster; it must give exactly the interpreter's
@@ -242,9 +235,7 @@ fn the_vm_and_the_interpreter_give_identical_results() {
 
     let inv = Inventory::read(&example_snapshot()).unwrap();
     let set = RuleSet::builtin().unwrap();
-    let now = chrono::DateTime::parse_from_rfc3339(NOW)
-        .unwrap()
-        .with_timezone(&chrono::Utc);
+    let now = now();
     let strict = GovernancePolicy::parse(
         include_str!("../../policies/strict.toml"),
         "strict.toml",

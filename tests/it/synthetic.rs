@@ -1,20 +1,14 @@
-//! The benchmark's synthetic estates (`benches/scale/synth.rs`, issue 5) are valid and
+//! The benchmark's synthetic estates (`tests/emulator/src/synth.rs`, issue 5) are valid and
 //! varied: a snapshot of one is scanned completely with every default rule firing,
 //! generation is byte-for-byte deterministic, and a live scan of the same estate in the
 //! emulator issues exactly the minimum number of requests the benchmark compares against.
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
-use serde_json::Value;
+use tokenwarden_emulator::synth::{Estate, SCANNER_SECRET};
+use tokenwarden_emulator::Emulator;
 
-use crate::emulator::Emulator;
 use crate::support::*;
-use crate::synth::{Estate, SCANNER_SECRET};
-
-fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(NOW).unwrap().to_utc()
-}
 
 fn default_rule_ids() -> BTreeSet<String> {
     std::fs::read_dir(root().join("rules"))
@@ -44,14 +38,13 @@ fn a_synthetic_snapshot_is_scanned_completely_and_fires_every_default_rule() {
         "generation is deterministic"
     );
 
-    let out = tw()
+    let report = tw()
         .args(["scan", "--snapshot"])
         .arg(&a)
-        .args(["--now", NOW, "--format", "json", "--fail-on", "never"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    let report: Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+        .args(["--format", "json", "--fail-on", "never"])
+        .code(0)
+        .run()
+        .json();
     assert_eq!(report["summary"]["tokens_scanned"], 1_000);
     assert_eq!(report["summary"]["owners_scanned"], 3);
     assert_eq!(report["not_evaluated"], serde_json::json!([]));
@@ -76,23 +69,12 @@ fn a_live_scan_of_a_synthetic_estate_makes_exactly_the_minimum_requests() {
     assert_eq!(estate.minimum_requests(), 16);
     let emu = Emulator::start(estate.world());
     let out = tw()
-        .env("CLOUDFLARE_API_BASE_URL", emu.base_url())
-        .env("CLOUDFLARE_API_TOKEN", SCANNER_SECRET)
-        .args([
-            "-v",
-            "scan",
-            "--now",
-            NOW,
-            "--format",
-            "json",
-            "--fail-on",
-            "never",
-        ])
-        .output()
-        .unwrap();
-    let err = stderr_of(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    let report: Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+        .emulator(&emu, SCANNER_SECRET)
+        .args(["-v", "scan", "--format", "json", "--fail-on", "never"])
+        .code(0)
+        .run();
+    let report = out.json();
+    let err = out.stderr;
     assert_eq!(report["summary"]["tokens_scanned"], 7 + 3 * 120);
     assert_eq!(emu.requests().len(), 16);
     assert_eq!(emu.too_many_requests(), 0);

@@ -7,7 +7,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::emulator::{Emulator, Fault, FaultKind, WorldEdit};
+use tokenwarden_emulator::{Emulator, Fault, FaultKind, WorldEdit};
 
 fn token_path(id: &str) -> String {
     format!("/accounts/{ACC}/tokens/{id}")

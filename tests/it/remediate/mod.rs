@@ -5,17 +5,19 @@
 
 mod disable;
 mod plan;
+mod recover;
 mod replace;
 mod roll;
 mod runs;
+mod signals;
+mod sink;
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 
-use crate::emulator::{token_json, Emulator, TokenPolicy, World, USER_ID};
 use crate::support::*;
+use tokenwarden_emulator::{days, token_json, Emulator, TokenPolicy, World, USER_ID};
 
 pub const ACC: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 /// The user token tokenwarden runs with: token writes on the user and on ACC.
@@ -34,16 +36,6 @@ pub const ADMIN: &str = "adadadadadadadadadadadadadad0004";
 pub const PAUSED: &str = "9a9a9a9a9a9a9a9a9a9a9a9a9a9a0005";
 /// A token with no finding.
 pub const CLEAN: &str = "c1c1c1c1c1c1c1c1c1c1c1c1c1c10006";
-
-pub fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0)
-        .single()
-        .unwrap()
-}
-
-fn days(n: i64) -> DateTime<Utc> {
-    now() + Duration::days(n)
-}
 
 pub fn initial_secret(id: &str) -> String {
     format!("cfat_initial0{id}")
@@ -206,36 +198,12 @@ impl Scratch {
     }
 }
 
-/// One run of the binary.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", self.stdout))
-    }
-}
-
 /// Run `tokenwarden args…` against the emulator with the scanner's credential, then check
 /// that no secret the emulator ever held is in stdout, stderr or the journal.
-pub fn run(emu: &Emulator, scratch: &Scratch, args: &[&str]) -> Run {
-    let out = tw()
-        .env("CLOUDFLARE_API_BASE_URL", emu.base_url())
-        .env("CLOUDFLARE_API_TOKEN", SCANNER_SECRET)
-        .args(args)
-        .output()
-        .unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: stdout_of(&out),
-        stderr: stderr_of(&out),
-    };
-    assert_no_secret(emu, &[&run.stdout, &run.stderr, &scratch.journal_text()]);
-    run
+pub fn run(emu: &Emulator, scratch: &Scratch, args: &[&str]) -> Output {
+    let out = tw().emulator(emu, SCANNER_SECRET).args(args).run();
+    assert_no_secret(emu, &[&out.stdout, &out.stderr, &scratch.journal_text()]);
+    out
 }
 
 /// No secret the emulator ever held appears in any of `texts`.
@@ -250,18 +218,18 @@ pub fn assert_no_secret(emu: &Emulator, texts: &[&str]) {
     }
 }
 
-/// `remediate --now NOW --journal J` plus `args`.
-pub fn remediate(emu: &Emulator, scratch: &Scratch, args: &[&str]) -> Run {
+/// `remediate --journal J` plus `args`.
+pub fn remediate(emu: &Emulator, scratch: &Scratch, args: &[&str]) -> Output {
     let journal = scratch.journal_arg();
-    let mut all = vec!["remediate", "--now", NOW, "--journal", &journal];
+    let mut all = vec!["remediate", "--journal", &journal];
     all.extend_from_slice(args);
     run(emu, scratch, &all)
 }
 
-/// `<op> TOKEN [--account ACC] --now NOW --journal J` plus `args`.
-pub fn single(emu: &Emulator, scratch: &Scratch, op: &str, token: &str, args: &[&str]) -> Run {
+/// `<op> TOKEN [--account ACC] --journal J` plus `args`.
+pub fn single(emu: &Emulator, scratch: &Scratch, op: &str, token: &str, args: &[&str]) -> Output {
     let journal = scratch.journal_arg();
-    let mut all = vec![op, token, "--now", NOW, "--journal", &journal];
+    let mut all = vec![op, token, "--journal", &journal];
     if !emu.with_world(|w| w.user_tokens.contains_key(token)) {
         all.extend_from_slice(&["--account", ACC]);
     }

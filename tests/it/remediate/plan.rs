@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::*;
-use crate::emulator::Emulator;
+use tokenwarden_emulator::Emulator;
 
 fn actions(v: &Value) -> Vec<(String, String, String)> {
     v["actions"]
@@ -206,7 +206,7 @@ fn max_actions_limits_what_runs_and_defers_the_rest() {
     assert_eq!(puts.len(), 2, "{puts:?}");
     assert_eq!(
         emu.token(STALE).unwrap()["modified_on"],
-        crate::emulator::rfc3339(now() - chrono::Duration::days(200))
+        tokenwarden_emulator::rfc3339(days(-200))
     );
 }
 
@@ -214,7 +214,7 @@ fn max_actions_limits_what_runs_and_defers_the_rest() {
 fn apply_on_a_snapshot_is_refused() {
     let s = Scratch::new();
     let snap = example_snapshot().display().to_string();
-    let out = tw()
+    let err = tw()
         .args([
             "remediate",
             "--snapshot",
@@ -222,28 +222,18 @@ fn apply_on_a_snapshot_is_refused() {
             "--apply",
             "--yes",
             "--journal",
-            &s.journal_arg(),
         ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr_of(&out);
+        .arg(s.journal())
+        .code(2)
+        .run()
+        .stderr;
     assert!(err.contains("refusing --apply on a snapshot"), "{err}");
     // Without --apply a snapshot still shows the plan (offline review).
-    let out = tw()
-        .args([
-            "remediate",
-            "--snapshot",
-            &snap,
-            "--now",
-            NOW,
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    let v: Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    let v = tw()
+        .args(["remediate", "--snapshot", &snap, "--format", "json"])
+        .code(0)
+        .run()
+        .json();
     assert!(!v["actions"].as_array().unwrap().is_empty());
     assert!(!s.journal().exists());
 }
@@ -350,20 +340,10 @@ fn single_token_commands_are_dry_runs_unless_applied() {
 fn the_example_snapshots_plan_is_stable() {
     let snap = example_snapshot().display().to_string();
     let plan = |format: &str| {
-        let out = tw()
-            .args([
-                "remediate",
-                "--snapshot",
-                &snap,
-                "--now",
-                NOW,
-                "--format",
-                format,
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-        stdout_of(&out)
+        tw().args(["remediate", "--snapshot", &snap, "--format", format])
+            .code(0)
+            .run()
+            .stdout
     };
     let table = plan("table");
     assert_eq!(

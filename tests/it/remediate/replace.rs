@@ -10,17 +10,17 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use super::*;
-use crate::emulator::{Emulator, Fault, FaultKind};
+use tokenwarden_emulator::{Emulator, Fault, FaultKind};
 
-fn tokens_path() -> String {
+pub(super) fn tokens_path() -> String {
     format!("/accounts/{ACC}/tokens")
 }
 
-fn ids(emu: &Emulator) -> BTreeSet<String> {
+pub(super) fn ids(emu: &Emulator) -> BTreeSet<String> {
     emu.with_world(|w| w.accounts[ACC].tokens.keys().cloned().collect())
 }
 
-fn replace(emu: &Emulator, s: &Scratch, sink: &str) -> Run {
+pub(super) fn replace(emu: &Emulator, s: &Scratch, sink: &str) -> Output {
     remediate(
         emu,
         s,
@@ -37,7 +37,7 @@ fn replace(emu: &Emulator, s: &Scratch, sink: &str) -> Run {
     )
 }
 
-fn new_id(r: &Run) -> String {
+pub(super) fn new_id(r: &Output) -> String {
     r.json()["actions"][0]["new_token_id"]
         .as_str()
         .unwrap()
@@ -244,6 +244,12 @@ fn when_the_replacement_cannot_be_deleted_its_secret_is_escrowed() {
         "{}",
         r.stderr
     );
+    // Written ahead (issue 12): the `created` step already named the file that is kept.
+    let j = s.journal_entries();
+    let created = j.iter().find(|e| e["event"] == "created").unwrap();
+    assert_eq!(created["new_token_id"], new);
+    assert_eq!(created["escrow"], escrow[0].0.display().to_string());
+    assert_eq!(j.last().unwrap()["unfinished"], true);
     assert_eq!(
         emu.token(EXPIRING).unwrap(),
         old,
@@ -266,4 +272,66 @@ fn when_the_old_token_cannot_be_disabled_the_replacement_is_kept_and_the_run_fai
         "consumers have the new secret"
     );
     assert_eq!(emu.token(EXPIRING).unwrap()["status"], "active");
+}
+
+/// Issue 12: `max_lifetime_days = 0` created an already-expired replacement and disabled
+/// the old token. A replacement must stay valid at least a day: anything less is refused
+/// before any write (exit 2), by `remediate` and by `replace TOKEN`.
+#[test]
+fn a_replacement_that_would_not_outlive_its_creation_by_a_day_is_refused() {
+    let emu = Emulator::start(world());
+    let s = Scratch::new();
+    let before = emu.with_world(|w| w.accounts[ACC].tokens.clone());
+    for days in ["0", "0.5"] {
+        let policy = s.dir.path().join(format!("short-{days}.toml"));
+        std::fs::write(
+            &policy,
+            format!("[thresholds]\nmax_lifetime_days = {days}\n"),
+        )
+        .unwrap();
+        let policy = policy.display().to_string();
+        let sink = s.file_sink();
+        let runs = [
+            remediate(
+                &emu,
+                &s,
+                &[
+                    "--apply",
+                    "--yes",
+                    "--token",
+                    EXPIRING,
+                    "--policy",
+                    &policy,
+                    "--secret-sink",
+                    &sink,
+                ],
+            ),
+            single(
+                &emu,
+                &s,
+                "replace",
+                EXPIRING,
+                &["--apply", "--policy", &policy, "--secret-sink", &sink],
+            ),
+        ];
+        for r in runs {
+            assert_eq!(r.code, 2, "{days}: {}", r.stderr);
+            assert!(
+                r.stderr.contains("less than 1 day") && r.stderr.contains("nothing was changed"),
+                "{days}: {}",
+                r.stderr
+            );
+        }
+    }
+    assert_eq!(emu.write_requests(), 0);
+    let after = emu.with_world(|w| w.accounts[ACC].tokens.clone());
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(after[EXPIRING].json, before[EXPIRING].json);
+    assert!(
+        s.journal_text().is_empty(),
+        "refused before the journal was opened"
+    );
 }

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::emulator::{Emulator, Fault, FaultKind};
+use tokenwarden_emulator::{Emulator, Fault, FaultKind};
 
 const ROLL: &str = "/user/tokens/*/value";
 
@@ -21,7 +21,7 @@ fn current(emu: &Emulator) -> String {
     emu.current_secret(STALE).unwrap()
 }
 
-fn roll_stale(emu: &Emulator, s: &Scratch, sink: &str, extra: &[&str]) -> Run {
+pub(super) fn roll_stale(emu: &Emulator, s: &Scratch, sink: &str, extra: &[&str]) -> Output {
     let mut args = vec![
         "--apply",
         "--yes",
@@ -38,7 +38,7 @@ fn roll_stale(emu: &Emulator, s: &Scratch, sink: &str, extra: &[&str]) -> Run {
 
 /// The current secret is in exactly one escrow file, 0600, beside the journal, named in
 /// the report, the journal and stderr.
-fn assert_escrowed(emu: &Emulator, s: &Scratch, r: &Run) {
+fn assert_escrowed(emu: &Emulator, s: &Scratch, r: &Output) {
     let escrow = s.escrowed(STALE);
     assert_eq!(escrow.len(), 1, "{escrow:?}");
     let (path, text) = &escrow[0];
@@ -56,6 +56,14 @@ fn assert_escrowed(emu: &Emulator, s: &Scratch, r: &Run) {
         r.stderr
     );
     assert_eq!(s.journal_entries().last().unwrap()["escrow"], shown);
+    // Write-ahead (issue 12): the escrow was written as the roll answered, before delivery
+    // was tried, and it is that same file that is kept; the end leaves work for recover.
+    let j = s.journal_entries();
+    let events: Vec<&str> = j.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    let rolled = events.iter().rposition(|e| *e == "rolled").unwrap();
+    assert_eq!(j[rolled]["escrow"], shown, "{events:?}");
+    assert_eq!(events[rolled + 1..], ["end"], "never delivered: {events:?}");
+    assert_eq!(j.last().unwrap()["unfinished"], true);
 }
 
 #[test]
@@ -78,14 +86,23 @@ fn a_roll_delivers_the_new_secret_to_a_private_file() {
             .to_string()
     );
     assert_eq!(rolls(&emu), 1);
+    // Each step journaled as it happened (issue 12): the roll about to be sent, the secret
+    // escrowed, delivered; then the end. The escrow is gone once delivery is confirmed.
     let j = s.journal_entries();
-    assert_eq!(j.len(), 2);
-    assert_eq!(
-        (j[0]["event"].as_str(), j[1]["event"].as_str()),
-        (Some("start"), Some("end"))
+    let events: Vec<&str> = j.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["start", "rolling", "rolled", "delivered", "end"]);
+    let end = &j[4];
+    assert_eq!(end["rules"], serde_json::json!(["token-secret-stale"]));
+    assert_ne!(end["after"]["modified_on"], end["before"]["modified_on"]);
+    assert_eq!(end["unfinished"], false);
+    let escrow = j[2]["escrow"].as_str().expect("escrowed before delivery");
+    assert!(
+        escrow.contains(&format!("tokenwarden-escrow-{STALE}-")),
+        "{escrow}"
     );
-    assert_eq!(j[1]["rules"], serde_json::json!(["token-secret-stale"]));
-    assert_ne!(j[1]["after"]["modified_on"], j[1]["before"]["modified_on"]);
+    assert!(!Path::new(escrow).exists(), "removed once delivered");
+    assert_eq!(j[3]["delivered_to"], a["delivered_to"]);
+    assert_eq!(j[3]["secret_of"], STALE);
     assert!(s.escrowed(STALE).is_empty());
 }
 
@@ -154,7 +171,7 @@ fn a_sink_that_hangs_is_killed_and_the_secret_escrowed() {
 }
 
 /// The first roll's answer is lost in the way `kind` loses it; the second answers.
-fn lost_answer(kind: FaultKind, tune: impl FnOnce(&mut crate::emulator::World)) {
+fn lost_answer(kind: FaultKind, tune: impl FnOnce(&mut tokenwarden_emulator::World)) {
     let mut w = world();
     tune(&mut w);
     let emu = Emulator::start(w);
@@ -251,28 +268,43 @@ fn a_refused_roll_changes_nothing() {
 fn the_stdout_sink_prints_only_secrets_on_stdout() {
     let emu = Emulator::start(world());
     let s = Scratch::new();
+    // Not through `run`: stdout is meant to hold the secret here.
     let out = tw()
-        .env("CLOUDFLARE_API_BASE_URL", emu.base_url())
-        .env("CLOUDFLARE_API_TOKEN", SCANNER_SECRET)
+        .emulator(&emu, SCANNER_SECRET)
         .args([
             "roll",
             STALE,
-            "--now",
-            NOW,
             "--apply",
             "--secret-sink",
             "stdout",
             "--journal",
-            &s.journal_arg(),
         ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    assert_eq!(stdout_of(&out), format!("{STALE} {}\n", current(&emu)));
-    let err = stderr_of(&out);
+        .arg(s.journal())
+        .code(0)
+        .run();
+    assert_eq!(out.stdout, format!("{STALE} {}\n", current(&emu)));
+    let err = out.stderr;
     assert!(
         err.contains("succeeded") && err.contains("stdout"),
         "the report goes to stderr: {err}"
     );
     assert_no_secret(&emu, &[&err, &s.journal_text()]);
+}
+
+/// Issue 12: `--sink-timeout 18446744073709551615` was accepted, and the deadline
+/// arithmetic panicked after the roll, with the new secret in nobody's hands. clap now
+/// keeps the flag within 1..=3600 before anything is done.
+#[test]
+fn a_sink_timeout_out_of_range_is_refused_before_anything_is_done() {
+    let emu = Emulator::start(world());
+    let s = Scratch::new();
+    for bad in ["18446744073709551615", "3601", "0"] {
+        let r = roll_stale(&emu, &s, &s.exec_sink("exit 0"), &["--sink-timeout", bad]);
+        assert_eq!(r.code, 2, "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains("--sink-timeout"), "{bad}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+    assert!(emu.requests().is_empty(), "not even a read");
+    assert_eq!(current(&emu), initial_secret(STALE));
+    assert!(s.journal_text().is_empty());
 }

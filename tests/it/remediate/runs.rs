@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::*;
-use crate::emulator::{Emulator, Fault, FaultKind};
+use tokenwarden_emulator::{Emulator, Fault, FaultKind};
 
 #[test]
 fn a_scheduled_run_fixes_everything_and_a_second_run_finds_nothing_to_do() {
@@ -64,16 +64,39 @@ fn a_scheduled_run_fixes_everything_and_a_second_run_finds_nothing_to_do() {
         "no finding, no change"
     );
 
+    // A start and an end entry per action, one action after the other; between them, the
+    // steps of the actions that make secrets, each journaled as it happened (issue 12).
     let j = s.journal_entries();
-    assert_eq!(j.len(), 8, "a start and an end entry per action");
-    for pair in j.chunks(2) {
-        assert_eq!(
-            (pair[0]["event"].as_str(), pair[1]["event"].as_str()),
-            (Some("start"), Some("end"))
-        );
-        assert_eq!(pair[0]["token_id"], pair[1]["token_id"]);
-        assert_eq!(pair[1]["outcome"], "succeeded");
-        assert!(pair[1]["before"].is_object() && pair[1]["after"].is_object());
+    let events: Vec<(&str, &str)> = j
+        .iter()
+        .map(|e| {
+            (
+                e["token_id"].as_str().unwrap(),
+                e["event"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let steps = |id, between: &[&'static str]| {
+        let mut v = vec![(id, "start")];
+        v.extend(between.iter().map(|e| (id, *e)));
+        v.push((id, "end"));
+        v
+    };
+    let expected: Vec<(&str, &str)> = [
+        steps(ADMIN, &[]),
+        steps(UNUSED, &[]),
+        steps(STALE, &["rolling", "rolled", "delivered"]),
+        steps(EXPIRING, &["creating", "created", "delivered"]),
+    ]
+    .concat();
+    assert_eq!(events, expected);
+    for entry in &j {
+        assert_eq!(entry["run"], j[0]["run"]);
+    }
+    for end in j.iter().filter(|e| e["event"] == "end") {
+        assert_eq!(end["outcome"], "succeeded");
+        assert_eq!(end["unfinished"], false);
+        assert!(end["before"].is_object() && end["after"].is_object());
     }
 
     let again = remediate(&emu, &s, &["--format", "json", "--secret-sink", &sink]);
