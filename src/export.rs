@@ -17,8 +17,9 @@ use serde_json::{json, Value};
 use crate::engine::{Evaluator, Worker};
 use crate::enrich::{self, OwnerContext};
 use crate::finding::RawFinding;
-use crate::inventory::{Inventory, TokenRef};
+use crate::inventory::{Inventory, NotEvaluated, TokenRef};
 use crate::policy::{govern, GovernancePolicy};
+use crate::scan;
 
 /// What an export wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -85,7 +86,9 @@ pub fn write_jsonl(
     Ok(summary)
 }
 
-/// One token's line, and whether anything failed on it.
+/// One token's line, and whether anything failed on it. The token goes through the scan's
+/// own steps (`enrich`, `scan::evaluate_input`, the same notices of what could not be
+/// evaluated), only keeping its input document as well.
 fn token_line(
     token: TokenRef<'_>,
     ctx: &OwnerContext,
@@ -94,34 +97,34 @@ fn token_line(
     now: DateTime<Utc>,
     data: &Value,
 ) -> (Value, bool) {
-    let scope = format!("{}/tokens/{}", token.owner.path(), token.id());
+    let path = || token.owner.token_path(token.id());
     let input = match enrich::input_document_in(token.token, ctx) {
         Ok(doc) => doc,
         Err(e) => {
-            let errors = json!([{"scope": scope, "reason": e.to_string()}]);
+            let errors = vec![NotEvaluated::new(path(), e.to_string())];
             let line = json!({"input": null, "data": data, "findings": [], "errors": errors});
             return (line, true);
         }
     };
+    let mut errors = Vec::new();
+    if let Some(reason) = enrich::unresolved_groups(&input, ctx.has_catalogue()) {
+        errors.push(NotEvaluated::new(
+            path(),
+            format!("token {}: {reason}", token.id()),
+        ));
+    }
     let mut raw: Vec<RawFinding> = Vec::new();
-    let mut errors: Vec<Value> = Vec::new();
-    for (meta, result) in worker.evaluate(input.clone()) {
+    for (_, result) in scan::evaluate_input(token, input.clone(), worker) {
         match result {
-            Ok(outputs) => raw.extend(
-                outputs
-                    .into_iter()
-                    .map(|o| crate::scan::raw_finding(meta, token, o)),
-            ),
-            Err(e) => {
-                errors.push(json!({"scope": scope, "reason": format!("token {}: {e}", token.id())}))
-            }
+            Ok(found) => raw.extend(found),
+            Err(e) => errors.push(scan::rule_failed(token, &e)),
         }
     }
     let findings = govern::govern(raw, policy, now);
     let mut line = json!({"input": input, "data": data, "findings": findings});
     let failed = !errors.is_empty();
     if failed {
-        line["errors"] = Value::Array(errors);
+        line["errors"] = json!(errors);
     }
     (line, failed)
 }

@@ -140,7 +140,7 @@ pub fn snapshot(now: DateTime<Utc>, n: usize) -> Result<Value> {
     let (user_cat, account_cat) = (groups(&user_groups)?, groups(&account_groups)?);
     let user_n = n.min(USER_TOKENS);
     let user_tokens: Vec<Value> = (0..user_n)
-        .map(|i| token(now, i, None, &user_cat))
+        .map(|i| token(now, i, None, &user_cat, true))
         .collect();
     let mut accounts = Vec::new();
     let rest = n - user_n;
@@ -150,7 +150,7 @@ pub fn snapshot(now: DateTime<Utc>, n: usize) -> Result<Value> {
         let range = first..first + share;
         first += share;
         let tokens: Vec<Value> = range
-            .map(|i| token(now, i, Some(id), &account_cat))
+            .map(|i| token(now, i, Some(id), &account_cat, a != 2))
             .collect();
         let mut account = json!({"id": id, "name": format!("Synthetic {a}"), "tokens": tokens});
         if a != 2 {
@@ -172,12 +172,16 @@ pub fn snapshot(now: DateTime<Utc>, n: usize) -> Result<Value> {
     }))
 }
 
-/// Token `i`; `account` is None for the user's.
+/// Token `i`; `account` is None for the user's. `read` tells whether the owner's catalogue
+/// is in the snapshot: without it a group with no name cannot be matched, and tokenwarden
+/// reports the token as not evaluated (issue 12), so such groups are drawn only where the
+/// catalogue was read.
 fn token(
     now: DateTime<Utc>,
     i: usize,
     account: Option<&str>,
     catalogue: &[(String, String)],
+    read: bool,
 ) -> Value {
     let mut r = Rng::new(i as u64);
     let mut t = Map::new();
@@ -241,7 +245,7 @@ fn token(
         }
     }
     let policies: Vec<Value> = (0..1 + r.below(3))
-        .map(|_| policy(&mut r, account, catalogue))
+        .map(|_| policy(&mut r, account, catalogue, read))
         .collect();
     t.insert("policies".into(), policies.into());
     if let Some(c) = condition(&mut r) {
@@ -274,7 +278,7 @@ fn condition(r: &mut Rng) -> Option<Value> {
     }
 }
 
-fn policy(r: &mut Rng, account: Option<&str>, catalogue: &[(String, String)]) -> Value {
+fn policy(r: &mut Rng, account: Option<&str>, catalogue: &[(String, String)], read: bool) -> Value {
     let acct = account.unwrap_or(ACCOUNTS[0]);
     let zone = *r.pick(&ZONES);
     let resources = match r.below(9) {
@@ -301,7 +305,7 @@ fn policy(r: &mut Rng, account: Option<&str>, catalogue: &[(String, String)]) ->
     } else {
         r.below(4)
     };
-    let groups: Vec<Value> = (0..count).map(|_| group(r, catalogue)).collect();
+    let groups: Vec<Value> = (0..count).map(|_| group(r, catalogue, read)).collect();
     let mut p = json!({"id": r.hex(), "resources": resources, "permission_groups": groups});
     match r.below(8) {
         0 => p["effect"] = "deny".into(),
@@ -311,12 +315,12 @@ fn policy(r: &mut Rng, account: Option<&str>, catalogue: &[(String, String)]) ->
     p
 }
 
-fn group(r: &mut Rng, catalogue: &[(String, String)]) -> Value {
+fn group(r: &mut Rng, catalogue: &[(String, String)], read: bool) -> Value {
     let (id, name) = r.pick(catalogue).clone();
     let edit = name.strip_suffix(" Write").map(|s| format!("{s} Edit"));
     match r.below(12) {
-        0 => json!({"id": id}),
-        1 => json!({"id": id, "name": ""}),
+        0 if read => json!({"id": id}),
+        1 if read => json!({"id": id, "name": ""}),
         2 => json!({"id": id, "name": name.to_lowercase()}),
         3 => json!({"id": id, "name": name.to_uppercase()}),
         4 => json!({"id": id, "name": format!("  {name} ")}),
