@@ -277,15 +277,27 @@ pub enum ListFormat {
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     /// The token id (32 lowercase hex characters).
-    #[arg(value_parser = cloudflare_id)]
-    pub token_id: String,
+    #[arg(value_parser = cloudflare_id, required_unless_present = "all", conflicts_with = "all")]
+    pub token_id: Option<String>,
+    /// Every token of the inventory, one JSON line each (input, config data, findings):
+    /// for `opa eval` or conftest over the whole estate. Needs `--format jsonl`.
+    #[arg(long, requires = "format")]
+    pub all: bool,
     #[command(flatten)]
     pub source: SourceArgs,
     #[command(flatten)]
     pub eval: EvalArgs,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
-    pub format: ListFormat,
+    /// Output format (`jsonl` with `--all`).
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Table)]
+    pub format: ExplainFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    Table,
+    Json,
+    /// One JSON line per token (with --all).
+    Jsonl,
 }
 
 #[derive(Debug, Args)]

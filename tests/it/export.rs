@@ -154,3 +154,29 @@ fn an_export_is_the_same_bytes_every_time() {
     let (_, _, second) = export(&example());
     assert_eq!(first, second);
 }
+
+/// `tokenwarden explain --all --format jsonl` is the command for the export: the same
+/// bytes as the library writes, one line per token of the example.
+#[test]
+fn explain_all_writes_the_export_on_stdout() {
+    let out = crate::support::tw()
+        .args(["explain", "--all", "--format", "jsonl", "--snapshot"])
+        .arg(root().join("examples/snapshot.json"))
+        .code(0)
+        .run();
+    let (lines, summary, bytes) = export(&example());
+    assert_eq!(out.stdout.as_bytes(), bytes.as_slice());
+    assert_eq!(out.stdout.lines().count(), lines.len());
+    assert_eq!(summary.tokens, lines.len());
+    // --all needs jsonl, and jsonl needs --all: both are usage errors.
+    crate::support::tw()
+        .args(["explain", "--all", "--snapshot"])
+        .arg(root().join("examples/snapshot.json"))
+        .code(2)
+        .run();
+    crate::support::tw()
+        .args(["explain", "--all", "--format", "json", "--snapshot"])
+        .arg(root().join("examples/snapshot.json"))
+        .code(2)
+        .run();
+}
