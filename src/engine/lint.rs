@@ -84,6 +84,25 @@ fn replacement(name: &str) -> &'static str {
     }
 }
 
+/// OPA built-ins whose answer does not follow from the input (issue 12): the wall clock,
+/// randomness, the runtime's environment, the network. A rule that used them could differ
+/// from run to run, or leak data; they are load-time errors in every pack.
+fn nondeterministic(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "time.now_ns" => "reads the wall clock",
+        "opa.runtime" => "reads the runtime's environment",
+        "rand.intn" => "is random",
+        "uuid.rfc4122" => "is random",
+        "http.send" | "net.lookup_ip_addr" => "reaches the network",
+        "io.jwt.decode_verify"
+        | "crypto.x509.parse_and_verify_certificates"
+        | "crypto.x509.parse_and_verify_certificates_with_options" => {
+            "checks validity against the wall clock"
+        }
+        _ => return None,
+    })
+}
+
 fn is_opa_builtin(name: &str) -> bool {
     OPA_BUILTINS.binary_search(&name).is_ok()
 }
@@ -294,10 +313,18 @@ impl FileCheck<'_, '_> {
             return;
         }
         let name = path.join(".");
+        let line = span.line;
+        if let Some(why) = nondeterministic(&name) {
+            self.problem(
+                line,
+                format!("`{name}` {why}: a rule's result must depend on its input and data only"),
+                "rules run offline and reproducibly: the clock is `input.now` (and the facts computed from it, e.g. `input.facts.days_until_expiry`)".to_string(),
+            );
+            return;
+        }
         if is_opa_builtin(&name) {
             return;
         }
-        let line = span.line;
         if OPA_DEPRECATED.binary_search(&name.as_str()).is_ok() {
             self.problem(
                 line,

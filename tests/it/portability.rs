@@ -230,3 +230,32 @@ fn a_portable_pack_using_the_shared_library_loads_scans_and_tests() {
     let (code, _, err) = scan_with(dir.path());
     assert!(code == 0 || code == 1, "{err}");
 }
+
+/// Issue 12, item 3: rules use only deterministic, offline built-ins. The clock comes from
+/// `input.now`; randomness, the runtime and the network are load-time errors.
+#[test]
+fn nondeterministic_and_network_builtins_are_refused() {
+    for (call, why) in [
+        ("time.now_ns()", "reads the wall clock"),
+        ("rand.intn(\"x\", 10)", "is random"),
+        ("opa.runtime()", "reads the runtime's environment"),
+        ("uuid.rfc4122(\"x\")", "is random"),
+        (
+            "http.send({\"method\": \"get\", \"url\": \"https://x.test\"})",
+            "reaches the network",
+        ),
+        ("net.lookup_ip_addr(\"x.test\")", "reaches the network"),
+    ] {
+        let dir = pack(&format!(
+            "deny contains {{\"msg\": \"x\"}} if {{\n\tv := {call}\n\tv != null\n}}\n"
+        ));
+        let name = call.split('(').next().unwrap();
+        refused(
+            dir.path(),
+            "team-rule.rego",
+            FIRST + 1,
+            &format!("`{name}` {why}: a rule's result must depend on its input and data only"),
+            "rules run offline and reproducibly: the clock is `input.now`",
+        );
+    }
+}
