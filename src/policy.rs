@@ -98,7 +98,12 @@ pub struct Exemption {
 pub struct Limits {
     /// An exemption may expire at most this many days after the run's now.
     pub max_exemption_days: u32,
+    /// The most one rule may take on one token, in milliseconds (custom packs).
+    pub rule_time_limit_ms: u32,
 }
+
+/// The range `[limits] rule_time_limit_ms` may take.
+pub const RULE_TIME_LIMIT_MS_RANGE: std::ops::RangeInclusive<i64> = 10..=600_000;
 
 /// The range `[limits] max_exemption_days` may take.
 pub const MAX_EXEMPTION_DAYS_RANGE: std::ops::RangeInclusive<i64> = 1..=3650;
@@ -341,6 +346,7 @@ fn empty_policy() -> GovernancePolicy {
         },
         limits: Limits {
             max_exemption_days: 365,
+            rule_time_limit_ms: 2000,
         },
     }
 }
@@ -495,7 +501,24 @@ impl<'t> Parser<'t> {
             self.remediation(t, &mut policy.remediation);
         }
         if let Some(t) = self.sub_table(root, "limits") {
-            self.unknown_keys(t, "limits", &["max_exemption_days"]);
+            self.unknown_keys(t, "limits", &["max_exemption_days", "rule_time_limit_ms"]);
+            if let Some(item) = Self::get(t, "rule_time_limit_ms") {
+                if let Some(n) = self.integer(item, "limits.rule_time_limit_ms") {
+                    if RULE_TIME_LIMIT_MS_RANGE.contains(&n) {
+                        policy.limits.rule_time_limit_ms = n as u32;
+                    } else {
+                        self.problem(
+                            &item.span(),
+                            "limits.rule_time_limit_ms",
+                            format!(
+                                "{n} is out of range ({}..={} ms)",
+                                RULE_TIME_LIMIT_MS_RANGE.start(),
+                                RULE_TIME_LIMIT_MS_RANGE.end()
+                            ),
+                        );
+                    }
+                }
+            }
             if let Some(item) = Self::get(t, "max_exemption_days") {
                 if let Some(n) = self.integer(item, "limits.max_exemption_days") {
                     if MAX_EXEMPTION_DAYS_RANGE.contains(&n) {

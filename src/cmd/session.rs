@@ -317,7 +317,10 @@ pub fn prepare(eval: &EvalArgs, now: chrono::DateTime<chrono::Utc>) -> Result<Pr
         EngineArg::Vm => Backend::Vm,
         EngineArg::Interpreter => Backend::Interpreter,
     };
-    let evaluator = Evaluator::with_backend(&rules, &policy.config_data(), &disabled, backend)?;
+    let mut evaluator = Evaluator::with_backend(&rules, &policy.config_data(), &disabled, backend)?;
+    evaluator.set_rule_time_limit(std::time::Duration::from_millis(u64::from(
+        policy.limits.rule_time_limit_ms,
+    )));
     Ok(Prepared {
         policy,
         rules,

@@ -21,6 +21,18 @@ pub struct RuleOutput {
     pub severity: Option<Severity>,
 }
 
+/// The most one rule may take on one token by default (on the interpreter, which runs
+/// custom packs; the policy's `[limits] rule_time_limit_ms` changes it). The built-in rules
+/// take microseconds.
+pub const RULE_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn timer(limit: std::time::Duration) -> regorus::utils::limits::ExecutionTimerConfig {
+    regorus::utils::limits::ExecutionTimerConfig {
+        limit,
+        check_interval: std::num::NonZeroU32::MIN.saturating_add(255),
+    }
+}
+
 /// An evaluation that failed for one token and one rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("rule {rule_id}: {message}")]
@@ -85,7 +97,15 @@ impl Evaluator {
         backend: Backend,
     ) -> Result<Self, RuleError> {
         let mut engine = regorus::Engine::new();
-        engine.set_strict_builtin_errors(false);
+        // A built-in that fails (`1/0`, `to_number("abc")`, a wrong type) is an error of that
+        // rule on that token — the token is reported as not evaluated — never a silent "no
+        // finding": a rule must not be able to fake a clean scan (issue 12). OPA, too, stops
+        // on a built-in's type error.
+        engine.set_strict_builtin_errors(true);
+        // A runaway rule is stopped, not waited for: each evaluation of a rule on a token has
+        // a wall-clock budget (checked cooperatively as the interpreter works), and running
+        // out of it is an error of that rule on that token (issue 12).
+        engine.set_execution_timer_config(timer(RULE_TIME_LIMIT));
         add_library(&mut engine, set)?;
         let mut rules = Vec::new();
         for (meta, file) in &set.rules {
@@ -112,7 +132,7 @@ impl Evaluator {
                 .map_err(|e| RuleError::Compile {
                     file: meta.file.clone(),
                     message: format!(
-                        "rule {} must define `deny contains finding if {{ … }}`: {e}",
+                        "rule {} does not evaluate on an empty input (it must define `deny contains finding if {{ … }}`, and must not fail whatever the input): {e}",
                         meta.id
                     ),
                 })?;
@@ -124,7 +144,19 @@ impl Evaluator {
             data,
             fallback_reason: None,
         };
-        if backend == Backend::Vm && !ev.rules.is_empty() {
+        let custom = set
+            .rules
+            .iter()
+            .any(|(meta, _)| !matches!(meta.origin, super::Origin::Builtin));
+        if backend == Backend::Vm && custom {
+            // regorus's VM skips a rule body whose built-in fails, strict or not, so a
+            // custom rule that errors would pass silently there. The built-in pack never
+            // errors (its tests and the OPA parity check hold it to that); a custom pack
+            // runs on the interpreter, which reports the error.
+            ev.fallback_reason = Some(
+                "custom rules run on the interpreter, which reports a rule that fails as an error (the VM would skip it)".into(),
+            );
+        } else if backend == Backend::Vm && !ev.rules.is_empty() {
             match ev.compile_vm() {
                 Ok(vm) => ev.vm = Some(vm),
                 Err(e) => ev.fallback_reason = Some(e),
@@ -177,6 +209,11 @@ impl Evaluator {
             }
         }
         self.interpreter_worker()
+    }
+
+    /// The wall-clock budget of one rule on one token; set it before any worker exists.
+    pub fn set_rule_time_limit(&mut self, limit: std::time::Duration) {
+        self.engine.set_execution_timer_config(timer(limit));
     }
 
     fn interpreter_worker(&self) -> Worker<'_> {

@@ -152,9 +152,96 @@ pub fn check(files: &[&RegoFile]) -> Vec<Problem> {
             visit_rule(rule, &mut |e| ctx.call(e));
         }
     }
+    recursion(&parsed, &defined, &mut problems);
     problems.sort();
     problems.dedup();
     problems
+}
+
+/// One function or rule of a package: where its head is, and the local names it calls.
+type CallNode = (String, u32, BTreeSet<String>);
+
+/// Functions and rules of a package that call themselves, directly or through each other.
+/// OPA rejects recursion at compile time (`rego_recursion_error`); regorus would recurse
+/// until the stack overflows and the scanner aborts (issue 12). Each cycle is reported once,
+/// at the head of its first member.
+fn recursion(
+    parsed: &[Parsed<'_>],
+    defined: &BTreeMap<&str, BTreeSet<String>>,
+    problems: &mut Vec<Problem>,
+) {
+    let mut graph: BTreeMap<&str, BTreeMap<String, CallNode>> = BTreeMap::new();
+    let empty = BTreeSet::new();
+    for p in parsed {
+        let local = defined.get(p.package.as_str()).unwrap_or(&empty);
+        let nodes = graph.entry(p.package.as_str()).or_default();
+        for rule in &p.module.policy {
+            let Some((name, line)) = rule_name(rule) else {
+                continue;
+            };
+            let node = nodes
+                .entry(name)
+                .or_insert_with(|| (p.file.path.clone(), line, BTreeSet::new()));
+            visit_rule(rule, &mut |e| {
+                if let Expr::Call { fcn, .. } = e {
+                    if let Some(first) = path_of(fcn).and_then(|p| p.into_iter().next()) {
+                        if local.contains(&first) {
+                            node.2.insert(first);
+                        }
+                    }
+                }
+            });
+        }
+    }
+    for nodes in graph.values() {
+        let mut reported: BTreeSet<String> = BTreeSet::new();
+        for start in nodes.keys() {
+            if reported.contains(start) {
+                continue;
+            }
+            // Depth-first search for a path from `start` back to itself.
+            let mut stack: Vec<(String, Vec<String>)> = vec![(start.clone(), vec![start.clone()])];
+            let mut seen: BTreeSet<String> = BTreeSet::new();
+            let mut cycle = None;
+            while let Some((at, path)) = stack.pop() {
+                let Some((_, _, calls)) = nodes.get(&at) else {
+                    continue;
+                };
+                for next in calls {
+                    if next == start {
+                        cycle = Some(path.clone());
+                        break;
+                    }
+                    if seen.insert(next.clone()) {
+                        let mut longer = path.clone();
+                        longer.push(next.clone());
+                        stack.push((next.clone(), longer));
+                    }
+                }
+                if cycle.is_some() {
+                    break;
+                }
+            }
+            let Some(cycle) = cycle else {
+                continue;
+            };
+            let Some((file, line, _)) = nodes.get(start) else {
+                continue;
+            };
+            let mut shown = cycle.clone();
+            shown.push(start.clone());
+            problems.push(Problem {
+                file: file.clone(),
+                line: *line,
+                message: format!(
+                    "`{start}` is recursive ({}): OPA rejects recursion, and it would never end",
+                    shown.join(" → ")
+                ),
+                hint: "Rego rules and functions may not call themselves, directly or through each other; iterate over data instead (comprehensions, `walk`)".to_string(),
+            });
+            reported.extend(cycle);
+        }
+    }
 }
 
 fn parse(file: &RegoFile) -> Option<Parsed<'_>> {

@@ -21,6 +21,7 @@ mod explain;
 mod export;
 mod fail_closed;
 mod fuzz;
+mod hostile_rules;
 mod injection;
 mod live;
 mod portability;

@@ -259,3 +259,29 @@ fn nondeterministic_and_network_builtins_are_refused() {
         );
     }
 }
+
+/// Issue 12, item 3: unbounded recursion used to overflow the stack and abort the scanner
+/// (exit 134). OPA rejects recursion at compile time; so does the lint, naming the cycle.
+#[test]
+fn recursive_functions_are_refused_before_they_can_overflow_the_stack() {
+    let dir = pack(
+        "f(x) := y if {\n\ty := f(x + 1)\n}\n\ndeny contains {\"msg\": \"x\"} if f(input.facts.age_days) > 0\n",
+    );
+    refused(
+        dir.path(),
+        "team-rule.rego",
+        FIRST,
+        "`f` is recursive (f → f): OPA rejects recursion, and it would never end",
+        "Rego rules and functions may not call themselves",
+    );
+    let dir = pack(
+        "ping(x) := pong(x)\n\npong(x) := ping(x)\n\ndeny contains {\"msg\": \"x\"} if ping(1) > 0\n",
+    );
+    refused(
+        dir.path(),
+        "team-rule.rego",
+        FIRST,
+        "`ping` is recursive (ping → pong → ping)",
+        "Rego rules and functions may not call themselves",
+    );
+}

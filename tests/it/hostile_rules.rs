@@ -1,0 +1,117 @@
+//! Issue 12, item 3: a custom rule cannot fake a clean scan. A rule that fails at run time
+//! is an error for that token and rule (reported, exit 3), on the default engine too; one
+//! that fails whatever the input is refused at load time (exit 2), naming file and line.
+
+use crate::support::*;
+
+fn pack(id: &str, body: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let package = id.replace('-', "_");
+    std::fs::write(
+        dir.path().join(format!("{id}.rego")),
+        format!(
+            "# METADATA\n# title: t\n# custom:\n#   id: {id}\n#   severity: high\n\
+             package tokenwarden.rules.{package}\n\ndeny contains {{\"msg\": \"never\"}} if {{\n\t{body}\n}}\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+fn scan(dir: &tempfile::TempDir, engine: &str) -> Output {
+    tw().args(["scan", "--format", "json", "--engine", engine, "--snapshot"])
+        .arg(example_snapshot())
+        .arg("--rules")
+        .arg(dir.path())
+        .run()
+}
+
+#[test]
+fn a_rule_that_fails_on_a_token_is_an_error_never_a_pass() {
+    for (id, body) in [
+        ("type-error", "upper(input.facts.age_days) == \"X\""),
+        ("bad-number", "to_number(input.token.name) > 0"),
+        (
+            "div-by-input",
+            "x := 1 / (input.facts.age_days * 0)\n\tx > 0",
+        ),
+    ] {
+        let dir = pack(id, body);
+        for engine in ["vm", "interpreter"] {
+            let out = scan(&dir, engine);
+            assert_eq!(out.code, 3, "{id} on {engine}: {}", out.stderr);
+            let v = out.json();
+            let reasons: Vec<&str> = v["not_evaluated"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|n| n["reason"].as_str())
+                .collect();
+            assert!(
+                !reasons.is_empty() && reasons.iter().all(|r| r.contains(&format!("rule {id}"))),
+                "{id} on {engine}: {reasons:?}"
+            );
+            assert_eq!(v["summary"]["complete"], false);
+        }
+    }
+}
+
+#[test]
+fn a_rule_that_fails_whatever_the_input_is_refused_at_load() {
+    for (id, body) in [
+        ("div-zero", "x := 1 / 0\n\tx > 0"),
+        ("nan", "to_number(\"abc\") > 0"),
+    ] {
+        let dir = pack(id, body);
+        let out = scan(&dir, "vm");
+        assert_eq!(out.code, 2, "{id}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("{id}.rego"))
+                && out.stderr.contains(&format!("rule {id}")),
+            "{id}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// A runaway rule is stopped by the policy's time budget and reported for that token:
+/// never an endless scan, never a pass.
+#[test]
+fn a_runaway_rule_is_stopped_by_its_time_budget() {
+    let dir = pack(
+        "runaway",
+        "input.facts.age_days > -1\n\tn := count([x | some x in numbers.range(1, 100000); some y in numbers.range(1, 100000); x == y + 1000000])\n\tn > 0",
+    );
+    let policy = dir.path().join("fast.toml");
+    std::fs::write(&policy, "[limits]\nrule_time_limit_ms = 50\n").unwrap();
+    let started = std::time::Instant::now();
+    let out = tw()
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--no-default-rules",
+            "--snapshot",
+        ])
+        .arg(example_snapshot())
+        .arg("--rules")
+        .arg(dir.path())
+        .arg("--policy")
+        .arg(&policy)
+        .code(3)
+        .run();
+    let v = out.json();
+    let reasons: Vec<&str> = v["not_evaluated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["reason"].as_str())
+        .collect();
+    assert_eq!(reasons.len(), 22, "every token: {reasons:?}");
+    assert!(reasons
+        .iter()
+        .all(|r| r.contains("rule runaway") && r.contains("time limit")));
+    // 22 tokens × 50 ms, far from the minutes the rule would take (a loose bound, not a
+    // timing assertion: it only shows the budget applied).
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
