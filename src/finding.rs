@@ -339,7 +339,7 @@ fn permute<T>(items: &mut [T], order: &mut [usize]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -391,7 +391,8 @@ mod tests {
         assert_eq!(fingerprint("r", &u, "t").len(), 32);
     }
 
-    fn finding(sev: Severity, exempt: bool) -> Finding {
+    /// A finding of severity `sev`, exempted or not (shared with the governance tests).
+    pub(crate) fn finding(sev: Severity, exempt: bool) -> Finding {
         Finding {
             rule_id: "r".into(),
             severity: sev,

@@ -65,34 +65,9 @@ pub fn gate_fails(findings: &[Finding], fail_on: FailOn) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use chrono::NaiveDate;
-
     use super::*;
-    use crate::finding::{Action, Evidence, ExemptedBy, Severity};
-    use crate::scope::Owner;
-
-    fn finding(sev: Severity, exempt: bool) -> Finding {
-        Finding {
-            rule_id: "r".into(),
-            severity: sev,
-            token_id: "t".into(),
-            token_name: None,
-            owner: Owner::User { id: None }.into(),
-            message: String::new(),
-            evidence: Evidence::empty(),
-            action: Action::None,
-            exempted_by: exempt.then(|| {
-                Box::new(ExemptedBy {
-                    rule: "r".into(),
-                    token: "t".into(),
-                    reason: "x".into(),
-                    contact: "o".into(),
-                    expires: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
-                })
-            }),
-            fingerprint: String::new(),
-        }
-    }
+    use crate::finding::tests::finding;
+    use crate::finding::Severity;
 
     #[test]
     fn gate_counts_only_unexempted_findings_at_or_above() {
