@@ -3,28 +3,14 @@
 //! and every problem named by file and line, with a hint. Each case is a small pack in a
 //! temporary directory.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-pub(crate) const NOW: &str = "2026-11-22T10:00:00Z";
+pub(crate) use crate::support::{root, NOW};
 
-pub(crate) fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// (exit code, stdout, stderr) of the binary, with an empty environment.
+/// (exit code, stdout, stderr) of the binary, run through the suite's one builder.
 pub(crate) fn run(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
-        .env_clear()
-        .current_dir(root())
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = crate::support::tw().args(args).run();
+    (out.code, out.stdout, out.stderr)
 }
 
 fn scan_with(pack: &Path) -> (i32, String, String) {
