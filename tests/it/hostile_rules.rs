@@ -18,6 +18,16 @@ fn pack(id: &str, body: &str) -> tempfile::TempDir {
     dir
 }
 
+/// The reasons of a JSON report's `not_evaluated` entries.
+fn reasons(report: &serde_json::Value) -> Vec<&str> {
+    report["not_evaluated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["reason"].as_str())
+        .collect()
+}
+
 fn scan(dir: &tempfile::TempDir, engine: &str) -> Output {
     tw().args(["scan", "--format", "json", "--engine", engine, "--snapshot"])
         .arg(example_snapshot())
@@ -41,12 +51,7 @@ fn a_rule_that_fails_on_a_token_is_an_error_never_a_pass() {
             let out = scan(&dir, engine);
             assert_eq!(out.code, 3, "{id} on {engine}: {}", out.stderr);
             let v = out.json();
-            let reasons: Vec<&str> = v["not_evaluated"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|n| n["reason"].as_str())
-                .collect();
+            let reasons = reasons(&v);
             assert!(
                 !reasons.is_empty() && reasons.iter().all(|r| r.contains(&format!("rule {id}"))),
                 "{id} on {engine}: {reasons:?}"
@@ -101,12 +106,7 @@ fn a_runaway_rule_is_stopped_by_its_time_budget() {
         .code(3)
         .run();
     let v = out.json();
-    let reasons: Vec<&str> = v["not_evaluated"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|n| n["reason"].as_str())
-        .collect();
+    let reasons = reasons(&v);
     assert_eq!(reasons.len(), 22, "every token: {reasons:?}");
     assert!(reasons
         .iter()
