@@ -100,10 +100,15 @@ pub struct Limits {
     pub max_exemption_days: u32,
     /// The most one rule may take on one token, in milliseconds (custom packs).
     pub rule_time_limit_ms: u32,
+    /// How far rule evaluation may grow the process heap, in MiB (custom packs).
+    pub rule_memory_limit_mb: u32,
 }
 
 /// The range `[limits] rule_time_limit_ms` may take.
 pub const RULE_TIME_LIMIT_MS_RANGE: std::ops::RangeInclusive<i64> = 10..=600_000;
+
+/// The range `[limits] rule_memory_limit_mb` may take.
+pub const RULE_MEMORY_LIMIT_MB_RANGE: std::ops::RangeInclusive<i64> = 16..=65_536;
 
 /// The range `[limits] max_exemption_days` may take.
 pub const MAX_EXEMPTION_DAYS_RANGE: std::ops::RangeInclusive<i64> = 1..=3650;
@@ -347,6 +352,7 @@ fn empty_policy() -> GovernancePolicy {
         limits: Limits {
             max_exemption_days: 365,
             rule_time_limit_ms: 2000,
+            rule_memory_limit_mb: 1024,
         },
     }
 }
@@ -501,7 +507,32 @@ impl<'t> Parser<'t> {
             self.remediation(t, &mut policy.remediation);
         }
         if let Some(t) = self.sub_table(root, "limits") {
-            self.unknown_keys(t, "limits", &["max_exemption_days", "rule_time_limit_ms"]);
+            self.unknown_keys(
+                t,
+                "limits",
+                &[
+                    "max_exemption_days",
+                    "rule_time_limit_ms",
+                    "rule_memory_limit_mb",
+                ],
+            );
+            if let Some(item) = Self::get(t, "rule_memory_limit_mb") {
+                if let Some(n) = self.integer(item, "limits.rule_memory_limit_mb") {
+                    if RULE_MEMORY_LIMIT_MB_RANGE.contains(&n) {
+                        policy.limits.rule_memory_limit_mb = n as u32;
+                    } else {
+                        self.problem(
+                            &item.span(),
+                            "limits.rule_memory_limit_mb",
+                            format!(
+                                "{n} is out of range ({}..={} MiB)",
+                                RULE_MEMORY_LIMIT_MB_RANGE.start(),
+                                RULE_MEMORY_LIMIT_MB_RANGE.end()
+                            ),
+                        );
+                    }
+                }
+            }
             if let Some(item) = Self::get(t, "rule_time_limit_ms") {
                 if let Some(n) = self.integer(item, "limits.rule_time_limit_ms") {
                     if RULE_TIME_LIMIT_MS_RANGE.contains(&n) {

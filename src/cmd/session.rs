@@ -321,6 +321,7 @@ pub fn prepare(eval: &EvalArgs, now: chrono::DateTime<chrono::Utc>) -> Result<Pr
     evaluator.set_rule_time_limit(std::time::Duration::from_millis(u64::from(
         policy.limits.rule_time_limit_ms,
     )));
+    evaluator.set_rule_memory_limit(u64::from(policy.limits.rule_memory_limit_mb) * 1024 * 1024);
     Ok(Prepared {
         policy,
         rules,

@@ -26,6 +26,10 @@ pub struct RuleOutput {
 /// take microseconds.
 pub const RULE_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How far interpreted rule evaluation may grow the process heap by default (the policy's
+/// `[limits] rule_memory_limit_mb` changes it).
+pub const RULE_MEMORY_LIMIT: u64 = 1024 * 1024 * 1024;
+
 fn timer(limit: std::time::Duration) -> regorus::utils::limits::ExecutionTimerConfig {
     regorus::utils::limits::ExecutionTimerConfig {
         limit,
@@ -65,6 +69,10 @@ pub struct Evaluator {
     data: regorus::Value,
     /// Why the VM is not used, when it was wanted.
     pub fallback_reason: Option<String>,
+    /// How far interpreted rule evaluation may grow the process heap, in bytes.
+    memory_limit: u64,
+    /// Set once the ceiling is armed (by the first interpreter worker).
+    ceiling: Arc<std::sync::OnceLock<u64>>,
 }
 
 /// One thread's evaluator: a VM or an interpreter clone, reused token after token.
@@ -143,6 +151,8 @@ impl Evaluator {
             vm: None,
             data,
             fallback_reason: None,
+            memory_limit: RULE_MEMORY_LIMIT,
+            ceiling: Arc::default(),
         };
         let custom = set
             .rules
@@ -208,12 +218,41 @@ impl Evaluator {
                 return w;
             }
         }
+        self.arm_memory_ceiling();
         self.interpreter_worker()
     }
 
     /// The wall-clock budget of one rule on one token; set it before any worker exists.
     pub fn set_rule_time_limit(&mut self, limit: std::time::Duration) {
         self.engine.set_execution_timer_config(timer(limit));
+    }
+
+    /// How far interpreted rule evaluation may grow the process heap, in bytes; set it
+    /// before any worker exists.
+    pub fn set_rule_memory_limit(&mut self, bytes: u64) {
+        self.memory_limit = bytes;
+    }
+
+    /// The heap ceiling interpreted rules run under, once armed: the live bytes when the
+    /// first interpreter worker was made, plus the memory limit.
+    pub fn memory_ceiling(&self) -> Option<u64> {
+        self.ceiling.get().copied()
+    }
+
+    /// A runaway rule is stopped when the heap would pass the ceiling, not when the machine
+    /// runs out of memory (issue 12): regorus's interpreter checks the live-byte count of its
+    /// allocator as it builds values, and going over is an error of that rule on that token.
+    /// The ceiling is process-wide (regorus keeps one), armed once from the heap in use when
+    /// evaluation starts, so it covers what every worker allocates together. The built-in
+    /// pack on the VM is not put under it: the VM drops a rule body's errors, so a ceiling
+    /// there could turn into a missing finding instead of an error (docs/architecture.md §5).
+    fn arm_memory_ceiling(&self) {
+        self.ceiling.get_or_init(|| {
+            let live = regorus_mimalloc::global_allocation_stats_snapshot().allocated;
+            let ceiling = live.saturating_add(self.memory_limit);
+            regorus::set_global_memory_limit(Some(ceiling));
+            ceiling
+        });
     }
 
     fn interpreter_worker(&self) -> Worker<'_> {

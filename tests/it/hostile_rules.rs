@@ -115,3 +115,85 @@ fn a_runaway_rule_is_stopped_by_its_time_budget() {
     // timing assertion: it only shows the budget applied).
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
 }
+
+/// A rule that builds an enormous value is stopped by the policy's memory budget and
+/// reported for that token: never an out-of-memory abort, never a pass. The time budget is
+/// set far away so that it is the memory budget that stops the rule.
+#[test]
+fn a_memory_hungry_rule_is_stopped_by_its_memory_budget() {
+    let dir = pack(
+        "hungry",
+        "input.facts.age_days > -1\n\txs := [sprintf(\"%d-%s\", [x, input.token.id]) | some x in numbers.range(1, 50000000)]\n\tcount(xs) > 0",
+    );
+    let policy = dir.path().join("small.toml");
+    std::fs::write(
+        &policy,
+        "[limits]\nrule_time_limit_ms = 600000\nrule_memory_limit_mb = 64\n",
+    )
+    .unwrap();
+    let out = tw()
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--no-default-rules",
+            "--snapshot",
+        ])
+        .arg(example_snapshot())
+        .arg("--rules")
+        .arg(dir.path())
+        .arg("--policy")
+        .arg(&policy)
+        .code(3)
+        .run();
+    let v = out.json();
+    let reasons = reasons(&v);
+    assert_eq!(reasons.len(), 22, "every token: {reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r.contains("rule hungry") && r.contains("memory")),
+        "{reasons:?}"
+    );
+    assert_eq!(v["summary"]["complete"], false);
+}
+
+/// The memory budget is a policy key with a range, like the other limits.
+#[test]
+fn the_memory_budget_is_range_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    for (value, ok) in [
+        ("15", false),
+        ("16", true),
+        ("65536", true),
+        ("65537", false),
+    ] {
+        let policy = dir.path().join("p.toml");
+        std::fs::write(
+            &policy,
+            format!("[limits]\nrule_memory_limit_mb = {value}\n"),
+        )
+        .unwrap();
+        let out = tw()
+            .args([
+                "scan",
+                "--format",
+                "json",
+                "--fail-on",
+                "never",
+                "--snapshot",
+            ])
+            .arg(example_snapshot())
+            .arg("--policy")
+            .arg(&policy)
+            .code(if ok { 0 } else { 2 })
+            .run();
+        if !ok {
+            assert!(
+                out.stderr.contains("limits.rule_memory_limit_mb") && out.stderr.contains(value),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+}
