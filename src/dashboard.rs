@@ -174,8 +174,9 @@ pub fn render(data: &DashboardData) -> String {
         if hidden > 0 {
             let _ = writeln!(
                 out,
-                "<p class=\"more\">… and {} more expiring later.</p>",
-                count(hidden, "token", "tokens")
+                "<p class=\"more\">… and {} more {} expiring later.</p>",
+                int(hidden),
+                if hidden == 1 { "token" } else { "tokens" }
             );
         }
     }

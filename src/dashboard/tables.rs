@@ -22,8 +22,9 @@ fn more(out: &mut String, hidden: usize, what: (&str, &str)) {
     if hidden > 0 {
         let _ = writeln!(
             out,
-            "<p class=\"more\">… and {} more not shown.</p>",
-            count(hidden, what.0, what.1)
+            "<p class=\"more\">… and {} more {} not shown.</p>",
+            int(hidden),
+            if hidden == 1 { what.0 } else { what.1 }
         );
     }
 }
@@ -237,8 +238,9 @@ pub fn drift(out: &mut String, entries: &[DriftEntry]) {
         if hidden > 0 {
             let _ = write!(
                 out,
-                "<li>… and {} more</li>",
-                count(hidden, "change", "changes")
+                "<li>… and {} more {}</li>",
+                int(hidden),
+                if hidden == 1 { "change" } else { "changes" }
             );
         }
         out.push_str("</ul></li>\n");
