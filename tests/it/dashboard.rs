@@ -37,7 +37,16 @@ pub fn fixture() -> DashboardData {
 /// goes to stderr, where Chromium writes every console message (`INFO:CONSOLE`), CSP
 /// violations included.
 fn headless(browser: &str, profile: &Path, page: &Path, args: &[&str]) -> Output {
-    let child = Command::new(browser)
+    let mut cmd = Command::new(browser);
+    // The browser is a tool here, not under test: it runs on the real clock even when the
+    // suite runs under libfaketime (scripts/faketime-tests.sh).
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("FAKETIME") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env_remove("LD_PRELOAD");
+    let child = cmd
         .args([
             "--headless",
             "--no-sandbox",
