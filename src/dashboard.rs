@@ -380,7 +380,7 @@ fn tiles(out: &mut String, data: &DashboardData) {
         },
         value: int(overdue),
         label: "Overdue".into(),
-        detail: Some(("past the remediation deadline".into(), "d")),
+        detail: Some(("past their deadline".into(), "d")),
     });
     for (id, label, v) in [
         ("new", "New", latest.map(|s| s.new)),
@@ -424,6 +424,14 @@ fn tiles(out: &mut String, data: &DashboardData) {
             detail: Some((count(within[i], "token", "tokens"), "d")),
         });
     }
+    let exempted = data.open_findings.iter().filter(|f| f.exempted).count();
+    tiles.push(Tile {
+        id: "exempted",
+        class: String::new(),
+        value: int(exempted),
+        label: "Exempted".into(),
+        detail: Some(("accepted by the policy".into(), "d")),
+    });
     let ne = data.not_evaluated.len();
     tiles.push(Tile {
         id: "not-evaluated-count",
@@ -446,10 +454,11 @@ fn tiles(out: &mut String, data: &DashboardData) {
 
     out.push_str("<div class=\"tiles\" id=\"tiles\">\n");
     for t in tiles {
-        let _ = write!(
+        let _ =
+            write!(
             out,
-            "<div class=\"tile {}\" id=\"tile-{}\"><div class=\"k\">{}</div><div class=\"v\">{}</div>",
-            t.class,
+            "<div class=\"{}\" id=\"tile-{}\"><div class=\"k\">{}</div><div class=\"v\">{}</div>",
+            if t.class.is_empty() { "tile".to_string() } else { format!("tile {}", t.class) },
             t.id,
             esc(&t.label),
             esc(&t.value)

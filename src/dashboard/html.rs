@@ -149,6 +149,7 @@ section.panel{background:var(--panel);border:1px solid var(--line);border-radius
 svg.chart{width:100%;height:auto;display:block;font-size:12px}
 svg.chart text{fill:var(--muted)}
 svg.chart text.name{fill:var(--fg)}
+svg.chart text.label{paint-order:stroke;stroke:var(--panel);stroke-width:4px;stroke-linejoin:round}
 .axis{stroke:var(--muted);stroke-width:1}
 .gridline{stroke:var(--grid);stroke-width:1}
 .area.sev-critical{fill:var(--crit)}.area.sev-high{fill:var(--high)}.area.sev-medium{fill:var(--med)}.area.sev-low{fill:var(--low)}
@@ -168,7 +169,9 @@ table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-weight:600;color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.03em}
 tbody th,tfoot td{text-transform:none;letter-spacing:0;color:var(--fg);font-size:13px;font-weight:500}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.nw{white-space:nowrap}
+td .id{display:block;font-size:11px}
 tbody tr:hover td{background:var(--hover)}
 .id,code,.changes{font-family:ui-monospace,"SFMono-Regular","DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12px}
 .id{color:var(--muted)}

@@ -410,7 +410,7 @@ pub fn expiry(out: &mut String, now: DateTime<Utc>, tokens: &[ExpiringToken]) {
              <text class=\"name\" x=\"{name_w}\" y=\"{}\" text-anchor=\"end\">{}</text>\
              <rect class=\"lifebar exp{band}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"10\" rx=\"3\"/>\
              <circle class=\"lifebar exp{band}\" cx=\"{}\" cy=\"{}\" r=\"5\"/>\
-             <text x=\"{}\" y=\"{}\">{} · {}</text></g>\n",
+             <text class=\"label\" x=\"{}\" y=\"{}\">{} · {}</text></g>\n",
             esc(&t.token_id),
             esc(&t.token_name),
             esc(&t.token_id),

@@ -188,7 +188,7 @@ pub fn overdue(out: &mut String, now: DateTime<Utc>, findings: &[OpenFinding]) {
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td><code>{}</code></td><td>{} <span class=\"id\">{}</span></td><td>{}</td>\
-             <td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n late\">{}</td></tr>",
+             <td class=\"nw\">{}</td><td class=\"n\">{}</td><td class=\"nw\">{}</td><td class=\"n late\">{}</td></tr>",
             badge(f.severity),
             esc(&f.rule_id),
             esc(&f.token_name),
