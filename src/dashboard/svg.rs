@@ -152,11 +152,11 @@ pub fn trend(out: &mut String, scans: &[ScanPoint]) {
     };
     let xs: Vec<f64> = scans.iter().enumerate().map(|(i, s)| x(i, s)).collect();
 
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<svg id=\"trend-chart\" class=\"chart trend\" viewBox=\"0 0 {W} {h}\" role=\"img\" \
          aria-labelledby=\"trend-title\">\
-         <title id=\"trend-title\">Open findings by severity over {}</title>\n",
+         <title id=\"trend-title\">Open findings by severity over {}</title>",
         count(n, "scan", "scans")
     );
     // Horizontal gridlines and y labels.
@@ -236,7 +236,7 @@ pub fn trend(out: &mut String, scans: &[ScanPoint]) {
                 c(y(s.overdue))
             );
         }
-        let _ = write!(out, "<path class=\"overdue-line\" d=\"{d}\"/>\n");
+        let _ = writeln!(out, "<path class=\"overdue-line\" d=\"{d}\"/>");
     }
 
     // Axes and x labels.
@@ -345,11 +345,11 @@ pub fn expiry(out: &mut String, now: DateTime<Utc>, tokens: &[ExpiringToken]) {
         let f = ((t - now).num_seconds() as f64 / horizon).clamp(0.0, 1.0);
         plot_l + f * pw
     };
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<svg id=\"expiry-chart\" class=\"chart expiry\" viewBox=\"0 0 {W} {}\" role=\"img\" \
          aria-labelledby=\"expiry-title\">\
-         <title id=\"expiry-title\">{} expiring in the next 90 days</title>\n",
+         <title id=\"expiry-title\">{} expiring in the next 90 days</title>",
         c(h),
         count(tokens.len(), "token", "tokens")
     );
