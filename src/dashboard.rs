@@ -113,6 +113,12 @@ pub struct NotEvaluatedScope {
 
 /// The dashboard as one HTML document; the same data gives byte-identical output.
 pub fn render(data: &DashboardData) -> String {
+    // Oldest first is the contract; a caller's slip must not draw outside the chart.
+    if !data.scans.is_sorted_by_key(|s| (s.at, s.id)) {
+        let mut sorted = data.clone();
+        sorted.scans.sort_by_key(|s| (s.at, s.id));
+        return render(&sorted);
+    }
     let mut out = String::with_capacity(64 * 1024);
     html::head(&mut out, &data.title);
     out.push_str("<body>\n<main>\n");
