@@ -12,6 +12,7 @@ pub mod baseline;
 pub mod clock;
 pub mod cloudflare;
 pub mod coverage;
+pub mod dashboard;
 pub mod doctor;
 pub mod engine;
 pub mod enrich;
@@ -59,6 +60,7 @@ mod layering {
         ("scan", 5),
         ("doctor", 5),
         ("remediate", 5),
+        ("dashboard", 6),
         ("explain", 6),
         ("export", 6),
         ("report", 6),

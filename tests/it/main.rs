@@ -13,6 +13,7 @@
 mod baseline;
 mod ci;
 mod cli;
+mod dashboard;
 mod doctor;
 mod example;
 mod exemptions;
