@@ -26,6 +26,9 @@ use crate::inventory::{AccountInventory, Inventory, NotEvaluated, RawToken, User
 use crate::policy::{Exemption, Located, TokenMatch};
 use crate::scope::Owner;
 
+/// How an inline suppression's exemption names who answers for it (its file follows).
+pub const INLINE_CONTACT: &str = "inline suppression in ";
+
 /// A Terraform input that cannot be read: exit 2, nothing evaluated.
 #[derive(Debug, thiserror::Error)]
 pub enum TerraformError {
@@ -438,7 +441,7 @@ pub fn load(paths: &[PathBuf], opts: &Options<'_>) -> Result<Loaded, TerraformEr
                         token: TokenMatch::Id(id.clone()),
                         account: None,
                         reason: ig.reason.clone(),
-                        contact: format!("inline suppression in {}", ig.file),
+                        contact: format!("{INLINE_CONTACT}{}", ig.file),
                         expires: ig.until,
                         source: ig.file.clone(),
                         line: ig.line,

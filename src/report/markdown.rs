@@ -79,12 +79,15 @@ fn finding_row(report: &Report, f: &Finding) -> String {
         .baseline_state(f)
         .map(|s| format!(" {} |", s.as_str()))
         .unwrap_or_default();
+    // A Terraform resource is named by its address and `file:line`.
+    let token = match super::terraform::place(report, f) {
+        Some(p) => format!("`{}` at `{}`", cell(p.address), cell(&p.at())),
+        None => format!("{} (`{}`)", cell(token_label(f)), f.token_id),
+    };
     format!(
-        "| {} | `{}` | {} (`{}`) | {} | {} |{state}",
+        "| {} | `{}` | {token} | {} | {} |{state}",
         badge(f.severity),
         f.rule_id,
-        cell(token_label(f)),
-        f.token_id,
         cell(&f.owner.label()),
         cell(&f.message)
     )
@@ -360,6 +363,34 @@ fn absent(doc: &mut Doc, report: &Report) {
     details_close(doc);
 }
 
+/// Terraform resources with values not known before apply (no rule fires because of them).
+fn unknowns(doc: &mut Doc, report: &Report) {
+    let uncertain = super::terraform::uncertain(report);
+    if uncertain.is_empty() {
+        return;
+    }
+    details_open(
+        doc,
+        &format!(
+            "{} with values not known before apply (no rule fires because of them)",
+            plural(uncertain.len(), "Terraform resource", "Terraform resources")
+        ),
+    );
+    doc.line("| Resource | Location | Not known |");
+    doc.line("| --- | --- | --- |");
+    for (_, r) in uncertain {
+        doc.row(&format!(
+            "| `{}` | `{}:{}` | {} |",
+            cell(&r.address),
+            cell(&r.file),
+            r.line,
+            cell(&super::terraform::uncertainty_lines(r).join("; "))
+        ));
+    }
+    doc.end_table();
+    details_close(doc);
+}
+
 /// Render with a byte budget (tests use a small one).
 pub fn render(report: &Report, limit: usize) -> String {
     let mut doc = Doc {
@@ -369,6 +400,7 @@ pub fn render(report: &Report, limit: usize) -> String {
     };
     header(&mut doc, report);
     problems(&mut doc, report);
+    unknowns(&mut doc, report);
     findings(&mut doc, report);
     exempted(&mut doc, report);
     absent(&mut doc, report);

@@ -202,6 +202,9 @@ impl Mapped {
             Some(v) => self.resources(&format!("{at}.resources"), v),
             None => Json::Object(Map::new()),
         };
+        // A key with an interpolated unknown (`…zone.${var.zone_id}`) is a specific
+        // resource whose id is not known: say so.
+        self.partial_keys(&format!("{at}.resources"), &resources);
         out.insert("resources".into(), resources);
         Json::Object(out)
     }
@@ -251,14 +254,11 @@ impl Mapped {
     /// a nested account → zones map may itself be a `jsonencode` string (v4 documents it).
     fn resources(&mut self, at: &str, v: &Value) -> Json {
         let parsed = match v {
-            Value::Str(s, partial) => {
-                self.unknowns
-                    .extend(partial.iter().map(|p| format!("{at}: {p}")));
-                match serde_json::from_str::<Json>(s) {
-                    Ok(j @ Json::Object(_)) => return j,
-                    _ => return Json::String(s.clone()),
-                }
-            }
+            // Unknowns interpolated into keys are named by `partial_keys`.
+            Value::Str(s, _) => match serde_json::from_str::<Json>(s) {
+                Ok(j @ Json::Object(_)) => return j,
+                _ => return Json::String(s.clone()),
+            },
             Value::Object(map) => map,
             other => {
                 self.note(other, at);
@@ -269,14 +269,10 @@ impl Mapped {
         let mut out = Map::new();
         for (k, v) in parsed {
             let value = match v {
-                Value::Str(s, partial) => {
-                    self.unknowns
-                        .extend(partial.iter().map(|p| format!("{at}[{k:?}]: {p}")));
-                    match serde_json::from_str::<Json>(s) {
-                        Ok(j @ Json::Object(_)) => j,
-                        _ => Json::String(s.clone()),
-                    }
-                }
+                Value::Str(s, _) => match serde_json::from_str::<Json>(s) {
+                    Ok(j @ Json::Object(_)) => j,
+                    _ => Json::String(s.clone()),
+                },
                 Value::Object(_) => self.resources(&format!("{at}[{k:?}]"), v),
                 other => {
                     self.note(other, &format!("{at}[{k:?}]"));
@@ -287,6 +283,20 @@ impl Mapped {
             out.insert(k.clone(), value);
         }
         Json::Object(out)
+    }
+
+    fn partial_keys(&mut self, at: &str, resources: &Json) {
+        if let Json::Object(map) = resources {
+            for (k, v) in map {
+                if k.contains("${") {
+                    let note = format!("{at}: {k}");
+                    if !self.unknowns.contains(&note) {
+                        self.unknowns.push(note);
+                    }
+                }
+                self.partial_keys(at, v);
+            }
+        }
     }
 
     /// `condition.request_ip.in/not_in`: unknown entries are left out (and the condition
