@@ -163,7 +163,7 @@ pub struct TerraformArgs {
     /// Read token resources from Terraform instead of the API: a directory of .tf files
     /// (modules in subdirectories included) or a plan in JSON (`terraform show -json`);
     /// repeatable. With a plan, a directory locates its resources in the .tf files.
-    #[arg(long = "terraform", value_name = "PATH", help_heading = "Terraform")]
+    #[arg(long = "terraform", value_name = "PATH", num_args = 1.., help_heading = "Terraform")]
     pub terraform: Vec<PathBuf>,
     /// Permission-group catalogue (the API's JSON, e.g. from `GET /user/tokens/permission_groups`)
     /// to name groups given by id; `--snapshot` also provides one.

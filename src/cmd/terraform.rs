@@ -69,6 +69,12 @@ pub fn load(
 /// resource address, file and line.
 pub fn annotate(report: &mut Report, sources: &SourceMap) {
     report.scope = "terraform".into();
+    // An inline suppression names its token by the resource address people wrote.
+    for e in &mut report.stale_exemptions {
+        if let Some(r) = sources.get(&e.token) {
+            e.token = r.address.clone();
+        }
+    }
     for n in &mut report.not_evaluated {
         if let ScopePath::Token { token, .. } = &n.scope {
             if let Some(r) = sources.get(token) {

@@ -140,10 +140,11 @@ pub fn map(
     m
 }
 
-/// A v4 block in a plan is a one-element list: its element.
+/// A v4 block in a plan is a one-element list (its element), or an empty one (absent).
 fn single(v: &Value) -> &Value {
     match v {
         Value::List(items) if items.len() == 1 => &items[0],
+        Value::List(items) if items.is_empty() => &Value::Null,
         other => other,
     }
 }
