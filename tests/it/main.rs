@@ -31,3 +31,4 @@ mod rule_packs;
 mod rules;
 mod support;
 mod synthetic;
+mod terraform;
