@@ -318,7 +318,7 @@ pub fn load(paths: &[PathBuf], opts: &Options<'_>) -> Result<Loaded, TerraformEr
                 message: "no such file or directory".into(),
             });
         }
-        if p.is_file() && !p.extension().is_some_and(|e| e == "tf") {
+        if p.is_file() && p.extension().is_none_or(|e| e != "tf") {
             return Err(TerraformError::Input {
                 path: (*p).clone(),
                 message: "expected a directory of .tf files, a .tf file, or a plan in JSON (terraform show -json)".into(),

@@ -52,7 +52,7 @@ pub fn load(
         },
     )?;
     for e in &loaded.exemptions {
-        if e.rule.value != "*" && !rule_ids.iter().any(|r| *r == e.rule.value) {
+        if e.rule.value != "*" && !rule_ids.contains(&e.rule.value) {
             return Err(usage(format!(
                 "{}:{}: tokenwarden:ignore[{}]: no such rule (see `tokenwarden rules list`)",
                 e.source, e.line, e.rule.value

@@ -35,7 +35,7 @@ fn load_text(files: &[(&str, &str)]) -> Result<Loaded, TerraformError> {
     )
 }
 
-fn token<'a>(l: &'a Loaded, address: &str) -> Json {
+fn token(l: &Loaded, address: &str) -> Json {
     let id = l.sources.find_address(address).unwrap_or_else(|| {
         panic!(
             "{address} not in {:?}",

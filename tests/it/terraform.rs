@@ -634,3 +634,38 @@ fn explain_an_address_prints_its_input_document_and_findings() {
         .code(2)
         .run();
 }
+
+#[test]
+fn a_plans_secret_never_reaches_a_report() {
+    // `terraform show -json` prints an existing token's `value` in clear text.
+    for format in ["table", "json", "sarif", "markdown"] {
+        let out = tw()
+            .args(["scan", "--format", format, "--terraform", PLAN_V5])
+            .code(1)
+            .run();
+        assert!(!out.stdout.contains("cfut_PlanSecret"), "{format}");
+        assert!(!out.stderr.contains("cfut_PlanSecret"), "{format}");
+    }
+    let out = tw()
+        .args([
+            "explain",
+            "cloudflare_api_token.bucket[\"logs\"]",
+            "--terraform",
+            PLAN_V5,
+            "--format",
+            "json",
+        ])
+        .run();
+    assert!(out.stdout.contains("bucket-logs") && !out.stdout.contains("cfut_PlanSecret"));
+}
+
+#[test]
+fn the_ci_guide_has_a_terraform_workflow_using_existing_flags() {
+    let guide = std::fs::read_to_string(crate::support::root().join("docs/ci.md")).unwrap();
+    let section = &guide[guide.find("## Terraform").unwrap()..];
+    assert!(section.contains("show -json plan.out > plan.json"));
+    assert!(section.contains("tokenwarden scan --terraform plan.json infra"));
+    assert!(section.contains("upload-sarif") && section.contains(".pre-commit-config.yaml"));
+    let help = tw().args(["scan", "--help"]).run().stdout;
+    assert!(help.contains("--terraform") && help.contains("--permission-groups"));
+}
