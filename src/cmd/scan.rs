@@ -92,7 +92,12 @@ pub fn run(args: &ScanArgs, session: &Session) -> Result<Exit, Error> {
     }
     let started = std::time::Instant::now();
     let (inv, sources) = match tf {
-        Some(loaded) => (loaded.inventory, Some(loaded.sources)),
+        Some(loaded) => {
+            if loaded.sources.resources.is_empty() {
+                ui.warn("--terraform: no cloudflare_api_token or cloudflare_account_token resource to evaluate");
+            }
+            (loaded.inventory, Some(loaded.sources))
+        }
         None => (session.inventory(&args.source, now)?, None),
     };
     ui.debug(&format!(

@@ -81,11 +81,16 @@ pub fn map(
         None => address.to_string(),
     };
     token.insert("name".into(), json!(name));
+    // Terraform's default is active; an unknown status is read so, and listed.
     let status = match values.get("status") {
         Some(Value::Str(s, p)) if p.is_empty() && matches!(s.as_str(), "active" | "disabled") => {
             s.clone()
         }
-        _ => "active".into(),
+        None | Some(Value::Null) => "active".into(),
+        Some(other) => {
+            m.note(other, "status");
+            "active".into()
+        }
     };
     token.insert("status".into(), json!(status));
     let at = rfc3339(now);
