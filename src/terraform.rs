@@ -528,7 +528,14 @@ impl Collector<'_> {
                 return;
             }
         };
-        if mapped.unknown_groups > 0 {
+        if mapped.unknown_fields.contains(&Field::Policies) {
+            self.not_evaluated.push(NotEvaluated::new(
+                owner.token_path(&id),
+                format!(
+                    "{address} ({file}:{line}): its policies are not known until apply, so what the token grants cannot be evaluated"
+                ),
+            ));
+        } else if mapped.unknown_groups > 0 {
             self.not_evaluated.push(NotEvaluated::new(
                 owner.token_path(&id),
                 format!(

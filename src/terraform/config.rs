@@ -284,6 +284,7 @@ fn tfvars(
             each: None,
             count: None,
             depth: 0,
+            iter: None,
         };
         for attr in body.attributes() {
             vars.insert(attr.key.as_str().to_string(), ev.eval(&attr.value));
@@ -336,6 +337,7 @@ impl<'a> Loader<'a> {
                                     each: None,
                                     count: None,
                                     depth: 0,
+                                    iter: None,
                                 }
                                 .eval(&d.value),
                                 None => Value::Unknown(format!("var.{name}")),
@@ -372,6 +374,7 @@ impl<'a> Loader<'a> {
                             each: None,
                             count: None,
                             depth: 0,
+                            iter: None,
                         };
                         for (key, each, count, notes) in instances(&ev, &b.body) {
                             let ev = Eval {
@@ -380,6 +383,7 @@ impl<'a> Loader<'a> {
                                 each: each.clone(),
                                 count,
                                 depth: 0,
+                                iter: None,
                             };
                             let address = match &key {
                                 Some(k) => format!("{base}[{k}]"),
@@ -415,6 +419,7 @@ impl<'a> Loader<'a> {
                             each: None,
                             count: None,
                             depth: 0,
+                            iter: None,
                         };
                         let inputs = b
                             .body
@@ -516,6 +521,7 @@ fn token_block(ev: &Eval<'_>, body: &Body) -> Block {
     let mut lines = BTreeMap::new();
     let mut v4 = false;
     let mut policies = Vec::new();
+    let mut unknown_policies: Option<String> = None;
     for s in body.iter() {
         match s {
             Structure::Attribute(a) => {
@@ -562,11 +568,82 @@ fn token_block(ev: &Eval<'_>, body: &Body) -> Block {
                     lines.insert("condition".into(), file.line_of_span(b));
                     values.insert("condition".into(), block_value(ev, &b.body));
                 }
+                // `dynamic "policy" { for_each = …; content { … } }`: one block per element
+                // of a known collection; over an unknown one, what the token grants is
+                // unknown (and the token is not evaluated).
+                "dynamic" => {
+                    let Some(label) = b.labels.first().map(|l| l.as_str().to_string()) else {
+                        continue;
+                    };
+                    if label != "policy" && label != "condition" {
+                        continue;
+                    }
+                    let line = file.line_of_span(b);
+                    let iterator = match b.body.get_attribute("iterator").map(|a| &a.value) {
+                        Some(Expression::Variable(v)) => v.as_str().to_string(),
+                        _ => label.clone(),
+                    };
+                    let content = b.body.get_blocks("content").next();
+                    let elements = b.body.get_attribute("for_each").map(|a| ev.eval(&a.value));
+                    let items: Option<Vec<(Value, Value)>> = match elements {
+                        Some(Value::Object(map)) => {
+                            Some(map.into_iter().map(|(k, v)| (Value::str(k), v)).collect())
+                        }
+                        Some(Value::List(list)) => Some(
+                            list.into_iter()
+                                .enumerate()
+                                .map(|(i, v)| (Value::Number(i.into()), v))
+                                .collect(),
+                        ),
+                        _ => None,
+                    };
+                    let (Some(items), Some(content)) = (items, content) else {
+                        let what =
+                            format!("dynamic \"{label}\" over a collection not known before apply");
+                        if label == "policy" {
+                            v4 = true;
+                            lines.entry("policies".into()).or_insert(line);
+                            unknown_policies = Some(what);
+                        } else {
+                            lines.insert("condition".into(), line);
+                            values.insert("condition".into(), Value::Unknown(what));
+                        }
+                        continue;
+                    };
+                    for (k, v) in items {
+                        let inner = Eval {
+                            m: ev.m,
+                            file: ev.file,
+                            each: ev.each.clone(),
+                            count: ev.count,
+                            depth: ev.depth,
+                            iter: Some((iterator.clone(), k, v)),
+                        };
+                        let value = block_value(&inner, &content.body);
+                        if label == "policy" {
+                            v4 = true;
+                            let at = format!("policies[{}]", policies.len());
+                            lines.insert(at.clone(), line);
+                            for a in content.body.attributes() {
+                                lines.insert(
+                                    format!("{at}.{}", a.key.as_str()),
+                                    file.line_of_span(a),
+                                );
+                            }
+                            policies.push(value);
+                        } else {
+                            lines.insert("condition".into(), line);
+                            values.insert("condition".into(), value);
+                        }
+                    }
+                }
                 _ => {}
             },
         }
     }
-    if v4 {
+    if let Some(what) = unknown_policies {
+        values.insert("policies".into(), Value::Unknown(what));
+    } else if v4 {
         values.insert("policies".into(), Value::List(policies));
         if let Some(&l) = lines.get("policies[0]") {
             lines.entry("policies".into()).or_insert(l);
@@ -619,6 +696,8 @@ struct Eval<'a> {
     each: Option<(Value, Value)>,
     count: Option<i64>,
     depth: usize,
+    /// A `dynamic` block's iterator: its name, key and value.
+    iter: Option<(String, Value, Value)>,
 }
 
 impl Eval<'_> {
@@ -800,6 +879,13 @@ impl Eval<'_> {
                     Some(n) => (self.local(&n), 1),
                     None => return Value::Unknown(text),
                 },
+                name if self.iter.as_ref().is_some_and(|(n, _, _)| n == name) => {
+                    match (attr(0).as_deref(), &self.iter) {
+                        (Some("key"), Some((_, k, _))) => (k.clone(), 1),
+                        (Some("value"), Some((_, _, v))) => (v.clone(), 1),
+                        _ => return Value::Unknown(text),
+                    }
+                }
                 "each" => match (attr(0).as_deref(), &self.each) {
                     (Some("key"), Some((k, _))) => (k.clone(), 1),
                     (Some("value"), Some((_, v))) => (v.clone(), 1),
@@ -843,6 +929,7 @@ impl Eval<'_> {
             each: None,
             count: None,
             depth: self.depth + 1,
+            iter: None,
         }
         .eval(expr)
     }
@@ -864,6 +951,7 @@ impl Eval<'_> {
                 each: None,
                 count: None,
                 depth: self.depth + 1,
+                iter: None,
             };
             let filter = body.get_attribute("name").map(|a| ev.eval(&a.value));
             return match filter {

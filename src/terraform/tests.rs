@@ -545,3 +545,68 @@ resource "cloudflare_api_token" "t" {
     assert_eq!(token(&l, "cloudflare_api_token.t")["name"], "2yyesd");
     assert!(Value::Unknown("x".into()).is_unknown());
 }
+
+#[test]
+fn dynamic_policy_blocks_expand_or_make_the_token_not_evaluated() {
+    let l = load_text(&[(
+        "main.tf",
+        r#"
+data "cloudflare_api_token_permission_groups" "all" {}
+variable "more" {}
+resource "cloudflare_api_token" "known" {
+  name = "known"
+  dynamic "policy" {
+    for_each = { "DNS Write" = "com.cloudflare.api.account.zone.*", "Zone Read" = "com.cloudflare.api.account.zone.abc" }
+    iterator = p
+    content {
+      permission_groups = [data.cloudflare_api_token_permission_groups.all.zone[p.key]]
+      resources         = { (p.value) = "*" }
+    }
+  }
+}
+resource "cloudflare_api_token" "unknown" {
+  name = "unknown"
+  dynamic "policy" {
+    for_each = var.more
+    content {
+      permission_groups = [policy.value]
+      resources         = { "com.cloudflare.api.account.*" = "*" }
+    }
+  }
+}
+resource "cloudflare_api_token" "for_expr" {
+  name     = "for_expr"
+  policies = [for g in var.more : { effect = "allow", permission_groups = [{ id = g }], resources = "{}" }]
+}
+"#,
+    )])
+    .unwrap();
+    let t = token(&l, "cloudflare_api_token.known");
+    assert_eq!(
+        t["policies"][0]["permission_groups"][0]["name"],
+        "DNS Write"
+    );
+    assert_eq!(
+        t["policies"][0]["resources"],
+        json!({"com.cloudflare.api.account.zone.*": "*"})
+    );
+    assert_eq!(
+        t["policies"][1]["permission_groups"][0]["name"],
+        "Zone Read"
+    );
+    // What an unknown dynamic block or `for` expression grants is unknown: never clean.
+    let reasons: Vec<&str> = l
+        .inventory
+        .not_evaluated
+        .iter()
+        .map(|n| n.reason.as_str())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("cloudflare_api_token.unknown ")
+            || reasons[1].starts_with("cloudflare_api_token.unknown ")
+    );
+    assert!(reasons
+        .iter()
+        .all(|r| r.contains("policies are not known until apply")));
+}
