@@ -74,16 +74,21 @@ impl Doc {
     }
 }
 
+/// A token's cell: its name and id, or for a Terraform resource its address and
+/// `file:line`.
+fn token_cell(report: &Report, f: &Finding) -> String {
+    match super::terraform::place(report, f) {
+        Some(p) => format!("`{}` at `{}`", cell(p.address), cell(&p.at())),
+        None => format!("{} (`{}`)", cell(token_label(f)), f.token_id),
+    }
+}
+
 fn finding_row(report: &Report, f: &Finding) -> String {
     let state = report
         .baseline_state(f)
         .map(|s| format!(" {} |", s.as_str()))
         .unwrap_or_default();
-    // A Terraform resource is named by its address and `file:line`.
-    let token = match super::terraform::place(report, f) {
-        Some(p) => format!("`{}` at `{}`", cell(p.address), cell(&p.at())),
-        None => format!("{} (`{}`)", cell(token_label(f)), f.token_id),
-    };
+    let token = token_cell(report, f);
     format!(
         "| {} | `{}` | {token} | {} | {} |{state}",
         badge(f.severity),
@@ -242,9 +247,8 @@ fn expiring(doc: &mut Doc, report: &Report) {
             format!("{:.1}", days)
         };
         doc.row(&format!(
-            "| {} (`{}`) | {} | {} | {days} |",
-            cell(token_label(f)),
-            f.token_id,
+            "| {} | {} | {} | {days} |",
+            token_cell(report, f),
             cell(&f.owner.label()),
             cell(expires)
         ));
@@ -321,7 +325,10 @@ fn exempted(doc: &mut Doc, report: &Report) {
             doc.row(&format!(
                 "| `{}` | {} | {} | {} | {} |",
                 f.rule_id,
-                cell(token_label(f)),
+                match super::terraform::place(report, f) {
+                    Some(_) => token_cell(report, f),
+                    None => cell(token_label(f)),
+                },
                 cell(&e.reason),
                 cell(&e.contact),
                 e.expires
