@@ -6,6 +6,7 @@ use serde_json::{json, Value as Json};
 use super::config::SourceFile;
 use super::value::{url_decode, Value};
 use super::*;
+use crate::policy::TokenMatch;
 
 fn now() -> DateTime<Utc> {
     "2026-11-22T10:00:00Z".parse().unwrap()
