@@ -445,9 +445,6 @@ pub struct RecoverArgs {
     pub format: ListFormat,
 }
 
-/// An account or token id on the command line must be a Cloudflare id (32 lowercase hex
-/// characters) before it can reach a request path or a file name (issue 12); clap refuses
-/// anything else with exit 2.
 /// A token id, or a Terraform resource address (checked against --terraform later).
 fn token_or_address(text: &str) -> Result<String, String> {
     let address = text.starts_with("cloudflare_") || text.starts_with("module.");
@@ -458,6 +455,9 @@ fn token_or_address(text: &str) -> Result<String, String> {
     }
 }
 
+/// An account or token id on the command line must be a Cloudflare id (32 lowercase hex
+/// characters) before it can reach a request path or a file name (issue 12); clap refuses
+/// anything else with exit 2.
 fn cloudflare_id(text: &str) -> Result<String, String> {
     tokenwarden::id::check(text)
         .map(|()| text.to_string())
