@@ -669,3 +669,19 @@ fn the_ci_guide_has_a_terraform_workflow_using_existing_flags() {
     let help = tw().args(["scan", "--help"]).run().stdout;
     assert!(help.contains("--terraform") && help.contains("--permission-groups"));
 }
+
+#[test]
+fn reports_are_pinned() {
+    let sarif = tw()
+        .args(["scan", "--format", "sarif", "--terraform", V4])
+        .code(1)
+        .run()
+        .stdout;
+    insta::assert_snapshot!("terraform_v4_sarif", sarif);
+    let table = tw()
+        .args(["scan", "--terraform", V5, "--permission-groups", CATALOGUE])
+        .code(1)
+        .run()
+        .stdout;
+    insta::assert_snapshot!("terraform_v5_table", table);
+}
