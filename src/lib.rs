@@ -30,6 +30,7 @@ pub mod scan;
 pub mod scope;
 pub mod secret;
 pub mod stale;
+pub mod terraform;
 pub mod text;
 
 #[cfg(test)]
@@ -55,6 +56,7 @@ mod layering {
         ("policy", 2),
         ("reach", 3),
         ("coverage", 3),
+        ("terraform", 3),
         ("stale", 4),
         ("baseline", 4),
         ("scan", 5),

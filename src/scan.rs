@@ -16,6 +16,7 @@ use crate::policy::{govern, GovernancePolicy};
 use crate::reach::Reach;
 use crate::scope::Scope;
 use crate::stale::{self, StaleExemption};
+use crate::terraform::SourceMap;
 
 /// The outcome of a scan, as every report format renders it.
 #[derive(Debug, Clone)]
@@ -36,6 +37,9 @@ pub struct Report {
     pub stale_exemptions: Vec<StaleExemption>,
     /// What the scan read in full: where an absence means something.
     pub reach: Reach,
+    /// For `scan --terraform`: each token's resource address, file, lines and unknowns,
+    /// which the writers show (docs/terraform.md).
+    pub terraform: Option<std::sync::Arc<SourceMap>>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -279,6 +283,9 @@ pub struct ScanRequest<'a> {
     pub accounts: &'a [String],
     /// The baseline to compare with, and how to name it in reports.
     pub baseline: Option<(&'a Baseline, &'a str)>,
+    /// Terraform's view of the tokens: a finding that fired only because a value is not
+    /// known before apply is dropped (docs/terraform.md, "What is known").
+    pub terraform: Option<&'a SourceMap>,
 }
 
 /// One finished scan of an inventory: every token evaluated, the findings governed and
@@ -312,6 +319,9 @@ pub fn scan(inventory: &Inventory, req: &ScanRequest<'_>) -> Report {
         })
         .collect();
     let (mut findings, errors) = evaluate_all(&tokens, evaluator, |raw| {
+        if req.terraform.is_some_and(|t| t.hides(&raw)) {
+            return None;
+        }
         govern::govern_one(raw, policy, now)
     });
     finding::sort_findings(&mut findings);
@@ -341,5 +351,6 @@ pub fn scan(inventory: &Inventory, req: &ScanRequest<'_>) -> Report {
         baseline,
         stale_exemptions,
         reach,
+        terraform: req.terraform.map(|t| std::sync::Arc::new(t.clone())),
     }
 }

@@ -157,6 +157,25 @@ pub struct SourceArgs {
     pub accounts: Vec<String>,
 }
 
+/// Terraform instead of the API (docs/terraform.md).
+#[derive(Debug, Args, Clone, Default)]
+pub struct TerraformArgs {
+    /// Read token resources from Terraform instead of the API: a directory of .tf files
+    /// (modules in subdirectories included) or a plan in JSON (`terraform show -json`);
+    /// repeatable. With a plan, a directory locates its resources in the .tf files.
+    #[arg(long = "terraform", value_name = "PATH", num_args = 1.., help_heading = "Terraform")]
+    pub terraform: Vec<PathBuf>,
+    /// Permission-group catalogue (the API's JSON, e.g. from `GET /user/tokens/permission_groups`)
+    /// to name groups given by id; `--snapshot` also provides one.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "terraform",
+        help_heading = "Terraform"
+    )]
+    pub permission_groups: Option<PathBuf>,
+}
+
 /// Which rules and policy apply.
 #[derive(Debug, Args, Clone)]
 pub struct EvalArgs {
@@ -191,6 +210,8 @@ pub enum EngineArg {
 pub struct ScanArgs {
     #[command(flatten)]
     pub source: SourceArgs,
+    #[command(flatten)]
+    pub terraform: TerraformArgs,
     #[command(flatten)]
     pub eval: EvalArgs,
     /// Report format.
@@ -276,8 +297,9 @@ pub enum ListFormat {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// The token id (32 lowercase hex characters).
-    #[arg(value_parser = cloudflare_id, required_unless_present = "all", conflicts_with = "all")]
+    /// The token id (32 lowercase hex characters), or with --terraform a resource address
+    /// (`cloudflare_api_token.logpush`).
+    #[arg(value_parser = token_or_address, required_unless_present = "all", conflicts_with = "all")]
     pub token_id: Option<String>,
     /// Every token of the inventory, one JSON line each (input, config data, findings):
     /// for `opa eval` or conftest over the whole estate. Needs `--format jsonl`.
@@ -285,6 +307,8 @@ pub struct ExplainArgs {
     pub all: bool,
     #[command(flatten)]
     pub source: SourceArgs,
+    #[command(flatten)]
+    pub terraform: TerraformArgs,
     #[command(flatten)]
     pub eval: EvalArgs,
     /// Output format (`jsonl` with `--all`).
@@ -419,6 +443,16 @@ pub struct RecoverArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
+}
+
+/// A token id, or a Terraform resource address (checked against --terraform later).
+fn token_or_address(text: &str) -> Result<String, String> {
+    let address = text.starts_with("cloudflare_") || text.starts_with("module.");
+    if address {
+        Ok(text.to_string())
+    } else {
+        cloudflare_id(text)
+    }
 }
 
 /// An account or token id on the command line must be a Cloudflare id (32 lowercase hex

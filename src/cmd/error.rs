@@ -20,6 +20,7 @@ use tokenwarden::inventory::SnapshotError;
 use tokenwarden::policy::PolicyError;
 use tokenwarden::remediate::journal::JournalError;
 use tokenwarden::remediate::sink::SinkError;
+use tokenwarden::terraform::TerraformError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -46,6 +47,9 @@ pub enum Error {
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
     Baseline(#[from] BaselineError),
+    /// A Terraform configuration, plan or catalogue that cannot be read or parsed.
+    #[error(transparent)]
+    Terraform(#[from] TerraformError),
     #[error(transparent)]
     Sink(#[from] SinkError),
     #[error("cannot open the journal: {0}; nothing was changed")]
@@ -96,6 +100,7 @@ impl Error {
             | Error::Sink(_)
             | Error::Journal(_)
             | Error::Unreadable { .. }
+            | Error::Terraform(_)
             | Error::Unwritable { .. } => Exit::Usage,
             Error::Snapshot(e) => match e {
                 SnapshotError::Write { .. } => Exit::Runtime,

@@ -12,13 +12,46 @@ use tokenwarden::inventory::TokenRef;
 use super::args::{ExplainArgs, ExplainFormat};
 use super::error::{usage, Error};
 use super::session::{prepare, print, Session, Stdout};
+use super::terraform;
 
 pub fn run(args: &ExplainArgs, session: &Session) -> Result<Exit, Error> {
     let now = session.clock.now();
-    let prepared = prepare(&args.eval, now)?;
-    let inv = session.inventory(&args.source, now)?;
+    let mut prepared = prepare(&args.eval, now)?;
+    let rule_ids: Vec<String> = prepared.evaluator.rules().map(|r| r.id.clone()).collect();
+    let tf = terraform::load(
+        &args.terraform,
+        &args.source,
+        &mut prepared.policy,
+        &rule_ids,
+        now,
+    )?;
+    let (inv, sources) = match tf {
+        Some(loaded) => (loaded.inventory, Some(loaded.sources)),
+        None => (session.inventory(&args.source, now)?, None),
+    };
     let Some(token_id) = args.token_id.as_deref() else {
         return all(args, session, &inv, &prepared, now);
+    };
+    // With --terraform, the token is named by its resource address.
+    let token_id = match &sources {
+        Some(s) if !tokenwarden::id::is_id(token_id) => match s.find_address(token_id) {
+            Some(id) => id,
+            None => {
+                let mut known: Vec<&str> =
+                    s.resources.values().map(|r| r.address.as_str()).collect();
+                known.sort_unstable();
+                return Err(usage(format!(
+                    "no token resource {token_id} in --terraform (resources: {})",
+                    known.join(", ")
+                )));
+            }
+        },
+        None if !tokenwarden::id::is_id(token_id) => {
+            return Err(usage(format!(
+                "{token_id} is a Terraform resource address: add --terraform PATH"
+            )));
+        }
+        _ => token_id,
     };
     if args.format == ExplainFormat::Jsonl {
         return Err(usage("--format jsonl goes with --all (one line per token)"));
@@ -44,7 +77,7 @@ pub fn run(args: &ExplainArgs, session: &Session) -> Result<Exit, Error> {
             "token {token_id} not found in the inventory{hint}"
         )));
     };
-    let e = explain::explain(
+    let mut e = explain::explain(
         token,
         &prepared.rules,
         &prepared.evaluator,
@@ -52,11 +85,39 @@ pub fn run(args: &ExplainArgs, session: &Session) -> Result<Exit, Error> {
         now,
         inv.scanner_token_id.as_deref(),
     );
-    let text = match args.format {
-        ExplainFormat::Json | ExplainFormat::Jsonl => {
+    let resource = sources.as_ref().and_then(|s| s.get(token_id));
+    if let Some(r) = resource {
+        // As in a scan: a finding an unknown value could cause is not reported.
+        e.findings.retain(|f| !r.hides(&f.rule_id));
+        for v in &mut e.rules {
+            if r.hides(&v.id) {
+                v.findings.clear();
+                v.fired = false;
+            }
+        }
+    }
+    let text = match (args.format, resource) {
+        (ExplainFormat::Json | ExplainFormat::Jsonl, None) => {
             serde_json::to_string_pretty(&e).unwrap_or_default()
         }
-        ExplainFormat::Table => explain::render_table(token, &e),
+        (ExplainFormat::Json | ExplainFormat::Jsonl, Some(r)) => {
+            let mut doc = serde_json::to_value(&e).unwrap_or_default();
+            if let serde_json::Value::Object(o) = &mut doc {
+                o.insert(
+                    "terraform".into(),
+                    serde_json::to_value(r).unwrap_or_default(),
+                );
+            }
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        }
+        (ExplainFormat::Table, None) => explain::render_table(token, &e),
+        (ExplainFormat::Table, Some(r)) => {
+            let mut head = format!("{} ({}:{}, {})\n", r.address, r.file, r.line, r.source);
+            for l in tokenwarden::report::terraform::uncertainty_lines(r) {
+                head.push_str(&format!("  {l}\n"));
+            }
+            format!("{head}\n{}", explain::render_table(token, &e))
+        }
     };
     print(&format!("{text}\n"))?;
     Ok(if e.failed() { Exit::Runtime } else { Exit::Ok })

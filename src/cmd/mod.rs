@@ -16,6 +16,7 @@ mod scan;
 pub mod session;
 mod signals;
 mod snapshot;
+mod terraform;
 mod token_action;
 
 use tokenwarden::exit::Exit;

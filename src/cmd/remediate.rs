@@ -275,6 +275,7 @@ pub fn run(args: &RemediateArgs, session: &Session) -> Result<Exit> {
             scope: scope_of(args.source.scope),
             accounts: &args.source.accounts,
             baseline: None,
+            terraform: None,
         },
     );
     for n in &report.not_evaluated {

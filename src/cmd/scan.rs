@@ -13,6 +13,7 @@ use tokenwarden::scan::{self, Report, ScanRequest};
 use super::args::{FailOnArg, FormatArg, ScanArgs};
 use super::error::{usage, Error};
 use super::session::{check_writable, prepare, scope_of, Session, Stdout};
+use super::terraform;
 
 pub fn fail_on_of(f: FailOnArg) -> FailOn {
     match f {
@@ -65,7 +66,12 @@ pub fn run(args: &ScanArgs, session: &Session) -> Result<Exit, Error> {
     let ui = session.ui;
     let now = session.clock.now();
     let prepared = prepare(&args.eval, now)?;
-    let (policy, evaluator) = (&prepared.policy, &prepared.evaluator);
+    let evaluator = &prepared.evaluator;
+    // Inline suppressions in the .tf files join the policy's exemptions.
+    let mut policy = prepared.policy.clone();
+    let rule_ids: Vec<String> = evaluator.rules().map(|r| r.id.clone()).collect();
+    let tf = terraform::load(&args.terraform, &args.source, &mut policy, &rule_ids, now)?;
+    let policy = &policy;
     let fail_on = args.fail_on.map_or(policy.fail_on, fail_on_of);
     // Read before collecting: a baseline that does not parse is a usage error (exit 2),
     // never an empty baseline. Outputs are checked now too, not after a long live scan.
@@ -85,7 +91,15 @@ pub fn run(args: &ScanArgs, session: &Session) -> Result<Exit, Error> {
         ));
     }
     let started = std::time::Instant::now();
-    let inv = session.inventory(&args.source, now)?;
+    let (inv, sources) = match tf {
+        Some(loaded) => {
+            if loaded.sources.resources.is_empty() {
+                ui.warn("--terraform: no cloudflare_api_token or cloudflare_account_token resource to evaluate");
+            }
+            (loaded.inventory, Some(loaded.sources))
+        }
+        None => (session.inventory(&args.source, now)?, None),
+    };
     ui.debug(&format!(
         "inventory: {} tokens in {:.2?}",
         inv.token_count(),
@@ -97,7 +111,7 @@ pub fn run(args: &ScanArgs, session: &Session) -> Result<Exit, Error> {
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let report = scan::scan(
+    let mut report = scan::scan(
         &inv,
         &ScanRequest {
             evaluator,
@@ -107,8 +121,12 @@ pub fn run(args: &ScanArgs, session: &Session) -> Result<Exit, Error> {
             scope: scope_of(args.source.scope),
             accounts: &args.source.accounts,
             baseline: previous.as_ref().map(|b| (b, baseline_name.as_str())),
+            terraform: sources.as_ref(),
         },
     );
+    if let Some(sources) = &sources {
+        terraform::annotate(&mut report, sources);
+    }
     ui.debug(&format!(
         "evaluation ({}): {} findings in {:.2?}",
         evaluator.backend().as_str(),

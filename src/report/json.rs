@@ -23,7 +23,11 @@ struct Findings<'a>(&'a Report);
 struct WithState<'a> {
     #[serde(flatten)]
     finding: &'a Finding,
-    baseline_state: BaselineState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline_state: Option<BaselineState>,
+    /// With `--terraform`: the resource address, file and line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    terraform: Option<super::terraform::Place<'a>>,
 }
 
 impl Serialize for Findings<'_> {
@@ -31,13 +35,11 @@ impl Serialize for Findings<'_> {
         let report = self.0;
         let mut seq = s.serialize_seq(Some(report.findings.len()))?;
         for f in &report.findings {
-            match &report.baseline {
-                None => seq.serialize_element(f)?,
-                Some(b) => seq.serialize_element(&WithState {
-                    finding: f,
-                    baseline_state: b.state(f),
-                })?,
-            }
+            seq.serialize_element(&WithState {
+                finding: f,
+                baseline_state: report.baseline.as_ref().map(|b| b.state(f)),
+                terraform: super::terraform::place(report, f),
+            })?;
         }
         seq.end()
     }
@@ -55,6 +57,9 @@ struct Document<'a> {
     stale_exemptions: &'a [StaleExemption],
     #[serde(skip_serializing_if = "Option::is_none")]
     baseline: Option<Value>,
+    /// With `--terraform`: every resource, its unknown values and unresolved groups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    terraform: Option<Value>,
 }
 
 fn document(report: &Report) -> Document<'_> {
@@ -76,6 +81,7 @@ fn document(report: &Report) -> Document<'_> {
                 "absent": b.absent,
             })
         }),
+        terraform: super::terraform::resources_json(report),
     }
 }
 

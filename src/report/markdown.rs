@@ -74,17 +74,25 @@ impl Doc {
     }
 }
 
+/// A token's cell: its name and id, or for a Terraform resource its address and
+/// `file:line`.
+fn token_cell(report: &Report, f: &Finding) -> String {
+    match super::terraform::place(report, f) {
+        Some(p) => format!("`{}` at `{}`", cell(p.address), cell(&p.at())),
+        None => format!("{} (`{}`)", cell(token_label(f)), f.token_id),
+    }
+}
+
 fn finding_row(report: &Report, f: &Finding) -> String {
     let state = report
         .baseline_state(f)
         .map(|s| format!(" {} |", s.as_str()))
         .unwrap_or_default();
+    let token = token_cell(report, f);
     format!(
-        "| {} | `{}` | {} (`{}`) | {} | {} |{state}",
+        "| {} | `{}` | {token} | {} | {} |{state}",
         badge(f.severity),
         f.rule_id,
-        cell(token_label(f)),
-        f.token_id,
         cell(&f.owner.label()),
         cell(&f.message)
     )
@@ -239,9 +247,8 @@ fn expiring(doc: &mut Doc, report: &Report) {
             format!("{:.1}", days)
         };
         doc.row(&format!(
-            "| {} (`{}`) | {} | {} | {days} |",
-            cell(token_label(f)),
-            f.token_id,
+            "| {} | {} | {} | {days} |",
+            token_cell(report, f),
             cell(&f.owner.label()),
             cell(expires)
         ));
@@ -318,7 +325,10 @@ fn exempted(doc: &mut Doc, report: &Report) {
             doc.row(&format!(
                 "| `{}` | {} | {} | {} | {} |",
                 f.rule_id,
-                cell(token_label(f)),
+                match super::terraform::place(report, f) {
+                    Some(_) => token_cell(report, f),
+                    None => cell(token_label(f)),
+                },
                 cell(&e.reason),
                 cell(&e.contact),
                 e.expires
@@ -360,6 +370,34 @@ fn absent(doc: &mut Doc, report: &Report) {
     details_close(doc);
 }
 
+/// Terraform resources with values not known before apply (no rule fires because of them).
+fn unknowns(doc: &mut Doc, report: &Report) {
+    let uncertain = super::terraform::uncertain(report);
+    if uncertain.is_empty() {
+        return;
+    }
+    details_open(
+        doc,
+        &format!(
+            "{} with values not known before apply (no rule fires because of them)",
+            plural(uncertain.len(), "Terraform resource", "Terraform resources")
+        ),
+    );
+    doc.line("| Resource | Location | Not known |");
+    doc.line("| --- | --- | --- |");
+    for (_, r) in uncertain {
+        doc.row(&format!(
+            "| `{}` | `{}:{}` | {} |",
+            cell(&r.address),
+            cell(&r.file),
+            r.line,
+            cell(&super::terraform::uncertainty_lines(r).join("; "))
+        ));
+    }
+    doc.end_table();
+    details_close(doc);
+}
+
 /// Render with a byte budget (tests use a small one).
 pub fn render(report: &Report, limit: usize) -> String {
     let mut doc = Doc {
@@ -369,6 +407,7 @@ pub fn render(report: &Report, limit: usize) -> String {
     };
     header(&mut doc, report);
     problems(&mut doc, report);
+    unknowns(&mut doc, report);
     findings(&mut doc, report);
     exempted(&mut doc, report);
     absent(&mut doc, report);

@@ -6,6 +6,7 @@ pub mod json;
 pub mod markdown;
 pub mod sarif;
 pub mod table;
+pub mod terraform;
 
 use std::io::{self, Write};
 

@@ -222,6 +222,7 @@ pub fn to_sarif(report: &Report) -> Sarif {
         .iter()
         .map(|f| {
             let mut r = result(f, index(&f.rule_id));
+            super::terraform::patch_sarif(report, f, &mut r);
             if let Some(state) = report.baseline_state(f) {
                 r.baseline_state = Some(json!(state.as_str()));
             }
@@ -236,7 +237,7 @@ pub fn to_sarif(report: &Report) -> Sarif {
         .iter()
         .map(stale_notification)
         .collect();
-    let notifications: Vec<Notification> = report
+    let mut notifications: Vec<Notification> = report
         .not_evaluated
         .iter()
         .map(|n| {
@@ -250,6 +251,7 @@ pub fn to_sarif(report: &Report) -> Sarif {
                 .build()
         })
         .collect();
+    notifications.extend(super::terraform::sarif_notes(report));
     let driver = ToolComponent::builder()
         .name("tokenwarden")
         .version(env!("CARGO_PKG_VERSION"))

@@ -48,7 +48,20 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
             if current.is_some() {
                 writeln!(out)?;
             }
-            let header = format!("{} ({})", t(token_label(f)), t(&f.token_id));
+            let header = match super::terraform::place(report, f) {
+                // A Terraform resource: its address and block, then its name.
+                Some(_) => {
+                    let r = report.terraform.as_ref().and_then(|m| m.get(&f.token_id));
+                    format!(
+                        "{} ({}:{}, {})",
+                        t(r.map_or("", |r| r.address.as_str())),
+                        t(r.map_or("", |r| r.file.as_str())),
+                        r.map_or(0, |r| r.line),
+                        t(token_label(f))
+                    )
+                }
+                None => format!("{} ({})", t(token_label(f)), t(&f.token_id)),
+            };
             writeln!(
                 out,
                 "{}  {}",
@@ -64,6 +77,9 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
             t(&f.rule_id),
             t(&f.message)
         );
+        if let Some(p) = super::terraform::place(report, f) {
+            line.push_str(&paint(&format!("  [{}]", t(&p.at())), dim, color));
+        }
         if let Some(state) = report.baseline_state(f) {
             let tag = format!("  [{}]", state.as_str());
             line.push_str(&if state.gates() {
@@ -87,6 +103,22 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
         writeln!(out, "{line}")?;
     }
     if !report.findings.is_empty() {
+        writeln!(out)?;
+    }
+    let uncertain = super::terraform::uncertain(report);
+    if !uncertain.is_empty() {
+        let title = format!(
+            "TERRAFORM: NOT KNOWN BEFORE APPLY ({} resource{}): no rule fires because of an unknown value; unresolved groups are not evaluated",
+            uncertain.len(),
+            if uncertain.len() == 1 { "" } else { "s" }
+        );
+        writeln!(out, "{}", paint(&title, bold, color))?;
+        for (_, r) in uncertain {
+            writeln!(out, "  {} ({}:{})", t(&r.address), t(&r.file), r.line)?;
+            for l in super::terraform::uncertainty_lines(r) {
+                writeln!(out, "    {}", t(&l))?;
+            }
+        }
         writeln!(out)?;
     }
     if !report.not_evaluated.is_empty() {

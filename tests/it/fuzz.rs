@@ -238,6 +238,7 @@ fn mutated_snapshots_never_panic_and_never_drop_a_token() {
         scope: Scope::All,
         accounts: &[],
         baseline: None,
+        terraform: None,
     };
     let example: Value =
         serde_json::from_str(&std::fs::read_to_string(example_snapshot()).unwrap()).unwrap();

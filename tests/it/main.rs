@@ -32,3 +32,4 @@ mod rule_packs;
 mod rules;
 mod support;
 mod synthetic;
+mod terraform;
