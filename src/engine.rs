@@ -194,6 +194,19 @@ impl RuleSet {
     /// Add a pack's files: its rules (metadata checked, ids unique across packs) and its
     /// tests, after the portability lint passed on all of them and on the library.
     fn add_files(&mut self, files: Vec<RegoFile>) -> Result<(), RuleError> {
+        // Before anything parses them: deep nesting stalls regorus's parser.
+        for f in &files {
+            if let Some(line) = nesting::too_deep(&f.text) {
+                return Err(RuleError::Metadata {
+                    file: f.path.clone(),
+                    line,
+                    message: format!(
+                        "brackets nest more than {} deep; flatten the expression (the parser's time doubles with every level)",
+                        nesting::MAX_NESTING
+                    ),
+                });
+            }
+        }
         let problems = lint::check(&files.iter().chain(&self.library).collect::<Vec<_>>());
         for f in files {
             if is_test_file(&f.path) {
@@ -245,6 +258,7 @@ fn add_policy(engine: &mut regorus::Engine, file: &RegoFile) -> Result<String, R
 }
 
 mod evaluator;
+mod nesting;
 pub use evaluator::{Backend, EvalError, Evaluator, RuleOutput, Worker};
 
 /// The outcome of one `test_*` rule.

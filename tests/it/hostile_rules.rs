@@ -197,3 +197,23 @@ fn the_memory_budget_is_range_checked() {
         }
     }
 }
+
+/// regorus's parser doubles its time with every nested `[`/`{`: a rule file nested 40 deep
+/// would stall the load for days. It is refused at once, naming the file and line.
+#[test]
+fn a_rule_file_nested_too_deep_is_refused_before_it_is_parsed() {
+    let dir = pack(
+        "deep",
+        &format!("x := {}1{}\n\tcount(x) > 5", "[".repeat(40), "]".repeat(40)),
+    );
+    let out = tw()
+        .args(["rules", "list", "--rules"])
+        .arg(dir.path())
+        .code(2)
+        .run();
+    assert!(
+        out.stderr.contains("deep.rego:9") && out.stderr.contains("nest more than 12 deep"),
+        "{}",
+        out.stderr
+    );
+}
