@@ -36,6 +36,28 @@ fn scan(dir: &tempfile::TempDir, engine: &str) -> Output {
         .run()
 }
 
+/// The example scanned with only `dir`'s pack, under a policy of `policy` (TOML text);
+/// exit 3 (some token not evaluated) expected.
+fn scan_alone(dir: &tempfile::TempDir, policy: &str) -> serde_json::Value {
+    let path = dir.path().join("policy.toml");
+    std::fs::write(&path, policy).unwrap();
+    tw().args([
+        "scan",
+        "--format",
+        "json",
+        "--no-default-rules",
+        "--snapshot",
+    ])
+    .arg(example_snapshot())
+    .arg("--rules")
+    .arg(dir.path())
+    .arg("--policy")
+    .arg(&path)
+    .code(3)
+    .run()
+    .json()
+}
+
 #[test]
 fn a_rule_that_fails_on_a_token_is_an_error_never_a_pass() {
     for (id, body) in [
@@ -87,25 +109,8 @@ fn a_runaway_rule_is_stopped_by_its_time_budget() {
         "runaway",
         "input.facts.age_days > -1\n\tn := count([x | some x in numbers.range(1, 100000); some y in numbers.range(1, 100000); x == y + 1000000])\n\tn > 0",
     );
-    let policy = dir.path().join("fast.toml");
-    std::fs::write(&policy, "[limits]\nrule_time_limit_ms = 50\n").unwrap();
     let started = std::time::Instant::now();
-    let out = tw()
-        .args([
-            "scan",
-            "--format",
-            "json",
-            "--no-default-rules",
-            "--snapshot",
-        ])
-        .arg(example_snapshot())
-        .arg("--rules")
-        .arg(dir.path())
-        .arg("--policy")
-        .arg(&policy)
-        .code(3)
-        .run();
-    let v = out.json();
+    let v = scan_alone(&dir, "[limits]\nrule_time_limit_ms = 50\n");
     let reasons = reasons(&v);
     assert_eq!(reasons.len(), 22, "every token: {reasons:?}");
     assert!(reasons
@@ -125,28 +130,10 @@ fn a_memory_hungry_rule_is_stopped_by_its_memory_budget() {
         "hungry",
         "input.facts.age_days > -1\n\txs := [sprintf(\"%d-%s\", [x, input.token.id]) | some x in numbers.range(1, 50000000)]\n\tcount(xs) > 0",
     );
-    let policy = dir.path().join("small.toml");
-    std::fs::write(
-        &policy,
+    let v = scan_alone(
+        &dir,
         "[limits]\nrule_time_limit_ms = 600000\nrule_memory_limit_mb = 64\n",
-    )
-    .unwrap();
-    let out = tw()
-        .args([
-            "scan",
-            "--format",
-            "json",
-            "--no-default-rules",
-            "--snapshot",
-        ])
-        .arg(example_snapshot())
-        .arg("--rules")
-        .arg(dir.path())
-        .arg("--policy")
-        .arg(&policy)
-        .code(3)
-        .run();
-    let v = out.json();
+    );
     let reasons = reasons(&v);
     assert_eq!(reasons.len(), 22, "every token: {reasons:?}");
     assert!(
