@@ -273,14 +273,7 @@ fn tfvars(
             message: e.message().to_string(),
         })?;
         let empty = Module::default();
-        let ev = Eval {
-            m: &empty,
-            file: &file,
-            each: None,
-            count: None,
-            depth: 0,
-            iter: None,
-        };
+        let ev = Eval::plain(&empty, &file, 0);
         for attr in body.attributes() {
             vars.insert(attr.key.as_str().to_string(), ev.eval(&attr.value));
         }
@@ -317,15 +310,8 @@ impl<'a> Loader<'a> {
                         let value = match inputs.get(*name) {
                             Some(v) => v.clone(),
                             None => match b.body.get_attribute("default") {
-                                Some(d) => Eval {
-                                    m: &Module::default(),
-                                    file: &self.files[i],
-                                    each: None,
-                                    count: None,
-                                    depth: 0,
-                                    iter: None,
-                                }
-                                .eval(&d.value),
+                                Some(d) => Eval::plain(&Module::default(), &self.files[i], 0)
+                                    .eval(&d.value),
                                 None => Value::Unknown(format!("var.{name}")),
                             },
                         };
@@ -354,14 +340,7 @@ impl<'a> Loader<'a> {
                 match (b.ident.as_str(), labels.as_slice()) {
                     ("resource", [ty, name]) if TOKEN_TYPES.contains(ty) => {
                         let base = format!("{prefix}{ty}.{name}");
-                        let ev = Eval {
-                            m: &m,
-                            file,
-                            each: None,
-                            count: None,
-                            depth: 0,
-                            iter: None,
-                        };
+                        let ev = Eval::plain(&m, file, 0);
                         for (key, each, count, notes) in instances(&ev, &b.body) {
                             let ev = Eval {
                                 m: &m,
@@ -399,14 +378,7 @@ impl<'a> Loader<'a> {
                                 message: format!("module {name}: modules nest more than {MAX_DEPTH} deep (a cycle?)"),
                             });
                         }
-                        let ev = Eval {
-                            m: &m,
-                            file,
-                            each: None,
-                            count: None,
-                            depth: 0,
-                            iter: None,
-                        };
+                        let ev = Eval::plain(&m, file, 0);
                         let inputs = b
                             .body
                             .attributes()

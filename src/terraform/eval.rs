@@ -39,6 +39,20 @@ pub(super) struct Eval<'a> {
     pub(super) iter: Option<(String, Value, Value)>,
 }
 
+impl<'a> Eval<'a> {
+    /// Evaluation in `file` of `m`, outside any `for_each`, `count` or `dynamic` block.
+    pub(super) fn plain(m: &'a Module<'a>, file: &'a SourceFile, depth: usize) -> Eval<'a> {
+        Eval {
+            m,
+            file,
+            each: None,
+            count: None,
+            depth,
+            iter: None,
+        }
+    }
+}
+
 impl Eval<'_> {
     fn unknown(&self, e: &impl Span) -> Value {
         Value::Unknown(self.file.slice(e))
@@ -262,15 +276,7 @@ impl Eval<'_> {
         if self.depth >= MAX_DEPTH {
             return Value::Unknown(format!("local.{name}"));
         }
-        Eval {
-            m: self.m,
-            file: self.m.files[file],
-            each: None,
-            count: None,
-            depth: self.depth + 1,
-            iter: None,
-        }
-        .eval(expr)
+        Eval::plain(self.m, self.m.files[file], self.depth + 1).eval(expr)
     }
 
     /// A data source: the permission-group lookups resolve to names; anything else is
@@ -284,14 +290,7 @@ impl Eval<'_> {
             let Some(&(file, body)) = self.m.data.get(&(ty.to_string(), name.to_string())) else {
                 return Value::Unknown(text);
             };
-            let ev = Eval {
-                m: self.m,
-                file: self.m.files[file],
-                each: None,
-                count: None,
-                depth: self.depth + 1,
-                iter: None,
-            };
+            let ev = Eval::plain(self.m, self.m.files[file], self.depth + 1);
             let filter = body.get_attribute("name").map(|a| ev.eval(&a.value));
             return match filter {
                 Some(Value::Str(n, p)) if p.is_empty() => {
