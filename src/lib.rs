@@ -12,6 +12,7 @@ pub mod baseline;
 pub mod clock;
 pub mod cloudflare;
 pub mod coverage;
+pub mod dashboard;
 pub mod doctor;
 pub mod engine;
 pub mod enrich;
@@ -19,6 +20,7 @@ pub mod exit;
 pub mod explain;
 pub mod export;
 pub mod finding;
+pub mod history;
 pub mod id;
 pub mod inventory;
 pub mod policy;
@@ -52,10 +54,12 @@ mod layering {
         ("enrich", 2),
         ("engine", 2),
         ("policy", 2),
+        ("dashboard", 2),
         ("reach", 3),
         ("coverage", 3),
         ("stale", 4),
         ("baseline", 4),
+        ("history", 4),
         ("scan", 5),
         ("doctor", 5),
         ("remediate", 5),

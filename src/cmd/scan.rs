@@ -7,6 +7,9 @@ use std::path::Path;
 use tokenwarden::baseline::Baseline;
 use tokenwarden::exit::Exit;
 use tokenwarden::finding::FailOn;
+use tokenwarden::history::{record, Store};
+use tokenwarden::inventory::Inventory;
+use tokenwarden::policy::GovernancePolicy;
 use tokenwarden::report::{self, Format};
 use tokenwarden::scan::{self, Report, ScanRequest};
 
@@ -24,12 +27,14 @@ pub fn fail_on_of(f: FailOnArg) -> FailOn {
     }
 }
 
-fn format_of(f: FormatArg) -> Format {
+/// The report format; `None` for the HTML dashboard, which is built from the history.
+fn format_of(f: FormatArg) -> Option<Format> {
     match f {
-        FormatArg::Table => Format::Table,
-        FormatArg::Json => Format::Json,
-        FormatArg::Sarif => Format::Sarif,
-        FormatArg::Markdown => Format::Markdown,
+        FormatArg::Table => Some(Format::Table),
+        FormatArg::Json => Some(Format::Json),
+        FormatArg::Sarif => Some(Format::Sarif),
+        FormatArg::Markdown => Some(Format::Markdown),
+        FormatArg::Html => None,
     }
 }
 
@@ -61,6 +66,49 @@ fn write_report(
     }
 }
 
+/// Compare the scan with the previous one of its scope, attach the changes to the report,
+/// and record the scan.
+fn record(
+    store: &mut Store,
+    args: &ScanArgs,
+    inv: &Inventory,
+    report: &mut Report,
+    policy: &GovernancePolicy,
+) -> Result<(), Error> {
+    let scope = record::scope_key(scope_of(args.source.scope), &args.source.accounts);
+    let previous = store.previous(&scope, report.scanned_at)?;
+    let unseen = record::unseen(&report.findings, previous.as_ref());
+    let seen_before = if previous.is_some() && !unseen.is_empty() {
+        store.seen_before(&unseen)?
+    } else {
+        Default::default()
+    };
+    let source = if args.source.snapshot.is_some() {
+        "snapshot"
+    } else {
+        "api"
+    };
+    let input = record::ScanInput {
+        at: report.scanned_at,
+        scope: scope.clone(),
+        source: source.to_string(),
+        policy,
+        inventory: inv,
+        findings: &report.findings,
+        not_evaluated: &report.not_evaluated,
+        reach: &report.reach,
+    };
+    let (rec, changes) = record::build(&input, previous.as_ref(), &seen_before, store.name());
+    store.record(&rec)?;
+    report.history = Some(changes);
+    report.scope_key = scope;
+    // The command line can only tighten the policy's history gate.
+    report.history_gate.fail_on_new |= args.history.fail_on_new;
+    report.history_gate.fail_on_drift |= args.history.fail_on_drift;
+    report.history_gate.fail_on_overdue |= args.history.fail_on_overdue;
+    Ok(())
+}
+
 pub fn run(args: &ScanArgs, session: &Session) -> Result<Exit, Error> {
     let ui = session.ui;
     let now = session.clock.now();
@@ -70,6 +118,17 @@ pub fn run(args: &ScanArgs, session: &Session) -> Result<Exit, Error> {
     // Read before collecting: a baseline that does not parse is a usage error (exit 2),
     // never an empty baseline. Outputs are checked now too, not after a long live scan.
     let previous = args.baseline.as_deref().map(Baseline::read).transpose()?;
+    if args.format == FormatArg::Html && args.history.db.is_none() {
+        return Err(usage(
+            "--format html is the dashboard of a history: give --history DB (or TOKENWARDEN_HISTORY)",
+        ));
+    }
+    // Opened (and migrated) before collecting: a history that cannot be used stops the run
+    // before a long live scan.
+    let mut store = match args.history.db.as_deref() {
+        Some(db) => Some(super::history::open(Some(db))?),
+        None => None,
+    };
     for (flag, path) in [
         ("--output", &args.output),
         ("--sarif", &args.sarif),
@@ -97,7 +156,7 @@ pub fn run(args: &ScanArgs, session: &Session) -> Result<Exit, Error> {
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let report = scan::scan(
+    let mut report = scan::scan(
         &inv,
         &ScanRequest {
             evaluator,
@@ -115,13 +174,23 @@ pub fn run(args: &ScanArgs, session: &Session) -> Result<Exit, Error> {
         report.findings.len(),
         started.elapsed()
     ));
+    if let Some(store) = store.as_mut() {
+        let started = std::time::Instant::now();
+        record(store, args, &inv, &mut report, policy)?;
+        ui.debug(&format!("history: recorded in {:.2?}", started.elapsed()));
+    }
     let started = std::time::Instant::now();
-    write_report(
-        format_of(args.format),
-        &report,
-        args.output.as_deref(),
-        ui.color,
-    )?;
+    match (format_of(args.format), store.as_mut()) {
+        (Some(format), _) => write_report(format, &report, args.output.as_deref(), ui.color)?,
+        (None, Some(store)) => {
+            let html = super::history::dashboard(store, Some(&report.scope_key), now, &policy.sla)?;
+            match &args.output {
+                Some(p) => super::history::write_file(p, &html)?,
+                None => super::session::print(&html)?,
+            }
+        }
+        (None, None) => {}
+    }
     if let Some(path) = &args.sarif {
         write_report(Format::Sarif, &report, Some(path), false)?;
     }

@@ -11,6 +11,8 @@ use serde_json::{json, Value};
 use crate::baseline::BaselineState;
 use crate::enrich::rfc3339;
 use crate::finding::Finding;
+use crate::history::lifecycle::ResolvedFinding;
+use crate::history::{OpenFinding, PreviousScan, TokenChange};
 use crate::inventory::NotEvaluated;
 use crate::scan::{Report, Summary};
 use crate::stale::StaleExemption;
@@ -23,7 +25,12 @@ struct Findings<'a>(&'a Report);
 struct WithState<'a> {
     #[serde(flatten)]
     finding: &'a Finding,
-    baseline_state: BaselineState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline_state: Option<BaselineState>,
+    /// With `--history`: `status` (new, reopened, open), `first_seen`, `age_days`, `due`,
+    /// `overdue`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<&'a OpenFinding>,
 }
 
 impl Serialize for Findings<'_> {
@@ -31,11 +38,16 @@ impl Serialize for Findings<'_> {
         let report = self.0;
         let mut seq = s.serialize_seq(Some(report.findings.len()))?;
         for f in &report.findings {
-            match &report.baseline {
-                None => seq.serialize_element(f)?,
-                Some(b) => seq.serialize_element(&WithState {
+            let history = report
+                .history
+                .as_ref()
+                .and_then(|h| h.finding(&f.fingerprint));
+            match (&report.baseline, history) {
+                (None, None) => seq.serialize_element(f)?,
+                (b, history) => seq.serialize_element(&WithState {
                     finding: f,
-                    baseline_state: b.state(f),
+                    baseline_state: b.as_ref().map(|b| b.state(f)),
+                    history,
                 })?,
             }
         }
@@ -55,6 +67,22 @@ struct Document<'a> {
     stale_exemptions: &'a [StaleExemption],
     #[serde(skip_serializing_if = "Option::is_none")]
     baseline: Option<Value>,
+    /// With `--history`: the changes since the previous scan of the scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<HistoryDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct HistoryDoc<'a> {
+    database: &'a str,
+    previous_scan: Option<&'a PreviousScan>,
+    new: usize,
+    resolved: usize,
+    drifted: usize,
+    overdue: usize,
+    tokens: &'a [TokenChange],
+    new_findings: &'a [String],
+    resolved_findings: &'a [ResolvedFinding],
 }
 
 fn document(report: &Report) -> Document<'_> {
@@ -75,6 +103,17 @@ fn document(report: &Report) -> Document<'_> {
                 "unchanged": b.count(BaselineState::Unchanged),
                 "absent": b.absent,
             })
+        }),
+        history: report.history.as_ref().map(|h| HistoryDoc {
+            database: &h.database,
+            previous_scan: h.previous.as_ref(),
+            new: h.new_findings.len(),
+            resolved: h.resolved.len(),
+            drifted: h.drifted(),
+            overdue: h.overdue(),
+            tokens: &h.tokens,
+            new_findings: &h.new_findings,
+            resolved_findings: &h.resolved,
         }),
     }
 }

@@ -1,0 +1,251 @@
+//! What one scan records, and the changes since the previous scan of its scope, built from
+//! the scan's inventory and findings and the previous record. Pure: the command layer reads
+//! the previous record from the [`Store`](super::Store) and writes the result back.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::drift::{self, Covered, TokenChange};
+use super::lifecycle::{self, RecordedFinding};
+use super::state::TokenState;
+use super::store::Recorded;
+use super::{Changes, PreviousScan};
+use crate::finding::Finding;
+use crate::inventory::{Inventory, NotEvaluated};
+use crate::policy::{GovernancePolicy, Sla};
+use crate::reach::Reach;
+use crate::scope::{Owner, Scope};
+
+/// One scan as it is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanRecord {
+    pub at: DateTime<Utc>,
+    /// The series this scan belongs to ([`scope_key`]).
+    pub scope: String,
+    /// `api`, `snapshot` or `terraform`.
+    pub source: String,
+    pub policy_digest: String,
+    pub tool_version: String,
+    /// Owners read in full.
+    pub covered: Covered,
+    pub not_evaluated: Vec<NotEvaluated>,
+    pub tokens_scanned: usize,
+    /// Every token, with `true` when carried forward unread from the previous record.
+    pub tokens: Vec<(TokenState, bool)>,
+    /// Every finding, with `true` when carried forward (its token was not evaluated).
+    pub findings: Vec<(RecordedFinding, bool)>,
+    pub changes: Vec<TokenChange>,
+    pub new_findings: usize,
+    pub resolved: usize,
+    pub drifted: usize,
+    pub overdue: usize,
+}
+
+/// The series a scan belongs to: its scope, narrowed to accounts when `--account` was given
+/// (`all`, `user`, `accounts`, `all:<id>,<id>`). Scans compare only within a series.
+pub fn scope_key(scope: Scope, accounts: &[String]) -> String {
+    let mut accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    if accounts.is_empty() || !scope.covers_accounts() {
+        scope.as_str().to_string()
+    } else {
+        format!("{}:{}", scope.as_str(), accounts.join(","))
+    }
+}
+
+/// The sha256 of the effective policy (where it was read from left out), so a history shows
+/// when the rules of the game changed.
+pub fn policy_digest(policy: &GovernancePolicy) -> String {
+    let mut p = policy.clone();
+    p.source = String::new();
+    let digest = Sha256::digest(format!("{p:?}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every token state of `inventory`.
+pub fn token_states(inventory: &Inventory) -> Vec<TokenState> {
+    let mut out = Vec::with_capacity(inventory.token_count());
+    for o in inventory.owners() {
+        for t in o.tokens {
+            let value = t.value();
+            out.push(TokenState::of(&o.owner, &value, o.catalogue));
+        }
+    }
+    out
+}
+
+/// What a scan brings to its record.
+pub struct ScanInput<'a> {
+    pub at: DateTime<Utc>,
+    pub scope: String,
+    pub source: String,
+    pub policy: &'a GovernancePolicy,
+    pub inventory: &'a Inventory,
+    pub findings: &'a [Finding],
+    pub not_evaluated: &'a [NotEvaluated],
+    pub reach: &'a Reach,
+}
+
+/// Fingerprints of `findings` that `previous` does not hold (the ones to ask the store
+/// whether any earlier scan saw them).
+pub fn unseen(findings: &[Finding], previous: Option<&Recorded>) -> Vec<String> {
+    let known: BTreeSet<&str> = previous
+        .map(|p| p.findings.iter().map(|f| f.fingerprint.as_str()).collect())
+        .unwrap_or_default();
+    let mut out: Vec<String> = findings
+        .iter()
+        .filter(|f| !known.contains(f.fingerprint.as_str()))
+        .map(|f| f.fingerprint.clone())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The record of a scan and its changes since `previous` (the previous record of the same
+/// scope). `seen_before`: fingerprints any earlier scan held.
+pub fn build(
+    input: &ScanInput<'_>,
+    previous: Option<&Recorded>,
+    seen_before: &BTreeSet<String>,
+    database: &str,
+) -> (ScanRecord, Changes) {
+    let states = token_states(input.inventory);
+    let covered: Covered = input
+        .inventory
+        .owners()
+        .iter()
+        .filter(|o| input.reach.covers_owner(&o.owner))
+        .map(|o| o.owner.path())
+        .collect();
+    let token_changes = match previous {
+        Some(p) => drift::diff(&p.tokens, &p.covered, &states, &covered),
+        None => Vec::new(),
+    };
+    let looked = |owner: &Owner, token_id: &str| input.reach.covers_token(owner, token_id);
+    let sla: Sla = input.policy.sla;
+    let life = lifecycle::compare(
+        input.findings,
+        previous.map(|p| p.findings.as_slice()),
+        &looked,
+        seen_before,
+        input.at,
+        &sla,
+    );
+    // Tokens of owners this scan did not read keep their last-known state.
+    let mut tokens: Vec<(TokenState, bool)> = states.into_iter().map(|t| (t, false)).collect();
+    if let Some(p) = previous {
+        // An owner not read in full listed none of its tokens, so nothing is doubled.
+        tokens.extend(
+            p.tokens
+                .iter()
+                .filter(|t| !covered.contains(&t.owner.path()))
+                .map(|t| (t.clone(), true)),
+        );
+    }
+    let mut findings: Vec<(RecordedFinding, bool)> = input
+        .findings
+        .iter()
+        .map(|f| {
+            let first_seen = life
+                .open
+                .get(&f.fingerprint)
+                .map_or(input.at, |o| o.first_seen);
+            (RecordedFinding::of(f, first_seen), false)
+        })
+        .collect();
+    findings.extend(life.carried.iter().cloned().map(|f| (f, true)));
+    let changes = Changes {
+        database: database.to_string(),
+        previous: previous.map(|p| PreviousScan {
+            id: p.summary.id,
+            at: p.summary.at,
+        }),
+        tokens: token_changes,
+        new_findings: life.new,
+        resolved: life.resolved,
+        open: life.open,
+    };
+    let record = ScanRecord {
+        at: input.at,
+        scope: input.scope.clone(),
+        source: input.source.clone(),
+        policy_digest: policy_digest(input.policy),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        covered,
+        not_evaluated: input.not_evaluated.to_vec(),
+        tokens_scanned: input.inventory.token_count(),
+        tokens,
+        findings,
+        new_findings: changes.new_findings.len(),
+        resolved: changes.resolved.len(),
+        drifted: changes.drifted(),
+        overdue: changes.overdue(),
+        changes: changes.tokens.clone(),
+    };
+    (record, changes)
+}
+
+/// The changes between two recorded scans (`history diff A B`): tokens and findings as if
+/// `b` had been recorded right after `a`.
+pub fn between(a: &Recorded, b: &Recorded, sla: &Sla, database: &str) -> Changes {
+    let tokens = drift::diff(&a.tokens, &a.covered, &b.tokens, &b.covered);
+    let prev: BTreeSet<&str> = a.findings.iter().map(|f| f.fingerprint.as_str()).collect();
+    let now: BTreeSet<&str> = b.findings.iter().map(|f| f.fingerprint.as_str()).collect();
+    let mut open = std::collections::BTreeMap::new();
+    for f in &b.findings {
+        let status = if prev.contains(f.fingerprint.as_str()) {
+            lifecycle::FindingStatus::Open
+        } else {
+            lifecycle::FindingStatus::New
+        };
+        let (due, overdue) = lifecycle::deadline(f.severity, f.first_seen, b.summary.at, sla);
+        open.insert(
+            f.fingerprint.clone(),
+            lifecycle::OpenFinding {
+                status,
+                first_seen: f.first_seen,
+                age_days: (b.summary.at - f.first_seen).num_days(),
+                due,
+                overdue,
+                exempted: f.exempted,
+            },
+        );
+    }
+    let mut new_findings: Vec<String> = b
+        .findings
+        .iter()
+        .filter(|f| !prev.contains(f.fingerprint.as_str()))
+        .map(|f| f.fingerprint.clone())
+        .collect();
+    new_findings.sort();
+    let resolved = a
+        .findings
+        .iter()
+        .filter(|f| !now.contains(f.fingerprint.as_str()))
+        .filter(|f| b.covered.contains(&f.owner.path()))
+        .map(|f| lifecycle::ResolvedFinding {
+            fingerprint: f.fingerprint.clone(),
+            rule_id: f.rule_id.clone(),
+            severity: f.severity,
+            owner: f.owner.clone(),
+            token_id: f.token_id.clone(),
+            token_name: f.token_name.clone(),
+            first_seen: f.first_seen,
+        })
+        .collect();
+    Changes {
+        database: database.to_string(),
+        previous: Some(PreviousScan {
+            id: a.summary.id,
+            at: a.summary.at,
+        }),
+        tokens,
+        new_findings,
+        resolved,
+        open,
+    }
+}

@@ -1,0 +1,727 @@
+//! Where the history lives: SQLite (a file path) or PostgreSQL (a `postgres://` URL) behind
+//! one small [`Backend`] trait, the versioned schema, and the few reads and writes history
+//! needs. The same SQL runs on both (`$n` placeholders, `ON CONFLICT DO NOTHING`,
+//! `RETURNING`); only the id column differs.
+//!
+//! Token states are stored once per distinct state (by content hash) and each scan points
+//! at the states it saw, so a year of nightly scans of an unchanged estate costs one small
+//! row per token per night. Finding identities are stored once too.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::drift::{Covered, TokenChange, TokenEvent};
+use super::lifecycle::RecordedFinding;
+use super::record::ScanRecord;
+use super::state::TokenState;
+use crate::finding::Severity;
+use crate::inventory::NotEvaluated;
+use crate::scope::Owner;
+
+/// One value bound to or read from a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl Val {
+    fn int(&self) -> i64 {
+        match self {
+            Val::Int(Some(i)) => *i,
+            Val::Text(Some(s)) => s.parse().unwrap_or_default(),
+            _ => 0,
+        }
+    }
+
+    fn text(&self) -> Option<String> {
+        match self {
+            Val::Text(t) => t.clone(),
+            Val::Int(i) => i.map(|i| i.to_string()),
+        }
+    }
+
+    fn string(&self) -> String {
+        self.text().unwrap_or_default()
+    }
+}
+
+fn int(i: impl TryInto<i64>) -> Val {
+    Val::Int(Some(i.try_into().unwrap_or(i64::MAX)))
+}
+
+fn text(s: impl Into<String>) -> Val {
+    Val::Text(Some(s.into()))
+}
+
+/// An error from the database driver; `busy` when another writer held the lock.
+#[derive(Debug, Clone)]
+pub struct DbError {
+    pub message: String,
+    pub busy: bool,
+}
+
+/// The little a history needs from a SQL database.
+pub trait Backend {
+    fn is_postgres(&self) -> bool;
+    /// Several statements, no parameters.
+    fn batch(&mut self, sql: &str) -> Result<(), DbError>;
+    /// Start a write transaction (SQLite takes the write lock now).
+    fn begin(&mut self) -> Result<(), DbError>;
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError>;
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, DbError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("cannot open the history {db}: {message}")]
+    Open { db: String, message: String },
+    #[error("the history {db} has schema version {found}, newer than this tokenwarden understands ({supported}); upgrade tokenwarden, or record into another database")]
+    TooNew {
+        db: String,
+        found: i64,
+        supported: i64,
+    },
+    #[error("history {db}: {message}")]
+    Query { db: String, message: String },
+    #[error("history {db}: scan {id} is not recorded")]
+    NoScan { db: String, id: i64 },
+    #[error("history {db}: {message}")]
+    Corrupt { db: String, message: String },
+}
+
+/// The schema's versions, oldest first: (version, SQL). `{id}` is the backend's
+/// auto-increment key column.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE scans (
+        id {id},
+        at BIGINT NOT NULL,
+        scope TEXT NOT NULL,
+        source TEXT NOT NULL,
+        policy_digest TEXT NOT NULL,
+        tool_version TEXT NOT NULL,
+        covered TEXT NOT NULL,
+        not_evaluated TEXT NOT NULL,
+        tokens BIGINT NOT NULL,
+        critical BIGINT NOT NULL,
+        high BIGINT NOT NULL,
+        medium BIGINT NOT NULL,
+        low BIGINT NOT NULL,
+        new_findings BIGINT NOT NULL,
+        resolved BIGINT NOT NULL,
+        drifted BIGINT NOT NULL,
+        overdue BIGINT NOT NULL
+    );
+    CREATE INDEX scans_scope_at ON scans (scope, at, id);
+    CREATE INDEX scans_at ON scans (at);
+    CREATE TABLE token_states (
+        id {id},
+        hash TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL
+    );
+    CREATE TABLE scan_tokens (
+        scan_id BIGINT NOT NULL,
+        state_id BIGINT NOT NULL,
+        last_used_on TEXT,
+        carried BIGINT NOT NULL,
+        PRIMARY KEY (scan_id, state_id)
+    );
+    CREATE INDEX scan_tokens_state ON scan_tokens (state_id);
+    CREATE TABLE finding_keys (
+        id {id},
+        fingerprint TEXT NOT NULL UNIQUE,
+        rule_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        token_id TEXT NOT NULL
+    );
+    CREATE TABLE scan_findings (
+        scan_id BIGINT NOT NULL,
+        finding_id BIGINT NOT NULL,
+        severity TEXT NOT NULL,
+        token_name TEXT,
+        exempted BIGINT NOT NULL,
+        first_seen BIGINT NOT NULL,
+        carried BIGINT NOT NULL,
+        PRIMARY KEY (scan_id, finding_id)
+    );
+    CREATE INDEX scan_findings_finding ON scan_findings (finding_id);
+    CREATE TABLE scan_changes (
+        scan_id BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        owner TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        token_name TEXT,
+        events TEXT NOT NULL,
+        changes TEXT NOT NULL,
+        PRIMARY KEY (scan_id, seq)
+    );",
+)];
+
+/// The newest schema version this binary knows.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// A database location as it may be shown: a `postgres://` URL without its password.
+pub fn redact(location: &str) -> String {
+    if is_postgres_url(location) {
+        match url::Url::parse(location) {
+            Ok(mut u) => {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("***"));
+                }
+                // A password may also ride in the query (`?password=`).
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if k.eq_ignore_ascii_case("password") {
+                            "***".to_string()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                if !pairs.is_empty() {
+                    u.query_pairs_mut().clear().extend_pairs(pairs);
+                }
+                u.to_string()
+            }
+            Err(_) => "a postgres:// URL".to_string(),
+        }
+    } else {
+        location.to_string()
+    }
+}
+
+pub fn is_postgres_url(location: &str) -> bool {
+    let l = location.to_ascii_lowercase();
+    l.starts_with("postgres://") || l.starts_with("postgresql://")
+}
+
+/// One recorded scan, as `history` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanSummary {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub scope: String,
+    pub source: String,
+    pub policy_digest: String,
+    pub tool_version: String,
+    pub tokens: i64,
+    pub critical: i64,
+    pub high: i64,
+    pub medium: i64,
+    pub low: i64,
+    pub new: i64,
+    pub resolved: i64,
+    pub drifted: i64,
+    pub overdue: i64,
+    pub not_evaluated: Vec<NotEvaluated>,
+}
+
+/// Everything recorded for one scan, loaded back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub summary: ScanSummary,
+    pub covered: Covered,
+    /// Every token the record holds (carried ones included).
+    pub tokens: Vec<TokenState>,
+    pub findings: Vec<RecordedFinding>,
+}
+
+/// A recorded drift entry (the dashboard's "recent drift").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedChange {
+    pub scan_id: i64,
+    pub at: DateTime<Utc>,
+    pub change: TokenChange,
+}
+
+/// An open history database.
+pub struct Store {
+    db: Box<dyn Backend>,
+    /// The location, safe to show.
+    name: String,
+}
+
+const SCAN_COLUMNS: &str = "id, at, scope, source, policy_digest, tool_version, tokens, critical, high, medium, low, new_findings, resolved, drifted, overdue, not_evaluated";
+
+fn time(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+impl Store {
+    /// Open (creating a SQLite file if needed) and bring the schema up to date. A database
+    /// whose schema is newer than this binary is refused.
+    pub fn open(location: &str) -> Result<Store, HistoryError> {
+        let name = redact(location);
+        let open_err = |e: DbError| HistoryError::Open {
+            db: name.clone(),
+            message: e.message,
+        };
+        let db: Box<dyn Backend> = if is_postgres_url(location) {
+            Box::new(super::pg::Postgres::open(location).map_err(open_err)?)
+        } else {
+            Box::new(super::sqlite::Sqlite::open(&PathBuf::from(location)).map_err(open_err)?)
+        };
+        let mut store = Store { db, name };
+        let found = store.with_retry(|s| s.migrate())?;
+        if found > SCHEMA_VERSION {
+            return Err(HistoryError::TooNew {
+                db: store.name,
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(store)
+    }
+
+    /// The location, without a password.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn err(&self, e: DbError) -> HistoryError {
+        HistoryError::Query {
+            db: self.name.clone(),
+            message: e.message,
+        }
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, HistoryError> {
+        self.db.query(sql, params).map_err(|e| self.err(e))
+    }
+
+    /// Run `f` in one transaction; a busy database (another writer) is retried a few times.
+    fn with_retry<T>(
+        &mut self,
+        mut f: impl FnMut(&mut Store) -> Result<T, DbError>,
+    ) -> Result<T, HistoryError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.db.begin().and_then(|()| f(self));
+            match result {
+                Ok(v) => match self.db.batch("COMMIT") {
+                    Ok(()) => return Ok(v),
+                    Err(e) if e.busy && attempt < 8 => {
+                        let _ = self.db.batch("ROLLBACK");
+                    }
+                    Err(e) => {
+                        let _ = self.db.batch("ROLLBACK");
+                        return Err(self.err(e));
+                    }
+                },
+                Err(e) => {
+                    let _ = self.db.batch("ROLLBACK");
+                    if !(e.busy && attempt < 8) {
+                        return Err(self.err(e));
+                    }
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
+        }
+    }
+
+    fn migrate(&mut self) -> Result<i64, DbError> {
+        if self.db.is_postgres() {
+            // Two jobs opening a fresh database at once: one migrates, the other waits.
+            self.db.exec("SELECT pg_advisory_xact_lock(7461636)", &[])?;
+        }
+        self.db.batch(
+            "CREATE TABLE IF NOT EXISTS tokenwarden_schema (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)",
+        )?;
+        let rows = self
+            .db
+            .query("SELECT MAX(version) FROM tokenwarden_schema", &[])?;
+        let current = rows.first().and_then(|r| r.first()).map_or(0, Val::int);
+        if current > SCHEMA_VERSION {
+            return Ok(current);
+        }
+        let id = if self.db.is_postgres() {
+            "BIGSERIAL PRIMARY KEY"
+        } else {
+            "INTEGER PRIMARY KEY AUTOINCREMENT"
+        };
+        for (version, sql) in MIGRATIONS {
+            if *version > current {
+                self.db.batch(&sql.replace("{id}", id))?;
+                self.db.exec(
+                    "INSERT INTO tokenwarden_schema (version, applied_at) VALUES ($1, $2)",
+                    &[int(*version), text(env!("CARGO_PKG_VERSION"))],
+                )?;
+            }
+        }
+        Ok(current)
+    }
+
+    /// The schema version of the database.
+    pub fn schema_version(&mut self) -> Result<i64, HistoryError> {
+        let rows = self.query("SELECT MAX(version) FROM tokenwarden_schema", &[])?;
+        Ok(rows.first().and_then(|r| r.first()).map_or(0, Val::int))
+    }
+
+    /// The latest scan of `scope` at or before `at`.
+    pub fn previous(
+        &mut self,
+        scope: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Recorded>, HistoryError> {
+        let rows = self.query(
+            "SELECT id FROM scans WHERE scope = $1 AND at <= $2 ORDER BY at DESC, id DESC LIMIT 1",
+            &[text(scope), int(at.timestamp())],
+        )?;
+        match rows.first().and_then(|r| r.first()) {
+            None => Ok(None),
+            Some(id) => self.load(id.int()).map(Some),
+        }
+    }
+
+    fn summary_of(&self, r: &[Val]) -> Result<ScanSummary, HistoryError> {
+        let get = |i: usize| r.get(i).cloned().unwrap_or(Val::Int(None));
+        let not_evaluated =
+            serde_json::from_str(&get(15).string()).map_err(|e| HistoryError::Corrupt {
+                db: self.name.clone(),
+                message: format!("scan {}: not_evaluated: {e}", get(0).int()),
+            })?;
+        Ok(ScanSummary {
+            id: get(0).int(),
+            at: time(get(1).int()),
+            scope: get(2).string(),
+            source: get(3).string(),
+            policy_digest: get(4).string(),
+            tool_version: get(5).string(),
+            tokens: get(6).int(),
+            critical: get(7).int(),
+            high: get(8).int(),
+            medium: get(9).int(),
+            low: get(10).int(),
+            new: get(11).int(),
+            resolved: get(12).int(),
+            drifted: get(13).int(),
+            overdue: get(14).int(),
+            not_evaluated,
+        })
+    }
+
+    /// Every scan at or after `since` (of `scope`, when given), oldest first.
+    pub fn list(
+        &mut self,
+        since: Option<DateTime<Utc>>,
+        scope: Option<&str>,
+    ) -> Result<Vec<ScanSummary>, HistoryError> {
+        let since = int(since.map_or(i64::MIN, |t| t.timestamp()));
+        let rows = match scope {
+            Some(s) => self.query(
+                &format!("SELECT {SCAN_COLUMNS} FROM scans WHERE at >= $1 AND scope = $2 ORDER BY at, id"),
+                &[since, text(s)],
+            )?,
+            None => self.query(
+                &format!("SELECT {SCAN_COLUMNS} FROM scans WHERE at >= $1 ORDER BY at, id"),
+                &[since],
+            )?,
+        };
+        rows.iter().map(|r| self.summary_of(r)).collect()
+    }
+
+    /// Everything recorded for scan `id`.
+    pub fn load(&mut self, id: i64) -> Result<Recorded, HistoryError> {
+        let rows = self.query(
+            &format!("SELECT {SCAN_COLUMNS}, covered FROM scans WHERE id = $1"),
+            &[int(id)],
+        )?;
+        let Some(row) = rows.first() else {
+            return Err(HistoryError::NoScan {
+                db: self.name.clone(),
+                id,
+            });
+        };
+        let summary = self.summary_of(row)?;
+        let name = self.name.clone();
+        let corrupt = |what: &str, e: serde_json::Error| HistoryError::Corrupt {
+            db: name.clone(),
+            message: format!("scan {id}: {what}: {e}"),
+        };
+        let covered: Covered =
+            serde_json::from_str(&row.get(16).map(Val::string).unwrap_or_default())
+                .map_err(|e| corrupt("covered", e))?;
+        let mut tokens = Vec::new();
+        for r in self.query(
+            "SELECT ts.state, st.last_used_on FROM scan_tokens st JOIN token_states ts ON ts.id = st.state_id WHERE st.scan_id = $1",
+            &[int(id)],
+        )? {
+            let mut t: TokenState = serde_json::from_str(&r[0].string())
+                .map_err(|e| corrupt("token state", e))?;
+            t.last_used_on = r.get(1).and_then(Val::text);
+            tokens.push(t);
+        }
+        tokens.sort_by(|a, b| a.key().cmp(&b.key()));
+        let mut findings = Vec::new();
+        for r in self.query(
+            "SELECT fk.fingerprint, fk.rule_id, fk.owner, fk.token_id, sf.severity, sf.token_name, sf.exempted, sf.first_seen FROM scan_findings sf JOIN finding_keys fk ON fk.id = sf.finding_id WHERE sf.scan_id = $1",
+            &[int(id)],
+        )? {
+            let owner: Owner =
+                serde_json::from_str(&r[2].string()).map_err(|e| corrupt("finding owner", e))?;
+            let severity: Severity = r[4].string().parse().map_err(|e: crate::finding::UnknownName| {
+                HistoryError::Corrupt {
+                    db: name.clone(),
+                    message: format!("scan {id}: {e}"),
+                }
+            })?;
+            findings.push(RecordedFinding {
+                fingerprint: r[0].string(),
+                rule_id: r[1].string(),
+                owner,
+                token_id: r[3].string(),
+                severity,
+                token_name: r[5].text(),
+                exempted: r[6].int() != 0,
+                first_seen: time(r[7].int()),
+            });
+        }
+        findings.sort_by(|a, b| {
+            (a.owner.path(), &a.token_id, &a.rule_id).cmp(&(
+                b.owner.path(),
+                &b.token_id,
+                &b.rule_id,
+            ))
+        });
+        Ok(Recorded {
+            summary,
+            covered,
+            tokens,
+            findings,
+        })
+    }
+
+    /// Which of `fingerprints` any recorded scan holds.
+    pub fn seen_before(
+        &mut self,
+        fingerprints: &[String],
+    ) -> Result<BTreeSet<String>, HistoryError> {
+        let mut out = BTreeSet::new();
+        for chunk in fingerprints.chunks(200) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT fk.fingerprint FROM finding_keys fk WHERE fk.fingerprint IN ({}) AND EXISTS (SELECT 1 FROM scan_findings sf WHERE sf.finding_id = fk.id)",
+                placeholders.join(", ")
+            );
+            let params: Vec<Val> = chunk.iter().map(|f| text(f.as_str())).collect();
+            for r in self.query(&sql, &params)? {
+                out.insert(r[0].string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Record one scan; returns its id.
+    pub fn record(&mut self, rec: &ScanRecord) -> Result<i64, HistoryError> {
+        self.with_retry(|s| s.insert(rec))
+    }
+
+    fn insert(&mut self, rec: &ScanRecord) -> Result<i64, DbError> {
+        let db = &mut self.db;
+        let count = |sev: Severity| {
+            rec.findings
+                .iter()
+                .filter(|(f, carried)| !carried && !f.exempted && f.severity == sev)
+                .count()
+        };
+        let ne = serde_json::to_string(&rec.not_evaluated).unwrap_or_else(|_| "[]".into());
+        let covered = serde_json::to_string(&rec.covered).unwrap_or_else(|_| "[]".into());
+        let rows = db.query(
+            "INSERT INTO scans (at, scope, source, policy_digest, tool_version, covered, not_evaluated, tokens, critical, high, medium, low, new_findings, resolved, drifted, overdue) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+            &[
+                int(rec.at.timestamp()),
+                text(rec.scope.as_str()),
+                text(rec.source.as_str()),
+                text(rec.policy_digest.as_str()),
+                text(rec.tool_version.as_str()),
+                text(covered),
+                text(ne),
+                int(rec.tokens_scanned),
+                int(count(Severity::Critical)),
+                int(count(Severity::High)),
+                int(count(Severity::Medium)),
+                int(count(Severity::Low)),
+                int(rec.new_findings),
+                int(rec.resolved),
+                int(rec.drifted),
+                int(rec.overdue),
+            ],
+        )?;
+        let scan_id = rows.first().and_then(|r| r.first()).map_or(0, Val::int);
+        let mut state_ids: BTreeMap<String, i64> = BTreeMap::new();
+        for (t, carried) in &rec.tokens {
+            let json = t.to_json();
+            let hash = TokenState::hash(&json);
+            let state_id = match state_ids.get(&hash) {
+                Some(id) => *id,
+                None => {
+                    let id = intern(
+                        db.as_mut(),
+                        "SELECT id FROM token_states WHERE hash = $1",
+                        &[text(hash.as_str())],
+                        "INSERT INTO token_states (hash, state) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
+                        &[text(hash.as_str()), text(json)],
+                    )?;
+                    state_ids.insert(hash, id);
+                    id
+                }
+            };
+            db.exec(
+                "INSERT INTO scan_tokens (scan_id, state_id, last_used_on, carried) VALUES ($1, $2, $3, $4) ON CONFLICT (scan_id, state_id) DO NOTHING",
+                &[
+                    int(scan_id),
+                    int(state_id),
+                    Val::Text(t.last_used_on.clone()),
+                    int(i64::from(*carried)),
+                ],
+            )?;
+        }
+        for (f, carried) in &rec.findings {
+            let owner = serde_json::to_string(&f.owner).unwrap_or_default();
+            let finding_id = intern(
+                db.as_mut(),
+                "SELECT id FROM finding_keys WHERE fingerprint = $1",
+                &[text(f.fingerprint.as_str())],
+                "INSERT INTO finding_keys (fingerprint, rule_id, owner, token_id) VALUES ($1, $2, $3, $4) ON CONFLICT (fingerprint) DO NOTHING",
+                &[
+                    text(f.fingerprint.as_str()),
+                    text(f.rule_id.as_str()),
+                    text(owner),
+                    text(f.token_id.as_str()),
+                ],
+            )?;
+            db.exec(
+                "INSERT INTO scan_findings (scan_id, finding_id, severity, token_name, exempted, first_seen, carried) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (scan_id, finding_id) DO NOTHING",
+                &[
+                    int(scan_id),
+                    int(finding_id),
+                    text(f.severity.as_str()),
+                    Val::Text(f.token_name.clone()),
+                    int(i64::from(f.exempted)),
+                    int(f.first_seen.timestamp()),
+                    int(i64::from(*carried)),
+                ],
+            )?;
+        }
+        for (seq, c) in rec.changes.iter().enumerate() {
+            let events: Vec<&str> = c.events.iter().map(|e| e.as_str()).collect();
+            db.exec(
+                "INSERT INTO scan_changes (scan_id, seq, owner, token_id, token_name, events, changes) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    int(scan_id),
+                    int(seq),
+                    text(serde_json::to_string(&c.owner).unwrap_or_default()),
+                    text(c.token_id.as_str()),
+                    Val::Text(c.token_name.clone()),
+                    text(serde_json::to_string(&events).unwrap_or_default()),
+                    text(serde_json::to_string(&c.changes).unwrap_or_default()),
+                ],
+            )?;
+        }
+        Ok(scan_id)
+    }
+
+    /// The token changes recorded by scans of `scope` (all scopes when `None`), newest
+    /// first, at most `limit`.
+    pub fn recent_changes(
+        &mut self,
+        scope: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RecordedChange>, HistoryError> {
+        let sql = "SELECT s.id, s.at, c.owner, c.token_id, c.token_name, c.events, c.changes FROM scan_changes c JOIN scans s ON s.id = c.scan_id WHERE ($1 = '' OR s.scope = $1) ORDER BY s.at DESC, s.id DESC, c.seq LIMIT $2";
+        let rows = self.query(sql, &[text(scope.unwrap_or("")), int(limit)])?;
+        let mut out = Vec::new();
+        for r in rows {
+            let corrupt = |e: serde_json::Error| HistoryError::Corrupt {
+                db: self.name.clone(),
+                message: format!("scan {}: recorded change: {e}", r[0].int()),
+            };
+            let owner: Owner = serde_json::from_str(&r[2].string()).map_err(corrupt)?;
+            let events: Vec<String> = serde_json::from_str(&r[5].string()).map_err(corrupt)?;
+            let changes: Vec<String> = serde_json::from_str(&r[6].string()).map_err(corrupt)?;
+            let events = events
+                .iter()
+                .filter_map(|e| {
+                    [
+                        TokenEvent::Created,
+                        TokenEvent::Deleted,
+                        TokenEvent::Rolled,
+                        TokenEvent::Enabled,
+                        TokenEvent::Disabled,
+                        TokenEvent::Renamed,
+                        TokenEvent::Drifted,
+                    ]
+                    .into_iter()
+                    .find(|k| k.as_str() == e)
+                })
+                .collect();
+            out.push(RecordedChange {
+                scan_id: r[0].int(),
+                at: time(r[1].int()),
+                change: TokenChange {
+                    owner,
+                    token_id: r[3].string(),
+                    token_name: r[4].text(),
+                    events,
+                    changes,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// Delete scans before `before`, except the latest of each scope (the next scan is
+    /// compared with it), and whatever only they used. Returns how many scans went.
+    pub fn prune(&mut self, before: DateTime<Utc>) -> Result<u64, HistoryError> {
+        self.with_retry(|s| {
+            let db = &mut s.db;
+            let n = db.exec(
+                "DELETE FROM scans WHERE at < $1 AND id NOT IN (SELECT MAX(id) FROM scans s WHERE s.at = (SELECT MAX(at) FROM scans t WHERE t.scope = s.scope) GROUP BY s.scope)",
+                &[int(before.timestamp())],
+            )?;
+            db.batch(
+                "DELETE FROM scan_tokens WHERE scan_id NOT IN (SELECT id FROM scans);
+                 DELETE FROM scan_findings WHERE scan_id NOT IN (SELECT id FROM scans);
+                 DELETE FROM scan_changes WHERE scan_id NOT IN (SELECT id FROM scans);
+                 DELETE FROM token_states WHERE id NOT IN (SELECT state_id FROM scan_tokens);
+                 DELETE FROM finding_keys WHERE id NOT IN (SELECT finding_id FROM scan_findings);",
+            )?;
+            Ok(n)
+        })
+    }
+}
+
+/// The id of the row `select` finds, inserting it first when there is none. A concurrent
+/// writer may insert the same row meanwhile: `ON CONFLICT DO NOTHING` and a second select
+/// take theirs.
+fn intern(
+    db: &mut dyn Backend,
+    select: &str,
+    select_params: &[Val],
+    insert: &str,
+    insert_params: &[Val],
+) -> Result<i64, DbError> {
+    if let Some(id) = db
+        .query(select, select_params)?
+        .first()
+        .and_then(|r| r.first())
+    {
+        return Ok(id.int());
+    }
+    db.exec(insert, insert_params)?;
+    db.query(select, select_params)?
+        .first()
+        .and_then(|r| r.first())
+        .map(Val::int)
+        .ok_or_else(|| DbError {
+            message: format!("no row after insert: {select}"),
+            busy: true,
+        })
+}

@@ -1,0 +1,1 @@
+//! Unit tests of history: drift, lifecycle, records and the store.
