@@ -17,7 +17,7 @@ use super::session::{check_writable, print, Session};
 
 /// The history named by `--history` or `TOKENWARDEN_HISTORY`.
 pub fn open(db: Option<&str>) -> Result<Store, Error> {
-    let db = db.ok_or_else(|| {
+    let db = db.filter(|d| !d.trim().is_empty()).ok_or_else(|| {
         usage("no history database: give --history DB (a SQLite file or a postgres:// URL) or set TOKENWARDEN_HISTORY")
     })?;
     Ok(Store::open(db)?)
