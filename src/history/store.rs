@@ -458,7 +458,7 @@ impl Store {
             t.last_used_on = r.get(1).and_then(Val::text);
             tokens.push(t);
         }
-        tokens.sort_by(|a, b| a.key().cmp(&b.key()));
+        tokens.sort_by_key(TokenState::key);
         let mut findings = Vec::new();
         for r in self.query(
             "SELECT fk.fingerprint, fk.rule_id, fk.owner, fk.token_id, sf.severity, sf.token_name, sf.exempted, sf.first_seen FROM scan_findings sf JOIN finding_keys fk ON fk.id = sf.finding_id WHERE sf.scan_id = $1",

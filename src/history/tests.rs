@@ -273,7 +273,7 @@ fn findings_are_new_open_resolved_or_carried() {
         now,
         &Sla::default(),
     );
-    assert_eq!(life.new, [fresh.fingerprint.clone()]);
+    assert_eq!(life.new, std::slice::from_ref(&fresh.fingerprint));
     let open = &life.open[&kept.fingerprint];
     assert_eq!(open.status, FindingStatus::Open);
     assert_eq!(open.first_seen, t("2026-11-01T00:00:00Z"));
@@ -301,7 +301,7 @@ fn a_finding_seen_before_and_fixed_is_reopened_and_its_clock_restarts() {
     );
     assert_eq!(life.open[&f.fingerprint].status, FindingStatus::Reopened);
     assert_eq!(life.open[&f.fingerprint].first_seen, now);
-    assert_eq!(life.new, [f.fingerprint.clone()]);
+    assert_eq!(life.new, std::slice::from_ref(&f.fingerprint));
 }
 
 #[test]
