@@ -74,9 +74,15 @@ fn record(
     inv: &Inventory,
     report: &mut Report,
     policy: &GovernancePolicy,
+    ui: &super::session::Ui,
 ) -> Result<(), Error> {
+    let started = std::time::Instant::now();
     let scope = record::scope_key(scope_of(args.source.scope), &args.source.accounts);
     let previous = store.previous(&scope, report.scanned_at)?;
+    ui.debug(&format!(
+        "history: previous scan loaded in {:.2?}",
+        started.elapsed()
+    ));
     let unseen = record::unseen(&report.findings, previous.as_ref());
     let seen_before = if previous.is_some() && !unseen.is_empty() {
         store.seen_before(&unseen)?
@@ -98,8 +104,12 @@ fn record(
         not_evaluated: &report.not_evaluated,
         reach: &report.reach,
     };
+    let started = std::time::Instant::now();
     let (rec, changes) = record::build(&input, previous.as_ref(), &seen_before, store.name());
+    ui.debug(&format!("history: compared in {:.2?}", started.elapsed()));
+    let started = std::time::Instant::now();
     store.record(&rec)?;
+    ui.debug(&format!("history: stored in {:.2?}", started.elapsed()));
     report.history = Some(changes);
     report.scope_key = scope;
     // The command line can only tighten the policy's history gate.
@@ -176,7 +186,7 @@ pub fn run(args: &ScanArgs, session: &Session) -> Result<Exit, Error> {
     ));
     if let Some(store) = store.as_mut() {
         let started = std::time::Instant::now();
-        record(store, args, &inv, &mut report, policy)?;
+        record(store, args, &inv, &mut report, policy, &ui)?;
         ui.debug(&format!("history: recorded in {:.2?}", started.elapsed()));
     }
     let started = std::time::Instant::now();

@@ -65,16 +65,39 @@ pub fn policy_digest(policy: &GovernancePolicy) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Every token state of `inventory`.
+/// Every token state of `inventory`, read on every core (in inventory order).
 pub fn token_states(inventory: &Inventory) -> Vec<TokenState> {
-    let mut out = Vec::with_capacity(inventory.token_count());
-    for o in inventory.owners() {
-        for t in o.tokens {
-            let value = t.value();
-            out.push(TokenState::of(&o.owner, &value, o.catalogue));
-        }
+    let owners = inventory.owners();
+    let tokens: Vec<_> = owners
+        .iter()
+        .flat_map(|o| o.tokens.iter().map(move |t| (o, t)))
+        .collect();
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(tokens.len().div_ceil(1024).max(1));
+    let read = |share: &[(&crate::inventory::OwnerTokens<'_>, &crate::inventory::RawToken)]| {
+        share
+            .iter()
+            .map(|(o, t)| TokenState::from_json(&o.owner, t.json(), o.catalogue))
+            .collect::<Vec<_>>()
+    };
+    if workers <= 1 {
+        return read(&tokens);
     }
-    out
+    let chunk = tokens.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = tokens
+            .chunks(chunk)
+            .map(|share| scope.spawn(move || read(share)))
+            .collect();
+        let mut out = Vec::with_capacity(tokens.len());
+        for (h, share) in handles.into_iter().zip(tokens.chunks(chunk)) {
+            // A worker that died: read its share here instead (the same function).
+            out.extend(h.join().unwrap_or_else(|_| read(share)));
+        }
+        out
+    })
 }
 
 /// What a scan brings to its record.

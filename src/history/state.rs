@@ -3,7 +3,8 @@
 //! group names the token leaves out); stored content-addressed, so an unchanged token costs
 //! one small row per scan.
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -88,22 +89,149 @@ fn ip_list(condition: Option<&Value>, key: &str) -> Option<BTreeSet<String>> {
 }
 
 /// Every resource key of a policy's `resources` object, nested ones as `outer > inner`.
-fn resources(v: Option<&Value>) -> Vec<String> {
+fn resources_of(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Object(map)) => resource_keys(map),
+        _ => Vec::new(),
+    }
+}
+
+fn resource_keys<'v>(map: impl IntoIterator<Item = (&'v String, &'v Value)>) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(Value::Object(map)) = v {
-        for (key, value) in map {
-            match value {
-                Value::Object(inner) if !inner.is_empty() => {
-                    out.extend(inner.keys().map(|k| format!("{key} > {k}")));
-                }
-                _ => out.push(key.clone()),
+    for (key, value) in map {
+        match value {
+            Value::Object(inner) if !inner.is_empty() => {
+                out.extend(inner.keys().map(|k| format!("{key} > {k}")));
             }
+            _ => out.push(key.clone()),
         }
     }
     out
 }
 
+/// The fields of an API token object the state needs, read without building a JSON tree
+/// (a 100k-token scan reads every token once more for its history). An object of any
+/// other shape is read through [`TokenState::of`] instead, which takes anything.
+#[derive(Deserialize)]
+struct ApiToken<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    issued_on: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    modified_on: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    expires_on: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    not_before: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    last_used_on: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    policies: Option<Vec<ApiPolicy<'a>>>,
+    #[serde(borrow, default)]
+    condition: Option<ApiCondition<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ApiPolicy<'a> {
+    #[serde(borrow, default)]
+    effect: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    permission_groups: Option<Vec<ApiGroup<'a>>>,
+    #[serde(default)]
+    resources: Option<BTreeMap<String, Value>>,
+}
+
+#[derive(Deserialize)]
+struct ApiGroup<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ApiCondition<'a> {
+    #[serde(borrow, default)]
+    request_ip: Option<ApiRequestIp<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ApiRequestIp<'a> {
+    #[serde(borrow, default, rename = "in")]
+    ip_in: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow, default)]
+    not_in: Option<Vec<Cow<'a, str>>>,
+}
+
+fn owned(v: Option<Cow<'_, str>>) -> Option<String> {
+    v.map(Cow::into_owned)
+}
+
 impl TokenState {
+    /// The state of a token given as the compact JSON text the API sent; the same as
+    /// [`TokenState::of`] on its parsed value.
+    pub fn from_json(owner: &Owner, json: &str, catalogue: Option<&[Value]>) -> TokenState {
+        let Ok(t) = serde_json::from_str::<ApiToken<'_>>(json) else {
+            let value: Value = serde_json::from_str(json).unwrap_or(Value::Null);
+            return TokenState::of(owner, &value, catalogue);
+        };
+        let name_in_catalogue = |id: &str| -> Option<String> {
+            catalogue?
+                .iter()
+                .find(|g| g.get("id").and_then(Value::as_str) == Some(id))
+                .and_then(|g| g.get("name"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let mut grants = BTreeSet::new();
+        for policy in t.policies.iter().flatten() {
+            let effect = policy.effect.as_deref().unwrap_or("allow").to_string();
+            let res = resource_keys(policy.resources.iter().flatten());
+            for group in policy.permission_groups.iter().flatten() {
+                let group_id = group.id.as_deref().unwrap_or_default().to_string();
+                let group_name = group
+                    .name
+                    .as_deref()
+                    .map(str::to_string)
+                    .or_else(|| name_in_catalogue(&group_id))
+                    .unwrap_or_default();
+                for r in &res {
+                    grants.insert(Grant {
+                        effect: effect.clone(),
+                        group_id: group_id.clone(),
+                        group_name: group_name.clone(),
+                        resource: r.clone(),
+                    });
+                }
+            }
+        }
+        let ip = t.condition.and_then(|c| c.request_ip);
+        let list = |l: Option<Vec<Cow<'_, str>>>| l.map(|l| l.into_iter().map(Cow::into_owned).collect());
+        let (ip_in, ip_not_in) = match ip {
+            Some(ip) => (list(ip.ip_in), list(ip.not_in)),
+            None => (None, None),
+        };
+        TokenState {
+            owner: owner.clone(),
+            id: owned(t.id).unwrap_or_default(),
+            name: owned(t.name),
+            status: owned(t.status),
+            issued_on: owned(t.issued_on),
+            modified_on: owned(t.modified_on),
+            expires_on: owned(t.expires_on),
+            not_before: owned(t.not_before),
+            grants,
+            ip_in,
+            ip_not_in,
+            last_used_on: owned(t.last_used_on),
+        }
+    }
+
     /// The state of `token` (an API token object) of `owner`; `catalogue` names groups the
     /// token lists by id only.
     pub fn of(owner: &Owner, token: &Value, catalogue: Option<&[Value]>) -> TokenState {
@@ -123,7 +251,7 @@ impl TokenState {
             .flatten()
         {
             let effect = text(policy.get("effect")).unwrap_or_else(|| "allow".into());
-            let res = resources(policy.get("resources"));
+            let res = resources_of(policy.get("resources"));
             for group in policy
                 .get("permission_groups")
                 .and_then(Value::as_array)

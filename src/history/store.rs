@@ -7,7 +7,7 @@
 //! at the states it saw, so a year of nightly scans of an unchanged estate costs one small
 //! row per token per night. Finding identities are stored once too.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -245,7 +245,16 @@ pub struct Store {
     db: Box<dyn Backend>,
     /// The location, safe to show.
     name: String,
+    /// Row ids of the token states and finding keys of the last scan loaded, by hash and by
+    /// fingerprint: a nightly scan mostly records what the previous one did, and need not
+    /// look those up again. (Prune keeps the latest scan of every scope, and with it these.)
+    known_states: HashMap<String, i64>,
+    known_findings: HashMap<String, i64>,
 }
+
+/// Rows per multi-row INSERT or `IN (…)` list: far under SQLite's and PostgreSQL's
+/// parameter limits, and few statements (round trips, for PostgreSQL) per scan.
+const CHUNK: usize = 200;
 
 const SCAN_COLUMNS: &str = "id, at, scope, source, policy_digest, tool_version, tokens, critical, high, medium, low, new_findings, resolved, drifted, overdue, not_evaluated";
 
@@ -267,7 +276,12 @@ impl Store {
         } else {
             Box::new(super::sqlite::Sqlite::open(&PathBuf::from(location)).map_err(open_err)?)
         };
-        let mut store = Store { db, name };
+        let mut store = Store {
+            db,
+            name,
+            known_states: HashMap::new(),
+            known_findings: HashMap::new(),
+        };
         let found = store.with_retry(|s| s.migrate())?;
         if found > SCHEMA_VERSION {
             return Err(HistoryError::TooNew {
@@ -448,24 +462,32 @@ impl Store {
         let covered: Covered =
             serde_json::from_str(&row.get(16).map(Val::string).unwrap_or_default())
                 .map_err(|e| corrupt("covered", e))?;
-        let mut tokens = Vec::new();
-        for r in self.query(
-            "SELECT ts.state, st.last_used_on FROM scan_tokens st JOIN token_states ts ON ts.id = st.state_id WHERE st.scan_id = $1",
+        let rows = self.query(
+            "SELECT ts.id, ts.hash, ts.state, st.last_used_on FROM scan_tokens st JOIN token_states ts ON ts.id = st.state_id WHERE st.scan_id = $1",
             &[int(id)],
-        )? {
-            let mut t: TokenState = serde_json::from_str(&r[0].string())
-                .map_err(|e| corrupt("token state", e))?;
-            t.last_used_on = r.get(1).and_then(Val::text);
-            tokens.push(t);
-        }
+        )?;
+        self.known_states = rows.iter().map(|r| (r[1].string(), r[0].int())).collect();
+        let mut tokens = parse_states(&rows).map_err(|e| corrupt("token state", e))?;
         tokens.sort_by_key(TokenState::key);
-        let mut findings = Vec::new();
-        for r in self.query(
-            "SELECT fk.fingerprint, fk.rule_id, fk.owner, fk.token_id, sf.severity, sf.token_name, sf.exempted, sf.first_seen FROM scan_findings sf JOIN finding_keys fk ON fk.id = sf.finding_id WHERE sf.scan_id = $1",
+        let rows = self.query(
+            "SELECT fk.fingerprint, fk.rule_id, fk.owner, fk.token_id, sf.severity, sf.token_name, sf.exempted, sf.first_seen, fk.id FROM scan_findings sf JOIN finding_keys fk ON fk.id = sf.finding_id WHERE sf.scan_id = $1",
             &[int(id)],
-        )? {
-            let owner: Owner =
-                serde_json::from_str(&r[2].string()).map_err(|e| corrupt("finding owner", e))?;
+        )?;
+        self.known_findings = rows.iter().map(|r| (r[0].string(), r[8].int())).collect();
+        // A scan's findings have few distinct owners: each is parsed once.
+        let mut owners: HashMap<String, Owner> = HashMap::new();
+        let mut findings = Vec::with_capacity(rows.len());
+        for r in rows {
+            let owner_json = r[2].string();
+            let owner = match owners.get(&owner_json) {
+                Some(o) => o.clone(),
+                None => {
+                    let o: Owner = serde_json::from_str(&owner_json)
+                        .map_err(|e| corrupt("finding owner", e))?;
+                    owners.insert(owner_json, o.clone());
+                    o
+                }
+            };
             let severity: Severity = r[4].string().parse().map_err(|e: crate::finding::UnknownName| {
                 HistoryError::Corrupt {
                     db: name.clone(),
@@ -555,51 +577,92 @@ impl Store {
             ],
         )?;
         let scan_id = rows.first().and_then(|r| r.first()).map_or(0, Val::int);
-        let mut state_ids: BTreeMap<String, i64> = BTreeMap::new();
-        for (t, carried) in &rec.tokens {
-            let json = t.to_json();
-            let hash = TokenState::hash(&json);
-            let state_id = match state_ids.get(&hash) {
-                Some(id) => *id,
-                None => {
-                    let id = intern(
-                        db.as_mut(),
-                        "SELECT id FROM token_states WHERE hash = $1",
-                        &[text(hash.as_str())],
-                        "INSERT INTO token_states (hash, state) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
-                        &[text(hash.as_str()), text(json)],
-                    )?;
-                    state_ids.insert(hash, id);
-                    id
-                }
+        // Token states: the ids of those already stored, the new ones inserted in bulk.
+        let stored: Vec<(String, String)> = rec
+            .tokens
+            .iter()
+            .map(|(t, _)| {
+                let json = t.to_json();
+                (TokenState::hash(&json), json)
+            })
+            .collect();
+        let mut state_ids = std::mem::take(&mut self.known_states);
+        let missing: Vec<(&str, &str)> = {
+            let mut seen = BTreeSet::new();
+            stored
+                .iter()
+                .filter(|(h, _)| !state_ids.contains_key(h) && seen.insert(h.as_str()))
+                .map(|(h, j)| (h.as_str(), j.as_str()))
+                .collect()
+        };
+        let db = &mut self.db;
+        for chunk in missing.chunks(CHUNK) {
+            let rows: Vec<Vec<Val>> = chunk.iter().map(|(h, j)| vec![text(*h), text(*j)]).collect();
+            insert_rows(db.as_mut(), "token_states (hash, state)", &rows, " ON CONFLICT (hash) DO NOTHING")?;
+            let hashes: Vec<Val> = chunk.iter().map(|(h, _)| text(*h)).collect();
+            for r in select_in(db.as_mut(), "SELECT id, hash FROM token_states WHERE hash IN", &hashes)? {
+                state_ids.insert(r[1].string(), r[0].int());
+            }
+        }
+        let mut rows = Vec::with_capacity(stored.len());
+        let mut linked = BTreeSet::new();
+        for ((t, carried), (hash, _)) in rec.tokens.iter().zip(&stored) {
+            let Some(&state_id) = state_ids.get(hash) else {
+                return Err(missing_row("token state", hash));
             };
-            db.exec(
-                "INSERT INTO scan_tokens (scan_id, state_id, last_used_on, carried) VALUES ($1, $2, $3, $4) ON CONFLICT (scan_id, state_id) DO NOTHING",
-                &[
+            if linked.insert(state_id) {
+                rows.push(vec![
                     int(scan_id),
                     int(state_id),
                     Val::Text(t.last_used_on.clone()),
                     int(i64::from(*carried)),
-                ],
-            )?;
+                ]);
+            }
         }
-        for (f, carried) in &rec.findings {
-            let owner = serde_json::to_string(&f.owner).unwrap_or_default();
-            let finding_id = intern(
+        for chunk in rows.chunks(CHUNK) {
+            insert_rows(db.as_mut(), "scan_tokens (scan_id, state_id, last_used_on, carried)", chunk, "")?;
+        }
+        // Finding identities likewise, then the scan's findings.
+        let mut finding_ids = std::mem::take(&mut self.known_findings);
+        let missing: Vec<&RecordedFinding> = {
+            let mut seen = BTreeSet::new();
+            rec.findings
+                .iter()
+                .map(|(f, _)| f)
+                .filter(|f| !finding_ids.contains_key(&f.fingerprint) && seen.insert(f.fingerprint.as_str()))
+                .collect()
+        };
+        for chunk in missing.chunks(CHUNK) {
+            let rows: Vec<Vec<Val>> = chunk
+                .iter()
+                .map(|f| {
+                    vec![
+                        text(f.fingerprint.as_str()),
+                        text(f.rule_id.as_str()),
+                        text(serde_json::to_string(&f.owner).unwrap_or_default()),
+                        text(f.token_id.as_str()),
+                    ]
+                })
+                .collect();
+            insert_rows(
                 db.as_mut(),
-                "SELECT id FROM finding_keys WHERE fingerprint = $1",
-                &[text(f.fingerprint.as_str())],
-                "INSERT INTO finding_keys (fingerprint, rule_id, owner, token_id) VALUES ($1, $2, $3, $4) ON CONFLICT (fingerprint) DO NOTHING",
-                &[
-                    text(f.fingerprint.as_str()),
-                    text(f.rule_id.as_str()),
-                    text(owner),
-                    text(f.token_id.as_str()),
-                ],
+                "finding_keys (fingerprint, rule_id, owner, token_id)",
+                &rows,
+                " ON CONFLICT (fingerprint) DO NOTHING",
             )?;
-            db.exec(
-                "INSERT INTO scan_findings (scan_id, finding_id, severity, token_name, exempted, first_seen, carried) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (scan_id, finding_id) DO NOTHING",
-                &[
+            let fps: Vec<Val> = chunk.iter().map(|f| text(f.fingerprint.as_str())).collect();
+            for r in select_in(db.as_mut(), "SELECT id, fingerprint FROM finding_keys WHERE fingerprint IN", &fps)? {
+                finding_ids.insert(r[1].string(), r[0].int());
+            }
+        }
+        let mut rows = Vec::with_capacity(rec.findings.len());
+        let mut linked = BTreeSet::new();
+        for (f, carried) in &rec.findings {
+            let Some(&finding_id) = finding_ids.get(&f.fingerprint) else {
+                return Err(missing_row("finding", &f.fingerprint));
+            };
+            if linked.insert(finding_id) {
+                rows.push(vec![
                     int(scan_id),
                     int(finding_id),
                     text(f.severity.as_str()),
@@ -607,7 +670,15 @@ impl Store {
                     int(i64::from(f.exempted)),
                     int(f.first_seen.timestamp()),
                     int(i64::from(*carried)),
-                ],
+                ]);
+            }
+        }
+        for chunk in rows.chunks(CHUNK) {
+            insert_rows(
+                db.as_mut(),
+                "scan_findings (scan_id, finding_id, severity, token_name, exempted, first_seen, carried)",
+                chunk,
+                "",
             )?;
         }
         for (seq, c) in rec.changes.iter().enumerate() {
@@ -698,30 +769,80 @@ impl Store {
     }
 }
 
-/// The id of the row `select` finds, inserting it first when there is none. A concurrent
-/// writer may insert the same row meanwhile: `ON CONFLICT DO NOTHING` and a second select
-/// take theirs.
-fn intern(
+/// `INSERT INTO table_and_columns VALUES (…), (…)…suffix`, one statement for all `rows`.
+fn insert_rows(
     db: &mut dyn Backend,
-    select: &str,
-    select_params: &[Val],
-    insert: &str,
-    insert_params: &[Val],
-) -> Result<i64, DbError> {
-    if let Some(id) = db
-        .query(select, select_params)?
-        .first()
-        .and_then(|r| r.first())
-    {
-        return Ok(id.int());
+    table_and_columns: &str,
+    rows: &[Vec<Val>],
+    suffix: &str,
+) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
     }
-    db.exec(insert, insert_params)?;
-    db.query(select, select_params)?
-        .first()
-        .and_then(|r| r.first())
-        .map(Val::int)
-        .ok_or_else(|| DbError {
-            message: format!("no row after insert: {select}"),
-            busy: true,
-        })
+    let mut sql = format!("INSERT INTO {table_and_columns} VALUES ");
+    let mut n = 0;
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for j in 0..row.len() {
+            n += 1;
+            if j > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${n}"));
+        }
+        sql.push(')');
+    }
+    sql.push_str(suffix);
+    let params: Vec<Val> = rows.iter().flatten().cloned().collect();
+    db.exec(&sql, &params).map(|_| ())
+}
+
+/// `select (…values)`: the rows whose key is one of `values`.
+fn select_in(db: &mut dyn Backend, select: &str, values: &[Val]) -> Result<Vec<Vec<Val>>, DbError> {
+    let placeholders: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
+    db.query(&format!("{select} ({})", placeholders.join(", ")), values)
+}
+
+fn missing_row(what: &str, key: &str) -> DbError {
+    // Another job pruned the row between our read and our write: try the write again.
+    DbError {
+        message: format!("the {what} row {key} vanished while recording"),
+        busy: true,
+    }
+}
+
+/// Token states from `(id, hash, state, last_used_on)` rows, parsed on every core.
+fn parse_states(rows: &[Vec<Val>]) -> Result<Vec<TokenState>, serde_json::Error> {
+    let parse = |share: &[Vec<Val>]| -> Result<Vec<TokenState>, serde_json::Error> {
+        share
+            .iter()
+            .map(|r| {
+                let mut t: TokenState = serde_json::from_str(&r[2].string())?;
+                t.last_used_on = r.get(3).and_then(Val::text);
+                Ok(t)
+            })
+            .collect()
+    };
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(rows.len().div_ceil(1024).max(1));
+    if workers <= 1 {
+        return parse(rows);
+    }
+    let chunk = rows.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks(chunk)
+            .map(|share| scope.spawn(move || parse(share)))
+            .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for (h, share) in handles.into_iter().zip(rows.chunks(chunk)) {
+            out.extend(h.join().unwrap_or_else(|_| parse(share))?);
+        }
+        Ok(out)
+    })
 }

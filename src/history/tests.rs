@@ -361,3 +361,21 @@ fn a_password_in_a_postgres_url_is_never_shown() {
     assert!(shown.contains("db.example"));
     assert_eq!(store::redact("/var/lib/tw.db"), "/var/lib/tw.db");
 }
+
+#[test]
+fn the_fast_reader_agrees_with_the_general_one() {
+    let mut odd = token("b");
+    odd["name"] = json!(42);
+    let mut nested = token("c");
+    nested["policies"][0]["resources"] =
+        json!({"com.cloudflare.api.account.acc": {"com.cloudflare.api.account.zone.*": "*"}});
+    nested["condition"]["request_ip"]["not_in"] = json!(["10.9.0.0/16"]);
+    nested["last_used_on"] = json!("2026-11-01T00:00:00Z");
+    for v in [token("a"), odd, nested, json!({"id": "d", "policies": "nope"})] {
+        let text = serde_json::to_string(&v).unwrap();
+        let fast = TokenState::from_json(&account(), &text, None);
+        let general = TokenState::of(&account(), &v, None);
+        assert_eq!(fast, general, "{text}");
+        assert_eq!(fast.last_used_on, general.last_used_on);
+    }
+}
