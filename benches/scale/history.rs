@@ -9,7 +9,8 @@ use anyhow::{bail, Context, Result};
 use chrono::Duration as Days;
 use tokenwarden::finding::Severity;
 use tokenwarden::history::lifecycle::RecordedFinding;
-use tokenwarden::history::{record, ScanRecord, Store};
+use tokenwarden::history::record::RecordToken;
+use tokenwarden::history::{record, ScanRecord, Store, TokenState};
 use tokenwarden::inventory::Inventory;
 use tokenwarden::scope::Owner;
 use tokenwarden_emulator::synth::Estate;
@@ -120,7 +121,10 @@ fn year_rows(opts: &Options, dir: &Path, table: &mut Table) -> Result<()> {
     Estate::of_size(now(), 1_000).write_snapshot(&snapshot)?;
     let findings = findings_of(&snapshot, dir)?;
     let inv = Inventory::read(&snapshot)?;
-    let mut states = record::token_states(&inv);
+    let mut states: Vec<_> = record::token_states(&inv)
+        .into_iter()
+        .map(|t| t.state)
+        .collect();
     let db = dir.join("history-year.db");
     let mut store = Store::open(db.to_str().context("path")?)?;
     let start = now() - Days::days(NIGHTS);
@@ -142,7 +146,18 @@ fn year_rows(opts: &Options, dir: &Path, table: &mut Table) -> Result<()> {
             covered: std::collections::BTreeSet::clone(&covered),
             not_evaluated: Vec::new(),
             tokens_scanned: states.len(),
-            tokens: states.iter().cloned().map(|t| (t, false)).collect(),
+            tokens: states
+                .iter()
+                .map(|t| {
+                    let json = t.to_json();
+                    RecordToken {
+                        hash: TokenState::hash(&json),
+                        state: Some((t.owner.path(), t.id.clone(), json)),
+                        last_used_on: t.last_used_on.clone(),
+                        carried: false,
+                    }
+                })
+                .collect(),
             findings: findings.iter().cloned().map(|f| (f, false)).collect(),
             changes: Vec::new(),
             new_findings: 0,

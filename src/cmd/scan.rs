@@ -78,11 +78,13 @@ fn record(
 ) -> Result<(), Error> {
     let started = std::time::Instant::now();
     let scope = record::scope_key(scope_of(args.source.scope), &args.source.accounts);
-    let previous = store.previous(&scope, report.scanned_at)?;
+    let current = record::token_states(inv);
     ui.debug(&format!(
-        "history: previous scan loaded in {:.2?}",
+        "history: token states read in {:.2?}",
         started.elapsed()
     ));
+    let started = std::time::Instant::now();
+    let mut previous = store.previous(&scope, report.scanned_at)?;
     let unseen = record::unseen(&report.findings, previous.as_ref());
     let seen_before = if previous.is_some() && !unseen.is_empty() {
         store.seen_before(&unseen)?
@@ -104,8 +106,22 @@ fn record(
         not_evaluated: &report.not_evaluated,
         reach: &report.reach,
     };
+    if let Some(p) = previous.as_mut() {
+        let changed = record::changed_hashes(p, &current, &record::covered(&input));
+        store.add_states(p, &changed)?;
+    }
+    ui.debug(&format!(
+        "history: previous scan loaded in {:.2?}",
+        started.elapsed()
+    ));
     let started = std::time::Instant::now();
-    let (rec, changes) = record::build(&input, previous.as_ref(), &seen_before, store.name());
+    let (rec, changes) = record::build(
+        &input,
+        &current,
+        previous.as_ref(),
+        &seen_before,
+        store.name(),
+    );
     ui.debug(&format!("history: compared in {:.2?}", started.elapsed()));
     let started = std::time::Instant::now();
     store.record(&rec)?;

@@ -2,7 +2,7 @@
 //! the scan's inventory and findings and the previous record. Pure: the command layer reads
 //! the previous record from the [`Store`](super::Store) and writes the result back.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -32,8 +32,9 @@ pub struct ScanRecord {
     pub covered: Covered,
     pub not_evaluated: Vec<NotEvaluated>,
     pub tokens_scanned: usize,
-    /// Every token, with `true` when carried forward unread from the previous record.
-    pub tokens: Vec<(TokenState, bool)>,
+    /// Every token: those this scan read, and those carried forward unread from the
+    /// previous record.
+    pub tokens: Vec<RecordToken>,
     /// Every finding, with `true` when carried forward (its token was not evaluated).
     pub findings: Vec<(RecordedFinding, bool)>,
     pub changes: Vec<TokenChange>,
@@ -41,6 +42,47 @@ pub struct ScanRecord {
     pub resolved: usize,
     pub drifted: usize,
     pub overdue: usize,
+}
+
+/// A token as a scan records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordToken {
+    /// The content address of its state.
+    pub hash: String,
+    /// `(owner path, token id, state JSON)`; `None` for a carried token, whose state is
+    /// stored already.
+    pub state: Option<(String, String, String)>,
+    pub last_used_on: Option<String>,
+    pub carried: bool,
+}
+
+/// A token this scan read: its state, the state's stored form and hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentToken {
+    pub state: TokenState,
+    pub json: String,
+    pub hash: String,
+}
+
+impl CurrentToken {
+    fn of(state: TokenState) -> CurrentToken {
+        let json = state.to_json();
+        let hash = TokenState::hash(&json);
+        CurrentToken { state, json, hash }
+    }
+
+    pub fn record(&self) -> RecordToken {
+        RecordToken {
+            hash: self.hash.clone(),
+            state: Some((
+                self.state.owner.path(),
+                self.state.id.clone(),
+                self.json.clone(),
+            )),
+            last_used_on: self.state.last_used_on.clone(),
+            carried: false,
+        }
+    }
 }
 
 /// The series a scan belongs to: its scope, narrowed to accounts when `--account` was given
@@ -66,7 +108,7 @@ pub fn policy_digest(policy: &GovernancePolicy) -> String {
 }
 
 /// Every token state of `inventory`, read on every core (in inventory order).
-pub fn token_states(inventory: &Inventory) -> Vec<TokenState> {
+pub fn token_states(inventory: &Inventory) -> Vec<CurrentToken> {
     let owners = inventory.owners();
     let tokens: Vec<_> = owners
         .iter()
@@ -76,10 +118,13 @@ pub fn token_states(inventory: &Inventory) -> Vec<TokenState> {
         .map(|n| n.get())
         .unwrap_or(1)
         .min(tokens.len().div_ceil(1024).max(1));
-    let read = |share: &[(&crate::inventory::OwnerTokens<'_>, &crate::inventory::RawToken)]| {
+    let read = |share: &[(
+        &crate::inventory::OwnerTokens<'_>,
+        &crate::inventory::RawToken,
+    )]| {
         share
             .iter()
-            .map(|(o, t)| TokenState::from_json(&o.owner, t.json(), o.catalogue))
+            .map(|(o, t)| CurrentToken::of(TokenState::from_json(&o.owner, t.json(), o.catalogue)))
             .collect::<Vec<_>>()
     };
     if workers <= 1 {
@@ -128,24 +173,66 @@ pub fn unseen(findings: &[Finding], previous: Option<&Recorded>) -> Vec<String> 
     out
 }
 
-/// The record of a scan and its changes since `previous` (the previous record of the same
-/// scope). `seen_before`: fingerprints any earlier scan held.
-pub fn build(
-    input: &ScanInput<'_>,
-    previous: Option<&Recorded>,
-    seen_before: &BTreeSet<String>,
-    database: &str,
-) -> (ScanRecord, Changes) {
-    let states = token_states(input.inventory);
-    let covered: Covered = input
+/// The owners `input`'s scan read in full.
+pub fn covered(input: &ScanInput<'_>) -> Covered {
+    input
         .inventory
         .owners()
         .iter()
         .filter(|o| input.reach.covers_owner(&o.owner))
         .map(|o| o.owner.path())
+        .collect()
+}
+
+/// The hashes of the previous record's tokens whose full state the comparison needs: those
+/// of owners read now whose state differs from (or is missing in) the current scan.
+pub fn changed_hashes(
+    previous: &Recorded,
+    current: &[CurrentToken],
+    covered: &Covered,
+) -> Vec<String> {
+    let now: HashMap<(String, &str), &str> = current
+        .iter()
+        .map(|t| ((t.state.owner.path(), t.state.id.as_str()), t.hash.as_str()))
         .collect();
+    previous
+        .index
+        .iter()
+        .filter(|t| covered.contains(&t.owner))
+        .filter(|t| now.get(&(t.owner.clone(), t.token_id.as_str())) != Some(&t.hash.as_str()))
+        .map(|t| t.hash.clone())
+        .collect()
+}
+
+/// The record of a scan and its changes since `previous` (the previous record of the same
+/// scope, with the full states [`changed_hashes`] names). `seen_before`: fingerprints any
+/// earlier scan held.
+pub fn build(
+    input: &ScanInput<'_>,
+    current: &[CurrentToken],
+    previous: Option<&Recorded>,
+    seen_before: &BTreeSet<String>,
+    database: &str,
+) -> (ScanRecord, Changes) {
+    let covered = covered(input);
     let token_changes = match previous {
-        Some(p) => drift::diff(&p.tokens, &p.covered, &states, &covered),
+        Some(p) => {
+            // Only tokens whose state changed can have changes.
+            let before: HashMap<(String, &str), &str> = p
+                .index
+                .iter()
+                .map(|t| ((t.owner.clone(), t.token_id.as_str()), t.hash.as_str()))
+                .collect();
+            let changed: Vec<TokenState> = current
+                .iter()
+                .filter(|t| {
+                    before.get(&(t.state.owner.path(), t.state.id.as_str()))
+                        != Some(&t.hash.as_str())
+                })
+                .map(|t| t.state.clone())
+                .collect();
+            drift::diff(&p.tokens, &p.covered, &changed, &covered)
+        }
         None => Vec::new(),
     };
     let looked = |owner: &Owner, token_id: &str| input.reach.covers_token(owner, token_id);
@@ -158,15 +245,20 @@ pub fn build(
         input.at,
         &sla,
     );
-    // Tokens of owners this scan did not read keep their last-known state.
-    let mut tokens: Vec<(TokenState, bool)> = states.into_iter().map(|t| (t, false)).collect();
+    let mut tokens: Vec<RecordToken> = current.iter().map(CurrentToken::record).collect();
     if let Some(p) = previous {
-        // An owner not read in full listed none of its tokens, so nothing is doubled.
+        // Tokens of owners this scan did not read keep their last-known state. An owner not
+        // read in full listed none of its tokens, so nothing is doubled.
         tokens.extend(
-            p.tokens
+            p.index
                 .iter()
-                .filter(|t| !covered.contains(&t.owner.path()))
-                .map(|t| (t.clone(), true)),
+                .filter(|t| !covered.contains(&t.owner))
+                .map(|t| RecordToken {
+                    hash: t.hash.clone(),
+                    state: None,
+                    last_used_on: t.last_used_on.clone(),
+                    carried: true,
+                }),
         );
     }
     let mut findings: Vec<(RecordedFinding, bool)> = input

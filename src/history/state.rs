@@ -211,7 +211,8 @@ impl TokenState {
             }
         }
         let ip = t.condition.and_then(|c| c.request_ip);
-        let list = |l: Option<Vec<Cow<'_, str>>>| l.map(|l| l.into_iter().map(Cow::into_owned).collect());
+        let list =
+            |l: Option<Vec<Cow<'_, str>>>| l.map(|l| l.into_iter().map(Cow::into_owned).collect());
         let (ip_in, ip_not_in) = match ip {
             Some(ip) => (list(ip.ip_in), list(ip.not_in)),
             None => (None, None),

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::drift::{Covered, TokenChange, TokenEvent};
 use super::lifecycle::RecordedFinding;
-use super::record::ScanRecord;
+use super::record::{RecordToken, ScanRecord};
 use super::state::TokenState;
 use crate::finding::Severity;
 use crate::inventory::NotEvaluated;
@@ -121,6 +121,8 @@ const MIGRATIONS: &[(i64, &str)] = &[(
     CREATE TABLE token_states (
         id {id},
         hash TEXT NOT NULL UNIQUE,
+        owner TEXT NOT NULL,
+        token_id TEXT NOT NULL,
         state TEXT NOT NULL
     );
     CREATE TABLE scan_tokens (
@@ -222,12 +224,25 @@ pub struct ScanSummary {
     pub not_evaluated: Vec<NotEvaluated>,
 }
 
-/// Everything recorded for one scan, loaded back.
+/// One token a scan holds, without its state: enough to tell whether it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedToken {
+    /// `user` or `accounts/<id>`.
+    pub owner: String,
+    pub token_id: String,
+    pub hash: String,
+    pub last_used_on: Option<String>,
+}
+
+/// What was recorded for one scan, loaded back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
     pub summary: ScanSummary,
     pub covered: Covered,
     /// Every token the record holds (carried ones included).
+    pub index: Vec<IndexedToken>,
+    /// Full states: of every token from [`Store::load`]; from [`Store::previous`] only of
+    /// those asked for (the ones whose state differs from the current scan's).
     pub tokens: Vec<TokenState>,
     pub findings: Vec<RecordedFinding>,
 }
@@ -390,8 +405,48 @@ impl Store {
         )?;
         match rows.first().and_then(|r| r.first()) {
             None => Ok(None),
-            Some(id) => self.load(id.int()).map(Some),
+            Some(id) => self.read(id.int(), |_| false).map(Some),
         }
+    }
+
+    /// The full states of the recorded tokens whose hash is in `hashes`, into `rec.tokens`.
+    pub fn add_states(
+        &mut self,
+        rec: &mut Recorded,
+        hashes: &[String],
+    ) -> Result<(), HistoryError> {
+        let name = self.name.clone();
+        for chunk in hashes.chunks(CHUNK) {
+            let values: Vec<Val> = chunk.iter().map(|h| text(h.as_str())).collect();
+            let rows = select_in(
+                self.db.as_mut(),
+                "SELECT id, hash, state FROM token_states WHERE hash IN",
+                &values,
+            )
+            .map_err(|e| self.err(e))?;
+            let states = parse_states(&rows).map_err(|e| HistoryError::Corrupt {
+                db: name.clone(),
+                message: format!("scan {}: token state: {e}", rec.summary.id),
+            })?;
+            rec.tokens.extend(states);
+        }
+        let used: HashMap<(String, &str), Option<&String>> = rec
+            .index
+            .iter()
+            .map(|t| {
+                (
+                    (t.owner.clone(), t.token_id.as_str()),
+                    t.last_used_on.as_ref(),
+                )
+            })
+            .collect();
+        for t in &mut rec.tokens {
+            if let Some(u) = used.get(&(t.owner.path(), t.id.as_str())) {
+                t.last_used_on = u.cloned();
+            }
+        }
+        rec.tokens.sort_by_key(TokenState::key);
+        Ok(())
     }
 
     fn summary_of(&self, r: &[Val]) -> Result<ScanSummary, HistoryError> {
@@ -443,6 +498,15 @@ impl Store {
 
     /// Everything recorded for scan `id`.
     pub fn load(&mut self, id: i64) -> Result<Recorded, HistoryError> {
+        self.read(id, |_| true)
+    }
+
+    /// Scan `id` with the full states of the tokens `want` picks.
+    fn read(
+        &mut self,
+        id: i64,
+        want: impl Fn(&IndexedToken) -> bool,
+    ) -> Result<Recorded, HistoryError> {
         let rows = self.query(
             &format!("SELECT {SCAN_COLUMNS}, covered FROM scans WHERE id = $1"),
             &[int(id)],
@@ -463,12 +527,24 @@ impl Store {
             serde_json::from_str(&row.get(16).map(Val::string).unwrap_or_default())
                 .map_err(|e| corrupt("covered", e))?;
         let rows = self.query(
-            "SELECT ts.id, ts.hash, ts.state, st.last_used_on FROM scan_tokens st JOIN token_states ts ON ts.id = st.state_id WHERE st.scan_id = $1",
+            "SELECT ts.id, ts.hash, ts.owner, ts.token_id, st.last_used_on FROM scan_tokens st JOIN token_states ts ON ts.id = st.state_id WHERE st.scan_id = $1",
             &[int(id)],
         )?;
         self.known_states = rows.iter().map(|r| (r[1].string(), r[0].int())).collect();
-        let mut tokens = parse_states(&rows).map_err(|e| corrupt("token state", e))?;
-        tokens.sort_by_key(TokenState::key);
+        let index: Vec<IndexedToken> = rows
+            .iter()
+            .map(|r| IndexedToken {
+                hash: r[1].string(),
+                owner: r[2].string(),
+                token_id: r[3].string(),
+                last_used_on: r[4].text(),
+            })
+            .collect();
+        let wanted: Vec<String> = index
+            .iter()
+            .filter(|t| want(t))
+            .map(|t| t.hash.clone())
+            .collect();
         let rows = self.query(
             "SELECT fk.fingerprint, fk.rule_id, fk.owner, fk.token_id, sf.severity, sf.token_name, sf.exempted, sf.first_seen, fk.id FROM scan_findings sf JOIN finding_keys fk ON fk.id = sf.finding_id WHERE sf.scan_id = $1",
             &[int(id)],
@@ -488,12 +564,13 @@ impl Store {
                     o
                 }
             };
-            let severity: Severity = r[4].string().parse().map_err(|e: crate::finding::UnknownName| {
-                HistoryError::Corrupt {
-                    db: name.clone(),
-                    message: format!("scan {id}: {e}"),
-                }
-            })?;
+            let severity: Severity =
+                r[4].string()
+                    .parse()
+                    .map_err(|e: crate::finding::UnknownName| HistoryError::Corrupt {
+                        db: name.clone(),
+                        message: format!("scan {id}: {e}"),
+                    })?;
             findings.push(RecordedFinding {
                 fingerprint: r[0].string(),
                 rule_id: r[1].string(),
@@ -512,12 +589,15 @@ impl Store {
                 &b.rule_id,
             ))
         });
-        Ok(Recorded {
+        let mut rec = Recorded {
             summary,
             covered,
-            tokens,
+            index,
+            tokens: Vec::new(),
             findings,
-        })
+        };
+        self.add_states(&mut rec, &wanted)?;
+        Ok(rec)
     }
 
     /// Which of `fingerprints` any recorded scan holds.
@@ -578,49 +658,66 @@ impl Store {
         )?;
         let scan_id = rows.first().and_then(|r| r.first()).map_or(0, Val::int);
         // Token states: the ids of those already stored, the new ones inserted in bulk.
-        let stored: Vec<(String, String)> = rec
-            .tokens
-            .iter()
-            .map(|(t, _)| {
-                let json = t.to_json();
-                (TokenState::hash(&json), json)
-            })
-            .collect();
         let mut state_ids = std::mem::take(&mut self.known_states);
-        let missing: Vec<(&str, &str)> = {
+        let missing: Vec<&RecordToken> = {
             let mut seen = BTreeSet::new();
-            stored
+            rec.tokens
                 .iter()
-                .filter(|(h, _)| !state_ids.contains_key(h) && seen.insert(h.as_str()))
-                .map(|(h, j)| (h.as_str(), j.as_str()))
+                .filter(|t| !state_ids.contains_key(&t.hash) && seen.insert(t.hash.as_str()))
+                .filter(|t| t.state.is_some())
                 .collect()
         };
         let db = &mut self.db;
         for chunk in missing.chunks(CHUNK) {
-            let rows: Vec<Vec<Val>> = chunk.iter().map(|(h, j)| vec![text(*h), text(*j)]).collect();
-            insert_rows(db.as_mut(), "token_states (hash, state)", &rows, " ON CONFLICT (hash) DO NOTHING")?;
-            let hashes: Vec<Val> = chunk.iter().map(|(h, _)| text(*h)).collect();
-            for r in select_in(db.as_mut(), "SELECT id, hash FROM token_states WHERE hash IN", &hashes)? {
+            let rows: Vec<Vec<Val>> = chunk
+                .iter()
+                .map(|t| {
+                    let (owner, token_id, json) = t.state.clone().unwrap_or_default();
+                    vec![
+                        text(t.hash.as_str()),
+                        text(owner),
+                        text(token_id),
+                        text(json),
+                    ]
+                })
+                .collect();
+            insert_rows(
+                db.as_mut(),
+                "token_states (hash, owner, token_id, state)",
+                &rows,
+                " ON CONFLICT (hash) DO NOTHING",
+            )?;
+            let hashes: Vec<Val> = chunk.iter().map(|t| text(t.hash.as_str())).collect();
+            for r in select_in(
+                db.as_mut(),
+                "SELECT id, hash FROM token_states WHERE hash IN",
+                &hashes,
+            )? {
                 state_ids.insert(r[1].string(), r[0].int());
             }
         }
-        let mut rows = Vec::with_capacity(stored.len());
+        let mut rows = Vec::with_capacity(rec.tokens.len());
         let mut linked = BTreeSet::new();
-        for ((t, carried), (hash, _)) in rec.tokens.iter().zip(&stored) {
-            let Some(&state_id) = state_ids.get(hash) else {
-                return Err(missing_row("token state", hash));
+        for t in &rec.tokens {
+            let Some(&state_id) = state_ids.get(&t.hash) else {
+                return Err(missing_row("token state", &t.hash));
             };
             if linked.insert(state_id) {
                 rows.push(vec![
                     int(scan_id),
                     int(state_id),
                     Val::Text(t.last_used_on.clone()),
-                    int(i64::from(*carried)),
+                    int(i64::from(t.carried)),
                 ]);
             }
         }
         for chunk in rows.chunks(CHUNK) {
-            insert_rows(db.as_mut(), "scan_tokens (scan_id, state_id, last_used_on, carried)", chunk, "")?;
+            insert_rows(
+                db.as_mut(),
+                "scan_tokens (scan_id, state_id, last_used_on, carried)",
+                chunk,
+                "",
+            )?;
         }
         // Finding identities likewise, then the scan's findings.
         let mut finding_ids = std::mem::take(&mut self.known_findings);
@@ -629,7 +726,9 @@ impl Store {
             rec.findings
                 .iter()
                 .map(|(f, _)| f)
-                .filter(|f| !finding_ids.contains_key(&f.fingerprint) && seen.insert(f.fingerprint.as_str()))
+                .filter(|f| {
+                    !finding_ids.contains_key(&f.fingerprint) && seen.insert(f.fingerprint.as_str())
+                })
                 .collect()
         };
         for chunk in missing.chunks(CHUNK) {
@@ -651,7 +750,11 @@ impl Store {
                 " ON CONFLICT (fingerprint) DO NOTHING",
             )?;
             let fps: Vec<Val> = chunk.iter().map(|f| text(f.fingerprint.as_str())).collect();
-            for r in select_in(db.as_mut(), "SELECT id, fingerprint FROM finding_keys WHERE fingerprint IN", &fps)? {
+            for r in select_in(
+                db.as_mut(),
+                "SELECT id, fingerprint FROM finding_keys WHERE fingerprint IN",
+                &fps,
+            )? {
                 finding_ids.insert(r[1].string(), r[0].int());
             }
         }

@@ -371,7 +371,12 @@ fn the_fast_reader_agrees_with_the_general_one() {
         json!({"com.cloudflare.api.account.acc": {"com.cloudflare.api.account.zone.*": "*"}});
     nested["condition"]["request_ip"]["not_in"] = json!(["10.9.0.0/16"]);
     nested["last_used_on"] = json!("2026-11-01T00:00:00Z");
-    for v in [token("a"), odd, nested, json!({"id": "d", "policies": "nope"})] {
+    for v in [
+        token("a"),
+        odd,
+        nested,
+        json!({"id": "d", "policies": "nope"}),
+    ] {
         let text = serde_json::to_string(&v).unwrap();
         let fast = TokenState::from_json(&account(), &text, None);
         let general = TokenState::of(&account(), &v, None);
