@@ -68,6 +68,30 @@ fn write_report(
 
 /// Compare the scan with the previous one of its scope, attach the changes to the report,
 /// and record the scan.
+/// What recording needs that does not depend on the findings: this scan's token states
+/// and the previous record of the scope. Read while the rules run.
+struct Preread {
+    current: Vec<record::CurrentToken>,
+    previous: Option<tokenwarden::history::store::Recorded>,
+    took: std::time::Duration,
+}
+
+fn preread(
+    store: &mut Store,
+    scope: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    inv: &Inventory,
+) -> Result<Preread, tokenwarden::history::HistoryError> {
+    let started = std::time::Instant::now();
+    let current = record::token_states(inv);
+    let previous = store.previous(scope, now)?;
+    Ok(Preread {
+        current,
+        previous,
+        took: started.elapsed(),
+    })
+}
+
 fn record(
     store: &mut Store,
     args: &ScanArgs,
@@ -75,16 +99,19 @@ fn record(
     report: &mut Report,
     policy: &GovernancePolicy,
     ui: &super::session::Ui,
-) -> Result<(), Error> {
-    let started = std::time::Instant::now();
+    pre: Preread,
+) -> Result<record::ScanRecord, Error> {
     let scope = record::scope_key(scope_of(args.source.scope), &args.source.accounts);
-    let current = record::token_states(inv);
     ui.debug(&format!(
-        "history: token states read in {:.2?}",
-        started.elapsed()
+        "history: token states and the previous scan read in {:.2?} (beside the rules)",
+        pre.took
     ));
     let started = std::time::Instant::now();
-    let mut previous = store.previous(&scope, report.scanned_at)?;
+    let Preread {
+        current,
+        mut previous,
+        ..
+    } = pre;
     let unseen = record::unseen(&report.findings, previous.as_ref());
     let seen_before = if previous.is_some() && !unseen.is_empty() {
         store.seen_before(&unseen)?
@@ -117,22 +144,19 @@ fn record(
     let started = std::time::Instant::now();
     let (rec, changes) = record::build(
         &input,
-        &current,
+        current,
         previous.as_ref(),
         &seen_before,
         store.name(),
     );
     ui.debug(&format!("history: compared in {:.2?}", started.elapsed()));
-    let started = std::time::Instant::now();
-    store.record(&rec)?;
-    ui.debug(&format!("history: stored in {:.2?}", started.elapsed()));
     report.history = Some(changes);
     report.scope_key = scope;
     // The command line can only tighten the policy's history gate.
     report.history_gate.fail_on_new |= args.history.fail_on_new;
     report.history_gate.fail_on_drift |= args.history.fail_on_drift;
     report.history_gate.fail_on_overdue |= args.history.fail_on_overdue;
-    Ok(())
+    Ok(rec)
 }
 
 pub fn run(args: &ScanArgs, session: &Session) -> Result<Exit, Error> {
@@ -182,33 +206,70 @@ pub fn run(args: &ScanArgs, session: &Session) -> Result<Exit, Error> {
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let mut report = scan::scan(
-        &inv,
-        &ScanRequest {
-            evaluator,
-            policy,
-            fail_on,
-            now,
-            scope: scope_of(args.source.scope),
-            accounts: &args.source.accounts,
-            baseline: previous.as_ref().map(|b| (b, baseline_name.as_str())),
-        },
-    );
+    let request = ScanRequest {
+        evaluator,
+        policy,
+        fail_on,
+        now,
+        scope: scope_of(args.source.scope),
+        accounts: &args.source.accounts,
+        baseline: previous.as_ref().map(|b| (b, baseline_name.as_str())),
+    };
+    let history_scope = record::scope_key(scope_of(args.source.scope), &args.source.accounts);
+    // The history's reading does not depend on the findings: it runs beside the rules.
+    let (mut report, pre) = std::thread::scope(|s| {
+        let pre = store
+            .as_mut()
+            .map(|st| s.spawn(|| preread(st, &history_scope, now, &inv)));
+        let report = scan::scan(&inv, &request);
+        (report, pre.map(|h| h.join()))
+    });
+    let pre = match pre {
+        None => None,
+        Some(Ok(r)) => Some(r?),
+        Some(Err(_)) => {
+            return Err(Error::Runtime(std::io::Error::other(
+                "reading the history failed",
+            )))
+        }
+    };
     ui.debug(&format!(
         "evaluation ({}): {} findings in {:.2?}",
         evaluator.backend().as_str(),
         report.findings.len(),
         started.elapsed()
     ));
-    if let Some(store) = store.as_mut() {
-        let started = std::time::Instant::now();
-        record(store, args, &inv, &mut report, policy, &ui)?;
-        ui.debug(&format!("history: recorded in {:.2?}", started.elapsed()));
-    }
+    let rec = match (store.as_mut(), pre) {
+        (Some(store), Some(pre)) => Some(record(store, args, &inv, &mut report, policy, &ui, pre)?),
+        _ => None,
+    };
     let started = std::time::Instant::now();
     match (format_of(args.format), store.as_mut()) {
-        (Some(format), _) => write_report(format, &report, args.output.as_deref(), ui.color)?,
+        (Some(format), store) => {
+            // The report does not wait for the history: the scan is stored beside it.
+            let (written, stored) = std::thread::scope(|s| {
+                let stored = match (store, rec.as_ref()) {
+                    (Some(st), Some(rec)) => Some(s.spawn(move || st.record(rec))),
+                    _ => None,
+                };
+                let written = write_report(format, &report, args.output.as_deref(), ui.color);
+                (written, stored.map(|h| h.join()))
+            });
+            match stored {
+                None | Some(Ok(Ok(_))) => {}
+                Some(Ok(Err(e))) => return Err(e.into()),
+                Some(Err(_)) => {
+                    return Err(Error::Runtime(std::io::Error::other(
+                        "recording the scan in the history failed",
+                    )))
+                }
+            }
+            written?;
+        }
         (None, Some(store)) => {
+            if let Some(rec) = &rec {
+                store.record(rec)?;
+            }
             let html = super::history::dashboard(store, Some(&report.scope_key), now, &policy.sla)?;
             match &args.output {
                 Some(p) => super::history::write_file(p, &html)?,

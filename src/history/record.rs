@@ -71,15 +71,11 @@ impl CurrentToken {
         CurrentToken { state, json, hash }
     }
 
-    pub fn record(&self) -> RecordToken {
+    pub fn into_record(self) -> RecordToken {
         RecordToken {
-            hash: self.hash.clone(),
-            state: Some((
-                self.state.owner.path(),
-                self.state.id.clone(),
-                self.json.clone(),
-            )),
-            last_used_on: self.state.last_used_on.clone(),
+            state: Some((self.state.owner.path(), self.state.id, self.json)),
+            hash: self.hash,
+            last_used_on: self.state.last_used_on,
             carried: false,
         }
     }
@@ -209,7 +205,7 @@ pub fn changed_hashes(
 /// earlier scan held.
 pub fn build(
     input: &ScanInput<'_>,
-    current: &[CurrentToken],
+    current: Vec<CurrentToken>,
     previous: Option<&Recorded>,
     seen_before: &BTreeSet<String>,
     database: &str,
@@ -245,7 +241,7 @@ pub fn build(
         input.at,
         &sla,
     );
-    let mut tokens: Vec<RecordToken> = current.iter().map(CurrentToken::record).collect();
+    let mut tokens: Vec<RecordToken> = current.into_iter().map(CurrentToken::into_record).collect();
     if let Some(p) = previous {
         // Tokens of owners this scan did not read keep their last-known state. An owner not
         // read in full listed none of its tokens, so nothing is doubled.

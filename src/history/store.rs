@@ -65,7 +65,7 @@ pub struct DbError {
 }
 
 /// The little a history needs from a SQL database.
-pub trait Backend {
+pub trait Backend: Send {
     fn is_postgres(&self) -> bool;
     /// Several statements, no parameters.
     fn batch(&mut self, sql: &str) -> Result<(), DbError>;
