@@ -123,7 +123,7 @@ fn year_rows(opts: &Options, dir: &Path, table: &mut Table) -> Result<()> {
     let inv = Inventory::read(&snapshot)?;
     let mut states: Vec<_> = record::token_states(&inv)
         .into_iter()
-        .map(|t| t.state)
+        .map(|t| t.state().context("state").unwrap())
         .collect();
     let db = dir.join("history-year.db");
     let mut store = Store::open(db.to_str().context("path")?)?;

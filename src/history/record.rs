@@ -56,26 +56,44 @@ pub struct RecordToken {
     pub carried: bool,
 }
 
-/// A token this scan read: its state, the state's stored form and hash.
+/// A token this scan read: its key, its state's stored form and hash. The state itself is
+/// read back from the stored form only for the few tokens that changed (a 100k-token scan
+/// would otherwise hold every token twice over).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CurrentToken {
-    pub state: TokenState,
+    /// `user` or `accounts/<id>`.
+    pub owner: String,
+    pub token_id: String,
     pub json: String,
     pub hash: String,
+    pub last_used_on: Option<String>,
 }
 
 impl CurrentToken {
-    fn of(state: TokenState) -> CurrentToken {
+    pub fn of(state: &TokenState) -> CurrentToken {
         let json = state.to_json();
         let hash = TokenState::hash(&json);
-        CurrentToken { state, json, hash }
+        CurrentToken {
+            owner: state.owner.path(),
+            token_id: state.id.clone(),
+            json,
+            hash,
+            last_used_on: state.last_used_on.clone(),
+        }
+    }
+
+    /// The full state, read back from its stored form.
+    pub fn state(&self) -> Option<TokenState> {
+        let mut t: TokenState = serde_json::from_str(&self.json).ok()?;
+        t.last_used_on = self.last_used_on.clone();
+        Some(t)
     }
 
     pub fn into_record(self) -> RecordToken {
         RecordToken {
-            state: Some((self.state.owner.path(), self.state.id, self.json)),
+            state: Some((self.owner, self.token_id, self.json)),
             hash: self.hash,
-            last_used_on: self.state.last_used_on,
+            last_used_on: self.last_used_on,
             carried: false,
         }
     }
@@ -120,7 +138,7 @@ pub fn token_states(inventory: &Inventory) -> Vec<CurrentToken> {
     )]| {
         share
             .iter()
-            .map(|(o, t)| CurrentToken::of(TokenState::from_json(&o.owner, t.json(), o.catalogue)))
+            .map(|(o, t)| CurrentToken::of(&TokenState::from_json(&o.owner, t.json(), o.catalogue)))
             .collect::<Vec<_>>()
     };
     if workers <= 1 {
@@ -187,15 +205,15 @@ pub fn changed_hashes(
     current: &[CurrentToken],
     covered: &Covered,
 ) -> Vec<String> {
-    let now: HashMap<(String, &str), &str> = current
+    let now: HashMap<(&str, &str), &str> = current
         .iter()
-        .map(|t| ((t.state.owner.path(), t.state.id.as_str()), t.hash.as_str()))
+        .map(|t| ((t.owner.as_str(), t.token_id.as_str()), t.hash.as_str()))
         .collect();
     previous
         .index
         .iter()
         .filter(|t| covered.contains(&t.owner))
-        .filter(|t| now.get(&(t.owner.clone(), t.token_id.as_str())) != Some(&t.hash.as_str()))
+        .filter(|t| now.get(&(t.owner.as_str(), t.token_id.as_str())) != Some(&t.hash.as_str()))
         .map(|t| t.hash.clone())
         .collect()
 }
@@ -214,18 +232,17 @@ pub fn build(
     let token_changes = match previous {
         Some(p) => {
             // Only tokens whose state changed can have changes.
-            let before: HashMap<(String, &str), &str> = p
+            let before: HashMap<(&str, &str), &str> = p
                 .index
                 .iter()
-                .map(|t| ((t.owner.clone(), t.token_id.as_str()), t.hash.as_str()))
+                .map(|t| ((t.owner.as_str(), t.token_id.as_str()), t.hash.as_str()))
                 .collect();
             let changed: Vec<TokenState> = current
                 .iter()
                 .filter(|t| {
-                    before.get(&(t.state.owner.path(), t.state.id.as_str()))
-                        != Some(&t.hash.as_str())
+                    before.get(&(t.owner.as_str(), t.token_id.as_str())) != Some(&t.hash.as_str())
                 })
-                .map(|t| t.state.clone())
+                .filter_map(CurrentToken::state)
                 .collect();
             drift::diff(&p.tokens, &p.covered, &changed, &covered)
         }

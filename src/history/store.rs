@@ -696,26 +696,27 @@ impl Store {
                 state_ids.insert(r[1].string(), r[0].int());
             }
         }
-        let mut rows = Vec::with_capacity(rec.tokens.len());
+        // Rows are made a chunk at a time: a 100k-token scan's rows are never all held.
         let mut linked = BTreeSet::new();
-        for t in &rec.tokens {
-            let Some(&state_id) = state_ids.get(&t.hash) else {
-                return Err(missing_row("token state", &t.hash));
-            };
-            if linked.insert(state_id) {
-                rows.push(vec![
-                    int(scan_id),
-                    int(state_id),
-                    Val::Text(t.last_used_on.clone()),
-                    int(i64::from(t.carried)),
-                ]);
+        for chunk in rec.tokens.chunks(CHUNK) {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for t in chunk {
+                let Some(&state_id) = state_ids.get(&t.hash) else {
+                    return Err(missing_row("token state", &t.hash));
+                };
+                if linked.insert(state_id) {
+                    rows.push(vec![
+                        int(scan_id),
+                        int(state_id),
+                        Val::Text(t.last_used_on.clone()),
+                        int(i64::from(t.carried)),
+                    ]);
+                }
             }
-        }
-        for chunk in rows.chunks(CHUNK) {
             insert_rows(
                 db.as_mut(),
                 "scan_tokens (scan_id, state_id, last_used_on, carried)",
-                chunk,
+                &rows,
                 "",
             )?;
         }
@@ -758,29 +759,29 @@ impl Store {
                 finding_ids.insert(r[1].string(), r[0].int());
             }
         }
-        let mut rows = Vec::with_capacity(rec.findings.len());
         let mut linked = BTreeSet::new();
-        for (f, carried) in &rec.findings {
-            let Some(&finding_id) = finding_ids.get(&f.fingerprint) else {
-                return Err(missing_row("finding", &f.fingerprint));
-            };
-            if linked.insert(finding_id) {
-                rows.push(vec![
-                    int(scan_id),
-                    int(finding_id),
-                    text(f.severity.as_str()),
-                    Val::Text(f.token_name.clone()),
-                    int(i64::from(f.exempted)),
-                    int(f.first_seen.timestamp()),
-                    int(i64::from(*carried)),
-                ]);
+        for chunk in rec.findings.chunks(CHUNK) {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for (f, carried) in chunk {
+                let Some(&finding_id) = finding_ids.get(&f.fingerprint) else {
+                    return Err(missing_row("finding", &f.fingerprint));
+                };
+                if linked.insert(finding_id) {
+                    rows.push(vec![
+                        int(scan_id),
+                        int(finding_id),
+                        text(f.severity.as_str()),
+                        Val::Text(f.token_name.clone()),
+                        int(i64::from(f.exempted)),
+                        int(f.first_seen.timestamp()),
+                        int(i64::from(*carried)),
+                    ]);
+                }
             }
-        }
-        for chunk in rows.chunks(CHUNK) {
             insert_rows(
                 db.as_mut(),
                 "scan_findings (scan_id, finding_id, severity, token_name, exempted, first_seen, carried)",
-                chunk,
+                &rows,
                 "",
             )?;
         }
