@@ -20,6 +20,7 @@ pub mod exit;
 pub mod explain;
 pub mod export;
 pub mod finding;
+pub mod history;
 pub mod id;
 pub mod inventory;
 pub mod policy;
@@ -54,15 +55,16 @@ mod layering {
         ("enrich", 2),
         ("engine", 2),
         ("policy", 2),
+        ("dashboard", 2),
         ("reach", 3),
         ("coverage", 3),
         ("terraform", 3),
         ("stale", 4),
         ("baseline", 4),
+        ("history", 4),
         ("scan", 5),
         ("doctor", 5),
         ("remediate", 5),
-        ("dashboard", 6),
         ("explain", 6),
         ("export", 6),
         ("report", 6),

@@ -119,6 +119,42 @@ pub struct RemediationSettings {
     pub max_actions: u32,
 }
 
+/// Remediation deadlines (`[sla]`): days a finding of each severity may stay open after
+/// it was first seen; `None` sets no deadline (docs/architecture.md, "History").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sla {
+    pub critical: Option<u32>,
+    pub high: Option<u32>,
+    pub medium: Option<u32>,
+    pub low: Option<u32>,
+}
+
+impl Sla {
+    pub fn days(&self, severity: crate::finding::Severity) -> Option<u32> {
+        use crate::finding::Severity;
+        match severity {
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Low => self.low,
+        }
+    }
+}
+
+/// The range each `[sla]` key may take, in days.
+pub const SLA_DAYS_RANGE: std::ops::RangeInclusive<i64> = 1..=3650;
+
+/// What the gate fails on besides `fail_on`, when the scan is recorded in a history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HistoryGate {
+    /// Any unexempted finding new since the previous scan of the scope.
+    pub fail_on_new: bool,
+    /// Any token whose permissions, resources, condition, expiry or start changed.
+    pub fail_on_drift: bool,
+    /// Any unexempted open finding past its `[sla]` deadline.
+    pub fail_on_overdue: bool,
+}
+
 /// A validated governance policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GovernancePolicy {
@@ -131,6 +167,8 @@ pub struct GovernancePolicy {
     pub exemptions: Vec<Exemption>,
     pub remediation: RemediationSettings,
     pub limits: Limits,
+    pub sla: Sla,
+    pub history_gate: HistoryGate,
 }
 
 /// One problem in a policy file.
@@ -354,6 +392,8 @@ fn empty_policy() -> GovernancePolicy {
             rule_time_limit_ms: 2000,
             rule_memory_limit_mb: 1024,
         },
+        sla: Sla::default(),
+        history_gate: HistoryGate::default(),
     }
 }
 
@@ -456,6 +496,7 @@ impl<'t> Parser<'t> {
                 "exemptions",
                 "remediation",
                 "limits",
+                "sla",
             ],
         );
         if let Some(t) = self.sub_table(root, "thresholds") {
@@ -487,7 +528,27 @@ impl<'t> Parser<'t> {
             }
         }
         if let Some(t) = self.sub_table(root, "gate") {
-            self.unknown_keys(t, "gate", &["fail_on"]);
+            self.unknown_keys(
+                t,
+                "gate",
+                &["fail_on", "fail_on_new", "fail_on_drift", "fail_on_overdue"],
+            );
+            for (key, slot) in [
+                ("fail_on_new", &mut policy.history_gate.fail_on_new),
+                ("fail_on_drift", &mut policy.history_gate.fail_on_drift),
+                ("fail_on_overdue", &mut policy.history_gate.fail_on_overdue),
+            ] {
+                if let Some(item) = Self::get(t, key) {
+                    match item.get_ref() {
+                        DeValue::Boolean(b) => *slot = *b,
+                        other => self.problem(
+                            &item.span(),
+                            &format!("gate.{key}"),
+                            format!("expected a boolean, found {}", other.type_str()),
+                        ),
+                    }
+                }
+            }
             if let Some(item) = Self::get(t, "fail_on") {
                 if let Some(s) = self.string(item, "gate.fail_on") {
                     match s.parse::<FailOn>() {
@@ -505,6 +566,33 @@ impl<'t> Parser<'t> {
         }
         if let Some(t) = self.sub_table(root, "remediation") {
             self.remediation(t, &mut policy.remediation);
+        }
+        if let Some(t) = self.sub_table(root, "sla") {
+            self.unknown_keys(t, "sla", &["critical", "high", "medium", "low"]);
+            for (key, slot) in [
+                ("critical", &mut policy.sla.critical),
+                ("high", &mut policy.sla.high),
+                ("medium", &mut policy.sla.medium),
+                ("low", &mut policy.sla.low),
+            ] {
+                if let Some(item) = Self::get(t, key) {
+                    if let Some(n) = self.integer(item, &format!("sla.{key}")) {
+                        if SLA_DAYS_RANGE.contains(&n) {
+                            *slot = Some(n as u32);
+                        } else {
+                            self.problem(
+                                &item.span(),
+                                &format!("sla.{key}"),
+                                format!(
+                                    "{n} is out of range ({}..={} days)",
+                                    SLA_DAYS_RANGE.start(),
+                                    SLA_DAYS_RANGE.end()
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
         }
         if let Some(t) = self.sub_table(root, "limits") {
             self.unknown_keys(

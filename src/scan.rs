@@ -11,8 +11,9 @@ use crate::enrich;
 use crate::enrich::OwnerContext;
 use crate::exit::Exit;
 use crate::finding::{self, FailOn, Finding, RawFinding, Severity};
+use crate::history::Changes;
 use crate::inventory::{Inventory, NotEvaluated, TokenRef};
-use crate::policy::{govern, GovernancePolicy};
+use crate::policy::{govern, GovernancePolicy, HistoryGate};
 use crate::reach::Reach;
 use crate::scope::Scope;
 use crate::stale::{self, StaleExemption};
@@ -24,6 +25,8 @@ pub struct Report {
     pub scanned_at: DateTime<Utc>,
     /// `all`, `user` or `accounts`: names the SARIF automation id.
     pub scope: String,
+    /// The history series (`all`, `all:<account>,…`): the scope with its `--account` narrowing.
+    pub scope_key: String,
     pub tokens_scanned: usize,
     pub owners_scanned: usize,
     pub findings: Vec<Finding>,
@@ -40,6 +43,10 @@ pub struct Report {
     /// For `scan --terraform`: each token's resource address, file, lines and unknowns,
     /// which the writers show (docs/terraform.md).
     pub terraform: Option<std::sync::Arc<SourceMap>>,
+    /// With `--history`: the changes since the previous scan of the same scope.
+    pub history: Option<Changes>,
+    /// What the gate fails on besides `fail_on` when there is a history.
+    pub history_gate: HistoryGate,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -58,23 +65,46 @@ pub struct Summary {
     pub gate_failed: bool,
     pub complete: bool,
     pub exit_code: u8,
+    /// With `--history`: findings new since the previous scan (unexempted or not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<usize>,
+    /// Tokens whose permissions, resources, condition, expiry or start changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drifted: Option<usize>,
+    /// Open unexempted findings past their `[sla]` deadline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overdue: Option<usize>,
 }
 
 impl Report {
-    /// With a baseline, only new (or worsened) findings count: accepted ones do not.
+    /// With a baseline, only new (or worsened) findings count: accepted ones do not; with a
+    /// history and `gate.fail_on_new`, only findings new since the previous scan count.
+    /// With a history, `fail_on_drift` and `fail_on_overdue` fail the gate on their own.
     pub fn gate_failed(&self) -> bool {
-        match &self.baseline {
-            None => govern::gate_fails(&self.findings, self.fail_on),
-            Some(b) => {
-                let gating: Vec<Finding> = self
-                    .findings
-                    .iter()
-                    .filter(|f| b.state(f).gates())
-                    .cloned()
-                    .collect();
-                govern::gate_fails(&gating, self.fail_on)
-            }
-        }
+        let history = self.history.as_ref();
+        let only_new = history.filter(|_| self.history_gate.fail_on_new);
+        let threshold = if self.baseline.is_none() && only_new.is_none() {
+            govern::gate_fails(&self.findings, self.fail_on)
+        } else {
+            let gating: Vec<Finding> = self
+                .findings
+                .iter()
+                .filter(|f| self.baseline.as_ref().is_none_or(|b| b.state(f).gates()))
+                .filter(|f| {
+                    only_new.is_none_or(|h| h.new_findings.binary_search(&f.fingerprint).is_ok())
+                })
+                .cloned()
+                .collect();
+            govern::gate_fails(&gating, self.fail_on)
+        };
+        let Some(h) = history else {
+            return threshold;
+        };
+        threshold
+            || (self.history_gate.fail_on_drift && h.drifted() > 0)
+            || (self.history_gate.fail_on_overdue && h.overdue() > 0)
     }
 
     /// The finding's baseline state, when a baseline was given.
@@ -122,6 +152,10 @@ impl Report {
             gate_failed: self.gate_failed(),
             complete: self.complete(),
             exit_code: self.exit().code(),
+            new: self.history.as_ref().map(|h| h.new_findings.len()),
+            resolved: self.history.as_ref().map(|h| h.resolved.len()),
+            drifted: self.history.as_ref().map(Changes::drifted),
+            overdue: self.history.as_ref().map(Changes::overdue),
         }
     }
 
@@ -342,6 +376,7 @@ pub fn scan(inventory: &Inventory, req: &ScanRequest<'_>) -> Report {
     Report {
         scanned_at: now,
         scope: req.scope.as_str().to_string(),
+        scope_key: req.scope.as_str().to_string(),
         tokens_scanned: inventory.token_count(),
         owners_scanned: owners.len(),
         findings,
@@ -352,5 +387,7 @@ pub fn scan(inventory: &Inventory, req: &ScanRequest<'_>) -> Report {
         stale_exemptions,
         reach,
         terraform: req.terraform.map(|t| std::sync::Arc::new(t.clone())),
+        history: None,
+        history_gate: policy.history_gate,
     }
 }

@@ -111,6 +111,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Finish or undo the actions an interrupted remediation left unfinished (dry run unless --apply).
     Recover(RecoverArgs),
+    /// List recorded scans; `history diff A B`, `history prune --keep DAYS`, `history report --output FILE.html`.
+    History(HistoryArgs),
     /// Print a shell completion script (e.g. `tokenwarden completions bash > /etc/bash_completion.d/tokenwarden`).
     Completions {
         /// The shell to complete for.
@@ -132,6 +134,8 @@ pub enum FormatArg {
     Json,
     Sarif,
     Markdown,
+    /// The self-contained HTML dashboard of the history (needs --history).
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -235,6 +239,78 @@ pub struct ScanArgs {
     /// Fail (exit 2) when an exemption has expired or matched no finding.
     #[arg(long, help_heading = "Governance")]
     pub strict_exemptions: bool,
+    #[command(flatten)]
+    pub history: HistoryGateArgs,
+}
+
+/// Where the scan history lives and what the gate does with it.
+#[derive(Debug, Args)]
+pub struct HistoryGateArgs {
+    /// Record the scan in this history (a SQLite file, or a postgres:// URL) and report the changes since the previous scan of the scope.
+    #[arg(
+        long = "history",
+        env = "TOKENWARDEN_HISTORY",
+        value_name = "DB",
+        help_heading = "History"
+    )]
+    pub db: Option<String>,
+    /// With --history: the gate counts only findings new since the previous scan (policy gate.fail_on_new).
+    #[arg(long, requires = "db", help_heading = "History")]
+    pub fail_on_new: bool,
+    /// With --history: fail when a token's permissions, resources, condition, expiry or start changed (policy gate.fail_on_drift).
+    #[arg(long, requires = "db", help_heading = "History")]
+    pub fail_on_drift: bool,
+    /// With --history: fail when an unexempted finding is past its [sla] deadline (policy gate.fail_on_overdue).
+    #[arg(long, requires = "db", help_heading = "History")]
+    pub fail_on_overdue: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The history (a SQLite file, or a postgres:// URL).
+    #[arg(
+        long = "history",
+        env = "TOKENWARDEN_HISTORY",
+        value_name = "DB",
+        global = true
+    )]
+    pub db: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<HistoryCommand>,
+    /// Only scans at or after this date (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only scans of this scope (e.g. all, user, accounts, all:<account id>).
+    #[arg(long, value_name = "SCOPE", global = true)]
+    pub scope: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table, global = true)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// The changes between two recorded scans (by id, as `history` lists them).
+    Diff {
+        scan_a: i64,
+        scan_b: i64,
+        /// The policy whose [sla] dates the open findings (default: the built-in one).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
+    /// Delete scans older than DAYS before now (the latest scan of each scope is kept).
+    Prune {
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=36500))]
+        keep: u32,
+    },
+    /// Write the HTML dashboard of the history.
+    Report {
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+        /// The policy whose [sla] dates the open findings (default: the built-in one).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

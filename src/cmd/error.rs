@@ -16,6 +16,7 @@ use tokenwarden::clock::ClockError;
 use tokenwarden::cloudflare::{ApiError, BudgetError, ConnectionError};
 use tokenwarden::engine::RuleError;
 use tokenwarden::exit::Exit;
+use tokenwarden::history::HistoryError;
 use tokenwarden::inventory::SnapshotError;
 use tokenwarden::policy::PolicyError;
 use tokenwarden::remediate::journal::JournalError;
@@ -83,6 +84,8 @@ pub enum Error {
     },
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
+    #[error(transparent)]
+    History(#[from] HistoryError),
 }
 
 impl Error {
@@ -113,6 +116,14 @@ impl Error {
             Error::Api(_) | Error::Undecided(_) | Error::Output { .. } | Error::Runtime(_) => {
                 Exit::Runtime
             }
+            // A history that cannot be opened, or is newer than this binary, is refused
+            // before the scan (nothing evaluated); a failing read or write is a runtime failure.
+            Error::History(e) => match e {
+                HistoryError::Open { .. }
+                | HistoryError::TooNew { .. }
+                | HistoryError::NoScan { .. } => Exit::Usage,
+                HistoryError::Query { .. } | HistoryError::Corrupt { .. } => Exit::Runtime,
+            },
         }
     }
 

@@ -7,6 +7,7 @@ pub mod args;
 mod doctor;
 pub mod error;
 mod explain;
+mod history;
 mod permission_groups;
 mod progress;
 mod recover;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Explain(args) => explain::run(&args, &session),
         Command::PermissionGroups(args) => permission_groups::run(&args, &session),
         Command::Doctor(args) => doctor::run(&args, &session),
+        Command::History(args) => history::run(&args, &session),
         Command::Completions { shell } => completions(shell),
         Command::Remediate(args) => remediate::run(&args, &session),
         Command::Recover(args) => recover::run(&args, &session),

@@ -11,6 +11,8 @@ use serde_json::{json, Value};
 use crate::baseline::BaselineState;
 use crate::enrich::rfc3339;
 use crate::finding::Finding;
+use crate::history::lifecycle::ResolvedFinding;
+use crate::history::{OpenFinding, PreviousScan, TokenChange};
 use crate::inventory::NotEvaluated;
 use crate::scan::{Report, Summary};
 use crate::stale::StaleExemption;
@@ -28,6 +30,10 @@ struct WithState<'a> {
     /// With `--terraform`: the resource address, file and line.
     #[serde(skip_serializing_if = "Option::is_none")]
     terraform: Option<super::terraform::Place<'a>>,
+    /// With `--history`: `status` (new, reopened, open), `first_seen`, `age_days`, `due`,
+    /// `overdue`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<&'a OpenFinding>,
 }
 
 impl Serialize for Findings<'_> {
@@ -39,6 +45,10 @@ impl Serialize for Findings<'_> {
                 finding: f,
                 baseline_state: report.baseline.as_ref().map(|b| b.state(f)),
                 terraform: super::terraform::place(report, f),
+                history: report
+                    .history
+                    .as_ref()
+                    .and_then(|h| h.finding(&f.fingerprint)),
             })?;
         }
         seq.end()
@@ -60,6 +70,22 @@ struct Document<'a> {
     /// With `--terraform`: every resource, its unknown values and unresolved groups.
     #[serde(skip_serializing_if = "Option::is_none")]
     terraform: Option<Value>,
+    /// With `--history`: the changes since the previous scan of the scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<HistoryDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct HistoryDoc<'a> {
+    database: &'a str,
+    previous_scan: Option<&'a PreviousScan>,
+    new: usize,
+    resolved: usize,
+    drifted: usize,
+    overdue: usize,
+    tokens: &'a [TokenChange],
+    new_findings: &'a [String],
+    resolved_findings: &'a [ResolvedFinding],
 }
 
 fn document(report: &Report) -> Document<'_> {
@@ -82,6 +108,17 @@ fn document(report: &Report) -> Document<'_> {
             })
         }),
         terraform: super::terraform::resources_json(report),
+        history: report.history.as_ref().map(|h| HistoryDoc {
+            database: &h.database,
+            previous_scan: h.previous.as_ref(),
+            new: h.new_findings.len(),
+            resolved: h.resolved.len(),
+            drifted: h.drifted(),
+            overdue: h.overdue(),
+            tokens: &h.tokens,
+            new_findings: &h.new_findings,
+            resolved_findings: &h.resolved,
+        }),
     }
 }
 

@@ -9,6 +9,7 @@ use std::io::{self, Write};
 use crate::baseline::BaselineState;
 use crate::enrich::rfc3339;
 use crate::finding::{Finding, Severity};
+use crate::history::{FindingStatus, OpenFinding, TokenEvent};
 use crate::report::token_label;
 use crate::scan::Report;
 
@@ -83,12 +84,38 @@ fn token_cell(report: &Report, f: &Finding) -> String {
     }
 }
 
+/// The "Open since" cell: first seen, age, and the deadline when past.
+fn open_since(o: &OpenFinding) -> String {
+    let mut s = format!(
+        "{} ({}d{})",
+        o.first_seen.format("%Y-%m-%d"),
+        o.age_days,
+        match o.status {
+            FindingStatus::Open => String::new(),
+            other => format!(", {}", other.as_str()),
+        }
+    );
+    if o.overdue {
+        if let Some(due) = o.due {
+            s.push_str(&format!(" ⏰ **overdue** since {}", due.format("%Y-%m-%d")));
+        }
+    }
+    s
+}
+
 fn finding_row(report: &Report, f: &Finding) -> String {
-    let state = report
+    let mut state = report
         .baseline_state(f)
         .map(|s| format!(" {} |", s.as_str()))
         .unwrap_or_default();
     let token = token_cell(report, f);
+    if let Some(h) = &report.history {
+        let since = h
+            .finding(&f.fingerprint)
+            .map(open_since)
+            .unwrap_or_default();
+        state.push_str(&format!(" {since} |"));
+    }
     format!(
         "| {} | `{}` | {token} | {} | {} |{state}",
         badge(f.severity),
@@ -99,13 +126,18 @@ fn finding_row(report: &Report, f: &Finding) -> String {
 }
 
 fn findings_table(doc: &mut Doc, report: &Report, findings: &[&Finding]) {
+    let mut head = "| Severity | Rule | Token | Owner | Finding |".to_string();
+    let mut rule = "| --- | --- | --- | --- | --- |".to_string();
     if report.baseline.is_some() {
-        doc.line("| Severity | Rule | Token | Owner | Finding | Baseline |");
-        doc.line("| --- | --- | --- | --- | --- | --- |");
-    } else {
-        doc.line("| Severity | Rule | Token | Owner | Finding |");
-        doc.line("| --- | --- | --- | --- | --- |");
+        head.push_str(" Baseline |");
+        rule.push_str(" --- |");
     }
+    if report.history.is_some() {
+        head.push_str(" Open since |");
+        rule.push_str(" --- |");
+    }
+    doc.line(&head);
+    doc.line(&rule);
     for f in findings {
         doc.row(&finding_row(report, f));
     }
@@ -175,6 +207,90 @@ fn header(doc: &mut Doc, report: &Report) {
         "| stale exemptions | {} |{blank}",
         s.stale_exemptions
     ));
+}
+
+/// The changes since the previous scan of the scope (with `--history`).
+fn changes(doc: &mut Doc, report: &Report) {
+    let Some(h) = &report.history else {
+        return;
+    };
+    doc.line("");
+    doc.line("### Changes since the previous scan");
+    doc.line("");
+    let Some(p) = &h.previous else {
+        doc.line(&format!(
+            "First scan of this scope recorded in `{}`.",
+            cell(&h.database)
+        ));
+        return;
+    };
+    doc.line(&format!(
+        "Since scan {} at {}: **{} new**, {} resolved, **{} drifted**, {} overdue; {}.",
+        p.id,
+        rfc3339(p.at),
+        plural(h.new_findings.len(), "finding", "findings"),
+        h.resolved.len(),
+        plural(h.drifted(), "token", "tokens"),
+        h.overdue(),
+        [
+            TokenEvent::Created,
+            TokenEvent::Deleted,
+            TokenEvent::Rolled,
+            TokenEvent::Enabled,
+            TokenEvent::Disabled,
+            TokenEvent::Renamed,
+        ]
+        .iter()
+        .map(|e| format!("{} {}", h.count(*e), e.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+    ));
+    if !h.tokens.is_empty() {
+        doc.line("");
+        doc.line("| Token | Owner | What | Changes |");
+        doc.line("| --- | --- | --- | --- |");
+        for c in &h.tokens {
+            let events: Vec<&str> = c.events.iter().map(|e| e.as_str()).collect();
+            let lines: Vec<String> = c
+                .changes
+                .iter()
+                .map(|l| format!("`{}`", cell(l).replace('`', "'")))
+                .collect();
+            doc.row(&format!(
+                "| {} (`{}`) | {} | {} | {} |",
+                cell(c.label()),
+                c.token_id,
+                cell(&c.owner.label()),
+                events.join(", "),
+                lines.join("<br>")
+            ));
+        }
+        doc.end_table();
+    }
+    if !h.resolved.is_empty() {
+        details_open(
+            doc,
+            &format!(
+                "{} resolved since the previous scan",
+                plural(h.resolved.len(), "finding", "findings")
+            ),
+        );
+        doc.line("| Severity | Rule | Token | Owner | First seen |");
+        doc.line("| --- | --- | --- | --- | --- |");
+        for r in &h.resolved {
+            doc.row(&format!(
+                "| {} | `{}` | {} (`{}`) | {} | {} |",
+                badge(r.severity),
+                r.rule_id,
+                cell(r.token_name.as_deref().unwrap_or(&r.token_id)),
+                r.token_id,
+                cell(&r.owner.label()),
+                rfc3339(r.first_seen)
+            ));
+        }
+        doc.end_table();
+        details_close(doc);
+    }
 }
 
 fn problems(doc: &mut Doc, report: &Report) {
@@ -408,6 +524,7 @@ pub fn render(report: &Report, limit: usize) -> String {
     header(&mut doc, report);
     problems(&mut doc, report);
     unknowns(&mut doc, report);
+    changes(&mut doc, report);
     findings(&mut doc, report);
     exempted(&mut doc, report);
     absent(&mut doc, report);

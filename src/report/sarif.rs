@@ -18,6 +18,7 @@ use crate::baseline::{BaselineEntry, BaselineState};
 use crate::stale::StaleExemption;
 
 use crate::engine::RuleMeta;
+use crate::enrich::rfc3339;
 use crate::finding::{Finding, Severity};
 use crate::report::token_label;
 use crate::scan::Report;
@@ -226,6 +227,20 @@ pub fn to_sarif(report: &Report) -> Sarif {
             if let Some(state) = report.baseline_state(f) {
                 r.baseline_state = Some(json!(state.as_str()));
             }
+            if let Some(o) = report
+                .history
+                .as_ref()
+                .and_then(|h| h.finding(&f.fingerprint))
+            {
+                if let Some(props) = r.properties.as_mut() {
+                    let extra = &mut props.additional_properties;
+                    extra.insert("history_status".into(), json!(o.status));
+                    extra.insert("first_seen".into(), json!(rfc3339(o.first_seen)));
+                    extra.insert("age_days".into(), json!(o.age_days));
+                    extra.insert("due".into(), json!(o.due.map(rfc3339)));
+                    extra.insert("overdue".into(), json!(o.overdue));
+                }
+            }
             r
         })
         .collect();
@@ -266,7 +281,7 @@ pub fn to_sarif(report: &Report) -> Sarif {
     if !config_notifications.is_empty() {
         invocation.tool_configuration_notifications = Some(config_notifications);
     }
-    let run = Run::builder()
+    let mut run = Run::builder()
         .tool(Tool::builder().driver(driver).build())
         .results(results)
         .invocations(vec![invocation])
@@ -276,6 +291,24 @@ pub fn to_sarif(report: &Report) -> Sarif {
                 .build(),
         )
         .build();
+    if let Some(h) = &report.history {
+        let mut props = BTreeMap::new();
+        props.insert(
+            "history".to_string(),
+            json!({
+                "database": h.database,
+                "previous_scan": h.previous,
+                "new": h.new_findings.len(),
+                "resolved": h.resolved.len(),
+                "drifted": h.drifted(),
+                "overdue": h.overdue(),
+                "tokens": h.tokens,
+                "new_findings": h.new_findings,
+                "resolved_findings": h.resolved,
+            }),
+        );
+        run.properties = Some(PropertyBag::builder().additional_properties(props).build());
+    }
     Sarif::builder()
         .schema(SCHEMA)
         .version(json!("2.1.0"))

@@ -9,6 +9,7 @@ use anstyle::{AnsiColor, Style};
 use crate::baseline::BaselineState;
 use crate::enrich::rfc3339;
 use crate::finding::Severity;
+use crate::history::{Changes, FindingStatus, OpenFinding};
 use crate::report::token_label;
 use crate::scan::Report;
 use crate::text::terminal as t;
@@ -30,6 +31,61 @@ fn paint(text: &str, s: Style, color: bool) -> String {
     } else {
         text.to_string()
     }
+}
+
+/// `new`, `reopened`, or `open 12d` (since first seen).
+fn history_tag(o: &OpenFinding) -> String {
+    match o.status {
+        FindingStatus::Open => format!("open {}d", o.age_days),
+        other => other.as_str().to_string(),
+    }
+}
+
+/// The changes since the previous scan: token events and drift lines, resolved findings.
+fn write_changes(h: &Changes, out: &mut dyn Write, color: bool) -> io::Result<()> {
+    let bold = Style::new().bold();
+    if h.previous.is_none() {
+        return Ok(());
+    }
+    if !h.tokens.is_empty() {
+        let title = format!(
+            "CHANGED TOKENS ({}) since the previous scan",
+            h.tokens.len()
+        );
+        writeln!(out, "{}", paint(&title, bold, color))?;
+        for c in &h.tokens {
+            let events: Vec<&str> = c.events.iter().map(|e| e.as_str()).collect();
+            writeln!(
+                out,
+                "  {} ({})  {}  [{}]",
+                t(c.label()),
+                t(&c.token_id),
+                t(&c.owner.label()),
+                events.join(", ")
+            )?;
+            for line in &c.changes {
+                writeln!(out, "    {}", t(line))?;
+            }
+        }
+        writeln!(out)?;
+    }
+    if !h.resolved.is_empty() {
+        let title = format!("RESOLVED ({}) since the previous scan", h.resolved.len());
+        writeln!(out, "{}", paint(&title, bold, color))?;
+        for r in &h.resolved {
+            writeln!(
+                out,
+                "  {:<8}  {}  {} ({})  {}",
+                r.severity.as_str().to_uppercase(),
+                t(&r.rule_id),
+                t(r.token_name.as_deref().unwrap_or(&r.token_id)),
+                t(&r.token_id),
+                t(&r.owner.label())
+            )?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()> {
@@ -87,6 +143,21 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
             } else {
                 paint(&tag, dim, color)
             });
+        }
+        if let Some(o) = report
+            .history
+            .as_ref()
+            .and_then(|h| h.finding(&f.fingerprint))
+        {
+            line.push_str(&paint(&format!("  [{}]", history_tag(o)), dim, color));
+            if o.overdue {
+                let due = o.due.map(|d| d.format("%Y-%m-%d").to_string());
+                line.push_str(&paint(
+                    &format!("  [OVERDUE since {}]", due.unwrap_or_default()),
+                    style(Severity::High),
+                    color,
+                ));
+            }
         }
         if let Some(e) = &f.exempted_by {
             line.push_str(&paint(
@@ -160,6 +231,9 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
             writeln!(out)?;
         }
     }
+    if let Some(h) = &report.history {
+        write_changes(h, out, color)?;
+    }
     if !report.stale_exemptions.is_empty() {
         let title = format!(
             "STALE EXEMPTIONS ({}): expired or matching nothing",
@@ -209,6 +283,21 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()
             b.count(BaselineState::Updated),
             b.count(BaselineState::Unchanged),
             b.count(BaselineState::Absent)
+        )?;
+    }
+    if let Some(h) = &report.history {
+        writeln!(
+            out,
+            "History {}: {}; {} new, {} resolved, {} drifted, {} overdue.",
+            t(&h.database),
+            match &h.previous {
+                Some(p) => format!("since scan {} at {}", p.id, rfc3339(p.at)),
+                None => "first scan of this scope".to_string(),
+            },
+            h.new_findings.len(),
+            h.resolved.len(),
+            h.drifted(),
+            h.overdue()
         )?;
     }
     let verdict = if !s.complete {

@@ -22,6 +22,7 @@ mod explain;
 mod export;
 mod fail_closed;
 mod fuzz;
+mod history;
 mod hostile_rules;
 mod injection;
 mod live;

@@ -685,3 +685,24 @@ fn reports_are_pinned() {
         .stdout;
     insta::assert_snapshot!("terraform_v5_table", table);
 }
+
+/// A Terraform scan describes planned tokens (ids and times made up at each run): it is
+/// not recorded in a history, where every planned token would look rolled every night.
+#[test]
+fn a_terraform_scan_is_not_recorded_in_a_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let out = tw()
+        .args(["scan", "--terraform"])
+        .arg(V4)
+        .arg("--history")
+        .arg(&db)
+        .code(2)
+        .run();
+    assert!(
+        out.stderr.contains("--terraform scan has no history"),
+        "{}",
+        out.stderr
+    );
+    assert!(!db.exists(), "nothing is created");
+}

@@ -1,0 +1,103 @@
+//! The SQLite backend (a file path): WAL, a busy timeout, and an immediate write lock per
+//! transaction, so parallel jobs writing one file wait their turn instead of failing.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
+
+use super::store::{Backend, DbError, Val};
+
+pub struct Sqlite {
+    conn: Connection,
+}
+
+impl ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Val::Int(Some(i)) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
+            Val::Text(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Val::Int(None) | Val::Text(None) => ToSqlOutput::Owned(SqlValue::Null),
+        })
+    }
+}
+
+fn err(e: rusqlite::Error) -> DbError {
+    let busy = matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    DbError {
+        message: e.to_string(),
+        busy,
+    }
+}
+
+impl Sqlite {
+    pub fn open(path: &Path) -> Result<Sqlite, DbError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
+        // WAL lets readers go on while one job writes; NORMAL sync is durable in WAL mode
+        // up to the last checkpointed transaction, which is enough for a scan history.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        Ok(Sqlite { conn })
+    }
+}
+
+impl Backend for Sqlite {
+    fn is_postgres(&self) -> bool {
+        false
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.conn.execute_batch(sql).map_err(err)
+    }
+
+    fn begin(&mut self) -> Result<(), DbError> {
+        // Take the write lock now: a deferred transaction that reads first and writes later
+        // can fail with SQLITE_BUSY past the timeout instead of waiting.
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(err)
+    }
+
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
+        let n = stmt
+            .execute(rusqlite::params_from_iter(params.iter()))
+            .map_err(err)?;
+        Ok(n as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, DbError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params.iter()))
+            .map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let mut values = Vec::with_capacity(columns);
+            for i in 0..columns {
+                values.push(match row.get_ref(i).map_err(err)? {
+                    ValueRef::Null => Val::Text(None),
+                    ValueRef::Integer(n) => Val::Int(Some(n)),
+                    ValueRef::Real(f) => Val::Int(Some(f as i64)),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => {
+                        Val::Text(Some(String::from_utf8_lossy(t).into_owned()))
+                    }
+                });
+            }
+            out.push(values);
+        }
+        Ok(out)
+    }
+}
