@@ -213,6 +213,11 @@ fn on_both(name: &str, test: impl Fn(&Fresh<'_>, &Path)) {
     };
     test(&fresh, dir.path());
     let Some(pg) = postgres() else {
+        // CI installs PostgreSQL and sets this: there, a skip would hide a broken half.
+        assert!(
+            std::env::var_os("TOKENWARDEN_REQUIRE_POSTGRES").is_none(),
+            "history::{name}: TOKENWARDEN_REQUIRE_POSTGRES is set but no PostgreSQL server could be started"
+        );
         eprintln!("history::{name}: PostgreSQL run skipped: no server (set TOKENWARDEN_TEST_POSTGRES or install initdb/pg_ctl)");
         return;
     };
