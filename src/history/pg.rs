@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, Statement};
 
@@ -75,28 +76,29 @@ impl Backend for Postgres {
         self.client.execute(&s, &params(values)).map_err(err)
     }
 
-    fn query(&mut self, sql: &str, values: &[Val]) -> Result<Vec<Vec<Val>>, DbError> {
+    fn each_row(
+        &mut self,
+        sql: &str,
+        values: &[Val],
+        row: &mut dyn FnMut(&mut Vec<Val>) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
         let s = self.statement(sql)?;
-        let rows = self.client.query(&s, &params(values)).map_err(err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut values = Vec::with_capacity(row.len());
-            for (i, c) in row.columns().iter().enumerate() {
+        let mut rows = self.client.query_raw(&s, params(values)).map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(err)? {
+            out.clear();
+            for (i, c) in r.columns().iter().enumerate() {
                 let t = c.type_();
-                values.push(if *t == Type::INT8 {
-                    Val::Int(row.try_get::<_, Option<i64>>(i).map_err(err)?)
+                out.push(if *t == Type::INT8 {
+                    Val::Int(r.try_get::<_, Option<i64>>(i).map_err(err)?)
                 } else if *t == Type::INT4 {
-                    Val::Int(
-                        row.try_get::<_, Option<i32>>(i)
-                            .map_err(err)?
-                            .map(i64::from),
-                    )
+                    Val::Int(r.try_get::<_, Option<i32>>(i).map_err(err)?.map(i64::from))
                 } else {
-                    Val::Text(row.try_get::<_, Option<String>>(i).map_err(err)?)
+                    Val::Text(r.try_get::<_, Option<String>>(i).map_err(err)?)
                 });
             }
-            out.push(values);
+            row(&mut out)?;
         }
-        Ok(out)
+        Ok(())
     }
 }

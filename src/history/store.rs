@@ -49,6 +49,15 @@ impl Val {
     }
 }
 
+/// Column `i`'s text, moved out of a streamed row (left `NULL`).
+fn take(r: &mut [Val], i: usize) -> Option<String> {
+    match r.get_mut(i).map(|v| std::mem::replace(v, Val::Text(None))) {
+        Some(Val::Text(t)) => t,
+        Some(v) => v.text(),
+        None => None,
+    }
+}
+
 fn int(i: impl TryInto<i64>) -> Val {
     Val::Int(Some(i.try_into().unwrap_or(i64::MAX)))
 }
@@ -72,7 +81,22 @@ pub trait Backend: Send {
     /// Start a write transaction (SQLite takes the write lock now).
     fn begin(&mut self) -> Result<(), DbError>;
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError>;
-    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, DbError>;
+    /// Hand each result row to `row` as it is read: a 300k-finding scan is never held as
+    /// rows of values, only as what `row` makes of them.
+    fn each_row(
+        &mut self,
+        sql: &str,
+        params: &[Val],
+        row: &mut dyn FnMut(&mut Vec<Val>) -> Result<(), DbError>,
+    ) -> Result<(), DbError>;
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, DbError> {
+        let mut out = Vec::new();
+        self.each_row(sql, params, &mut |r| {
+            out.push(std::mem::take(r));
+            Ok(())
+        })?;
+        Ok(out)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -445,7 +469,7 @@ impl Store {
                 t.last_used_on = u.cloned();
             }
         }
-        rec.tokens.sort_by_key(TokenState::key);
+        rec.tokens.sort_by_cached_key(TokenState::key);
         Ok(())
     }
 
@@ -526,69 +550,65 @@ impl Store {
         let covered: Covered =
             serde_json::from_str(&row.get(16).map(Val::string).unwrap_or_default())
                 .map_err(|e| corrupt("covered", e))?;
-        let rows = self.query(
-            "SELECT ts.id, ts.hash, ts.owner, ts.token_id, st.last_used_on FROM scan_tokens st JOIN token_states ts ON ts.id = st.state_id WHERE st.scan_id = $1",
-            &[int(id)],
-        )?;
-        self.known_states = rows.iter().map(|r| (r[1].string(), r[0].int())).collect();
-        let index: Vec<IndexedToken> = rows
-            .iter()
-            .map(|r| IndexedToken {
-                hash: r[1].string(),
-                owner: r[2].string(),
-                token_id: r[3].string(),
-                last_used_on: r[4].text(),
-            })
-            .collect();
+        let mut known = HashMap::new();
+        let mut index = Vec::new();
+        self.db
+            .each_row(
+                "SELECT ts.id, ts.hash, ts.owner, ts.token_id, st.last_used_on FROM scan_tokens st JOIN token_states ts ON ts.id = st.state_id WHERE st.scan_id = $1",
+                &[int(id)],
+                &mut |r| {
+                    let t = IndexedToken {
+                        hash: take(r, 1).unwrap_or_default(),
+                        owner: take(r, 2).unwrap_or_default(),
+                        token_id: take(r, 3).unwrap_or_default(),
+                        last_used_on: take(r, 4),
+                    };
+                    known.insert(t.hash.clone(), r.first().map_or(0, Val::int));
+                    index.push(t);
+                    Ok(())
+                },
+            )
+            .map_err(|e| self.err(e))?;
+        self.known_states = known;
         let wanted: Vec<String> = index
             .iter()
             .filter(|t| want(t))
             .map(|t| t.hash.clone())
             .collect();
-        let rows = self.query(
-            "SELECT fk.fingerprint, fk.rule_id, fk.owner, fk.token_id, sf.severity, sf.token_name, sf.exempted, sf.first_seen, fk.id FROM scan_findings sf JOIN finding_keys fk ON fk.id = sf.finding_id WHERE sf.scan_id = $1",
-            &[int(id)],
-        )?;
-        self.known_findings = rows.iter().map(|r| (r[0].string(), r[8].int())).collect();
+        // Streamed: each row becomes its finding as it is read.
+        let mut known = HashMap::new();
+        let mut findings = Vec::new();
         // A scan's findings have few distinct owners: each is parsed once.
         let mut owners: HashMap<String, Owner> = HashMap::new();
-        let mut findings = Vec::with_capacity(rows.len());
-        for r in rows {
-            let owner_json = r[2].string();
-            let owner = match owners.get(&owner_json) {
-                Some(o) => o.clone(),
-                None => {
-                    let o: Owner = serde_json::from_str(&owner_json)
-                        .map_err(|e| corrupt("finding owner", e))?;
-                    owners.insert(owner_json, o.clone());
-                    o
+        let mut bad = None;
+        let read = self.db.each_row(
+            "SELECT fk.fingerprint, fk.rule_id, fk.owner, fk.token_id, sf.severity, sf.token_name, sf.exempted, sf.first_seen, fk.id FROM scan_findings sf JOIN finding_keys fk ON fk.id = sf.finding_id WHERE sf.scan_id = $1",
+            &[int(id)],
+            &mut |r| match finding_of(r, &mut owners) {
+                Ok(f) => {
+                    known.insert(f.fingerprint.clone(), r.get(8).map_or(0, Val::int));
+                    findings.push(f);
+                    Ok(())
                 }
-            };
-            let severity: Severity =
-                r[4].string()
-                    .parse()
-                    .map_err(|e: crate::finding::UnknownName| HistoryError::Corrupt {
-                        db: name.clone(),
-                        message: format!("scan {id}: {e}"),
-                    })?;
-            findings.push(RecordedFinding {
-                fingerprint: r[0].string(),
-                rule_id: r[1].string(),
-                owner,
-                token_id: r[3].string(),
-                severity,
-                token_name: r[5].text(),
-                exempted: r[6].int() != 0,
-                first_seen: time(r[7].int()),
+                Err(message) => {
+                    bad = Some(message);
+                    Err(DbError {
+                        message: String::new(),
+                        busy: false,
+                    })
+                }
+            },
+        );
+        if let Some(message) = bad {
+            return Err(HistoryError::Corrupt {
+                db: name,
+                message: format!("scan {id}: {message}"),
             });
         }
-        findings.sort_by(|a, b| {
-            (a.owner.path(), &a.token_id, &a.rule_id).cmp(&(
-                b.owner.path(),
-                &b.token_id,
-                &b.rule_id,
-            ))
-        });
+        read.map_err(|e| self.err(e))?;
+        self.known_findings = known;
+        // Keys made once per finding, not twice per comparison.
+        findings.sort_by_cached_key(|f| (f.owner.path(), f.token_id.clone(), f.rule_id.clone()));
         let mut rec = Recorded {
             summary,
             covered,
@@ -669,43 +689,33 @@ impl Store {
         };
         let db = &mut self.db;
         for chunk in missing.chunks(CHUNK) {
-            let rows: Vec<Vec<Val>> = chunk
-                .iter()
-                .map(|t| {
-                    let (owner, token_id, json) = t.state.clone().unwrap_or_default();
-                    vec![
-                        text(t.hash.as_str()),
-                        text(owner),
-                        text(token_id),
-                        text(json),
-                    ]
-                })
-                .collect();
-            insert_rows(
-                db.as_mut(),
-                "token_states (hash, owner, token_id, state)",
-                &rows,
-                " ON CONFLICT (hash) DO NOTHING",
-            )?;
-            let hashes: Vec<Val> = chunk.iter().map(|t| text(t.hash.as_str())).collect();
-            for r in select_in(
-                db.as_mut(),
-                "SELECT id, hash FROM token_states WHERE hash IN",
-                &hashes,
-            )? {
-                state_ids.insert(r[1].string(), r[0].int());
+            let mut rows = Vec::with_capacity(chunk.len() * 4);
+            for t in chunk {
+                let (owner, token_id, json) = t.state.clone().unwrap_or_default();
+                rows.extend([
+                    text(t.hash.as_str()),
+                    text(owner),
+                    text(token_id),
+                    text(json),
+                ]);
             }
+            store_keys(
+                db.as_mut(),
+                ("token_states", "hash, owner, token_id, state", 4),
+                &rows,
+                &mut state_ids,
+            )?;
         }
         // Rows are made a chunk at a time: a 100k-token scan's rows are never all held.
         let mut linked = BTreeSet::new();
         for chunk in rec.tokens.chunks(CHUNK) {
-            let mut rows = Vec::with_capacity(chunk.len());
+            let mut rows = Vec::with_capacity(chunk.len() * 4);
             for t in chunk {
                 let Some(&state_id) = state_ids.get(&t.hash) else {
                     return Err(missing_row("token state", &t.hash));
                 };
                 if linked.insert(state_id) {
-                    rows.push(vec![
+                    rows.extend([
                         int(scan_id),
                         int(state_id),
                         Val::Text(t.last_used_on.clone()),
@@ -716,8 +726,8 @@ impl Store {
             insert_rows(
                 db.as_mut(),
                 "scan_tokens (scan_id, state_id, last_used_on, carried)",
+                4,
                 &rows,
-                "",
             )?;
         }
         // Finding identities likewise, then the scan's findings.
@@ -733,41 +743,31 @@ impl Store {
                 .collect()
         };
         for chunk in missing.chunks(CHUNK) {
-            let rows: Vec<Vec<Val>> = chunk
-                .iter()
-                .map(|f| {
-                    vec![
-                        text(f.fingerprint.as_str()),
-                        text(f.rule_id.as_str()),
-                        text(serde_json::to_string(&f.owner).unwrap_or_default()),
-                        text(f.token_id.as_str()),
-                    ]
-                })
-                .collect();
-            insert_rows(
-                db.as_mut(),
-                "finding_keys (fingerprint, rule_id, owner, token_id)",
-                &rows,
-                " ON CONFLICT (fingerprint) DO NOTHING",
-            )?;
-            let fps: Vec<Val> = chunk.iter().map(|f| text(f.fingerprint.as_str())).collect();
-            for r in select_in(
-                db.as_mut(),
-                "SELECT id, fingerprint FROM finding_keys WHERE fingerprint IN",
-                &fps,
-            )? {
-                finding_ids.insert(r[1].string(), r[0].int());
+            let mut rows = Vec::with_capacity(chunk.len() * 4);
+            for f in chunk {
+                rows.extend([
+                    text(f.fingerprint.as_str()),
+                    text(f.rule_id.as_str()),
+                    text(serde_json::to_string(&f.owner).unwrap_or_default()),
+                    text(f.token_id.as_str()),
+                ]);
             }
+            store_keys(
+                db.as_mut(),
+                ("finding_keys", "fingerprint, rule_id, owner, token_id", 4),
+                &rows,
+                &mut finding_ids,
+            )?;
         }
         let mut linked = BTreeSet::new();
         for chunk in rec.findings.chunks(CHUNK) {
-            let mut rows = Vec::with_capacity(chunk.len());
+            let mut rows = Vec::with_capacity(chunk.len() * 7);
             for (f, carried) in chunk {
                 let Some(&finding_id) = finding_ids.get(&f.fingerprint) else {
                     return Err(missing_row("finding", &f.fingerprint));
                 };
                 if linked.insert(finding_id) {
-                    rows.push(vec![
+                    rows.extend([
                         int(scan_id),
                         int(finding_id),
                         text(f.severity.as_str()),
@@ -781,8 +781,8 @@ impl Store {
             insert_rows(
                 db.as_mut(),
                 "scan_findings (scan_id, finding_id, severity, token_name, exempted, first_seen, carried)",
+                7,
                 &rows,
-                "",
             )?;
         }
         for (seq, c) in rec.changes.iter().enumerate() {
@@ -873,41 +873,108 @@ impl Store {
     }
 }
 
-/// `INSERT INTO table_and_columns VALUES (…), (…)…suffix`, one statement for all `rows`.
+/// `INSERT INTO table_and_columns VALUES (…), (…)…` for `rows` of `width` values each.
+fn insert_sql(table_and_columns: &str, width: usize, rows: usize) -> String {
+    let mut sql = format!("INSERT INTO {table_and_columns} VALUES ");
+    for i in 0..rows {
+        sql.push_str(if i > 0 { ", (" } else { "(" });
+        for j in 1..=width {
+            let sep = if j < width { ", " } else { ")" };
+            sql.push_str(&format!("${}{sep}", i * width + j));
+        }
+    }
+    sql
+}
+
+/// One INSERT of all `rows` (their values in order, `width` a row).
 fn insert_rows(
     db: &mut dyn Backend,
     table_and_columns: &str,
-    rows: &[Vec<Val>],
-    suffix: &str,
+    width: usize,
+    rows: &[Val],
 ) -> Result<(), DbError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let mut sql = format!("INSERT INTO {table_and_columns} VALUES ");
-    let mut n = 0;
-    for (i, row) in rows.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for j in 0..row.len() {
-            n += 1;
-            if j > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${n}"));
-        }
-        sql.push(')');
+    db.exec(
+        &insert_sql(table_and_columns, width, rows.len() / width),
+        rows,
+    )
+    .map(|_| ())
+}
+
+/// Store identity rows (their key first; `(table, columns, width)`) unless stored already,
+/// and put each key's row id into `ids`. The ids of the rows inserted come back from the
+/// INSERT itself; only keys another scan stored first are looked up.
+fn store_keys(
+    db: &mut dyn Backend,
+    (table, columns, width): (&str, &str, usize),
+    rows: &[Val],
+    ids: &mut HashMap<String, i64>,
+) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
     }
-    sql.push_str(suffix);
-    let params: Vec<Val> = rows.iter().flatten().cloned().collect();
-    db.exec(&sql, &params).map(|_| ())
+    let key = columns.split(',').next().unwrap_or_default();
+    let sql = format!(
+        "{} ON CONFLICT ({key}) DO NOTHING RETURNING id, {key}",
+        insert_sql(&format!("{table} ({columns})"), width, rows.len() / width)
+    );
+    db.each_row(&sql, rows, &mut |r| {
+        ids.insert(take(r, 1).unwrap_or_default(), r[0].int());
+        Ok(())
+    })?;
+    let rest: Vec<Val> = rows
+        .iter()
+        .step_by(width)
+        .filter(|k| !matches!(k, Val::Text(Some(s)) if ids.contains_key(s)))
+        .cloned()
+        .collect();
+    if !rest.is_empty() {
+        let select = format!("SELECT id, {key} FROM {table} WHERE {key} IN");
+        for r in select_in(db, &select, &rest)? {
+            ids.insert(r[1].string(), r[0].int());
+        }
+    }
+    Ok(())
 }
 
 /// `select (…values)`: the rows whose key is one of `values`.
 fn select_in(db: &mut dyn Backend, select: &str, values: &[Val]) -> Result<Vec<Vec<Val>>, DbError> {
     let placeholders: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
     db.query(&format!("{select} ({})", placeholders.join(", ")), values)
+}
+
+/// A recorded finding from a `(fingerprint, rule_id, owner, token_id, severity, token_name,
+/// exempted, first_seen)` row, its strings moved out of the row; `owners` caches parsed owners.
+fn finding_of(
+    r: &mut [Val],
+    owners: &mut HashMap<String, Owner>,
+) -> Result<RecordedFinding, String> {
+    let owner_json = take(r, 2).unwrap_or_default();
+    let owner = match owners.get(&owner_json) {
+        Some(o) => o.clone(),
+        None => {
+            let o: Owner =
+                serde_json::from_str(&owner_json).map_err(|e| format!("finding owner: {e}"))?;
+            owners.insert(owner_json, o.clone());
+            o
+        }
+    };
+    let severity: Severity = take(r, 4)
+        .unwrap_or_default()
+        .parse()
+        .map_err(|e: crate::finding::UnknownName| e.to_string())?;
+    Ok(RecordedFinding {
+        fingerprint: take(r, 0).unwrap_or_default(),
+        rule_id: take(r, 1).unwrap_or_default(),
+        owner,
+        token_id: take(r, 3).unwrap_or_default(),
+        severity,
+        token_name: take(r, 5),
+        exempted: r.get(6).map_or(0, Val::int) != 0,
+        first_seen: time(r.get(7).map_or(0, Val::int)),
+    })
 }
 
 fn missing_row(what: &str, key: &str) -> DbError {
