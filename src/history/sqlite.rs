@@ -34,6 +34,24 @@ fn err(e: rusqlite::Error) -> DbError {
     }
 }
 
+/// How long a job waits for another job's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Switch the file to WAL. Parallel jobs opening a new file at once race for the switch,
+/// and SQLite answers the loser "database is locked" at once, without the busy timeout:
+/// that is retried for as long as the timeout would have waited.
+fn wal(conn: &Connection) -> Result<(), DbError> {
+    let started = std::time::Instant::now();
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL").map_err(err) {
+            Err(e) if e.busy && started.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Sqlite {
     pub fn open(path: &Path) -> Result<Sqlite, DbError> {
         let conn = Connection::open_with_flags(
@@ -43,11 +61,10 @@ impl Sqlite {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(err)?;
-        conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         // WAL lets readers go on while one job writes; NORMAL sync is durable in WAL mode
         // up to the last checkpointed transaction, which is enough for a scan history.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
+        wal(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         // A 100k-token scan writes ~400k rows into indexes keyed by random hashes: with
@@ -111,5 +128,35 @@ impl Backend for Sqlite {
             row(&mut values)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Parallel jobs opening one new file at once: every one opens and migrates it
+    /// (switching a file to WAL can answer "database is locked" without waiting on the busy
+    /// timeout).
+    #[test]
+    fn many_jobs_opening_a_new_file_at_once_all_open_it() {
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..20 {
+            let path = dir.path().join(format!("h{round}.db"));
+            let barrier = std::sync::Barrier::new(8);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            crate::history::Store::open(&path.display().to_string())
+                                .map(|_| ())
+                                .map_err(|e| e.to_string())
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    assert_eq!(h.join().unwrap(), Ok(()), "round {round}");
+                }
+            });
+        }
     }
 }

@@ -114,58 +114,75 @@ fn as_postgres_user(program: &Path) -> Command {
     }
 }
 
-fn postgres() -> Option<Postgres> {
+/// A server for the suite, or why none could be started. Eight tests start clusters at
+/// once; a start that fails is tried again once before the reason is reported.
+fn postgres() -> Result<Postgres, String> {
     if let Ok(url) = std::env::var("TOKENWARDEN_TEST_POSTGRES") {
-        return Some(Postgres { url, data: None });
+        return Ok(Postgres { url, data: None });
     }
-    let bin = postgres_bin()?;
-    let dir = tempfile::tempdir().ok()?;
+    let bin = postgres_bin().ok_or("no initdb on PATH or under /usr/lib/postgresql")?;
+    match start_postgres(&bin) {
+        Ok(pg) => Ok(pg),
+        Err(first) => start_postgres(&bin)
+            .map_err(|second| format!("first start: {first}\nsecond start: {second}")),
+    }
+}
+
+fn start_postgres(bin: &Path) -> Result<Postgres, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).ok()?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
+            .map_err(|e| format!("chmod {}: {e}", dir.path().display()))?;
     }
     let data = dir.path().join("data");
-    let ok = as_postgres_user(&bin.join("initdb"))
+    let run = |mut c: Command, what: &str| -> Result<(), String> {
+        let out = c.output().map_err(|e| format!("{what}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what} exited {}: {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    };
+    let mut initdb = as_postgres_user(&bin.join("initdb"));
+    initdb
         .args(["-A", "trust", "-U", "warden", "-D"])
-        .arg(&data)
-        .output()
-        .ok()?
-        .status
-        .success();
-    if !ok {
-        return None;
-    }
+        .arg(&data);
+    run(initdb, "initdb")?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("picking a port: {e}"))?
         .port();
     let opts = format!(
         "-c listen_addresses='' -c unix_socket_directories='{}' -p {port}",
         dir.path().display()
     );
-    let started = as_postgres_user(&bin.join("pg_ctl"))
+    let log = dir.path().join("log");
+    let mut pg_ctl = as_postgres_user(&bin.join("pg_ctl"));
+    pg_ctl
         .args(["start", "-w", "-D"])
         .arg(&data)
         .args(["-l"])
-        .arg(dir.path().join("log"))
-        .args(["-o", &opts])
-        .output()
-        .ok()?
-        .status
-        .success();
-    if !started {
-        return None;
+        .arg(&log)
+        .args(["-o", &opts]);
+    if let Err(e) = run(pg_ctl, "pg_ctl start") {
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        return Err(format!("{e}\nserver log:\n{log}"));
     }
     // The password is ignored (trust), and must never be echoed.
     let url = format!(
         "postgres://warden:hunter2-secret@localhost:{port}/postgres?host={}",
         dir.path().display()
     );
-    Some(Postgres {
+    Ok(Postgres {
         url,
-        data: Some((bin, dir)),
+        data: Some((bin.to_path_buf(), dir)),
     })
 }
 
@@ -212,14 +229,17 @@ fn on_both(name: &str, test: impl Fn(&Fresh<'_>, &Path)) {
         n: Default::default(),
     };
     test(&fresh, dir.path());
-    let Some(pg) = postgres() else {
-        // CI installs PostgreSQL and sets this: there, a skip would hide a broken half.
-        assert!(
-            std::env::var_os("TOKENWARDEN_REQUIRE_POSTGRES").is_none(),
-            "history::{name}: TOKENWARDEN_REQUIRE_POSTGRES is set but no PostgreSQL server could be started"
-        );
-        eprintln!("history::{name}: PostgreSQL run skipped: no server (set TOKENWARDEN_TEST_POSTGRES or install initdb/pg_ctl)");
-        return;
+    let pg = match postgres() {
+        Ok(pg) => pg,
+        Err(why) => {
+            // CI installs PostgreSQL and sets this: there, a skip would hide a broken half.
+            assert!(
+                std::env::var_os("TOKENWARDEN_REQUIRE_POSTGRES").is_none(),
+                "history::{name}: TOKENWARDEN_REQUIRE_POSTGRES is set but no PostgreSQL server could be started: {why}"
+            );
+            eprintln!("history::{name}: PostgreSQL run skipped: {why} (set TOKENWARDEN_TEST_POSTGRES or install initdb/pg_ctl)");
+            return;
+        }
     };
     let dir = tempfile::tempdir().unwrap();
     let fresh = Fresh {
