@@ -6,12 +6,15 @@
 
 use std::io::{self, Write};
 
+use chrono::{DateTime, Utc};
+
 use crate::baseline::BaselineState;
 use crate::enrich::rfc3339;
 use crate::finding::{Finding, Severity};
 use crate::history::{FindingStatus, OpenFinding, TokenEvent};
 use crate::report::token_label;
 use crate::scan::Report;
+use crate::scope::Owner;
 
 /// Under GitHub's 1 MiB step-summary limit, with room to spare.
 pub const MAX_BYTES: usize = 1_000_000;
@@ -268,29 +271,54 @@ fn changes(doc: &mut Doc, report: &Report) {
         doc.end_table();
     }
     if !h.resolved.is_empty() {
-        details_open(
-            doc,
-            &format!(
-                "{} resolved since the previous scan",
-                plural(h.resolved.len(), "finding", "findings")
-            ),
+        let title = format!(
+            "{} resolved since the previous scan",
+            plural(h.resolved.len(), "finding", "findings")
         );
-        doc.line("| Severity | Rule | Token | Owner | First seen |");
-        doc.line("| --- | --- | --- | --- | --- |");
-        for r in &h.resolved {
-            doc.row(&format!(
-                "| {} | `{}` | {} (`{}`) | {} | {} |",
-                badge(r.severity),
-                r.rule_id,
-                cell(r.token_name.as_deref().unwrap_or(&r.token_id)),
-                r.token_id,
-                cell(&r.owner.label()),
-                rfc3339(r.first_seen)
-            ));
-        }
-        doc.end_table();
-        details_close(doc);
+        gone_findings(
+            doc,
+            &title,
+            h.resolved.iter().map(|r| Gone {
+                severity: r.severity,
+                rule_id: &r.rule_id,
+                token_name: r.token_name.as_deref(),
+                token_id: &r.token_id,
+                owner: &r.owner,
+                first_seen: r.first_seen,
+            }),
+        );
     }
+}
+
+/// A finding that was there before and is not now (resolved since the previous scan, or
+/// in the baseline and no longer found).
+struct Gone<'a> {
+    severity: Severity,
+    rule_id: &'a str,
+    token_name: Option<&'a str>,
+    token_id: &'a str,
+    owner: &'a Owner,
+    first_seen: DateTime<Utc>,
+}
+
+/// A collapsed table of findings no longer found, under `title`.
+fn gone_findings<'a>(doc: &mut Doc, title: &str, rows: impl Iterator<Item = Gone<'a>>) {
+    details_open(doc, title);
+    doc.line("| Severity | Rule | Token | Owner | First seen |");
+    doc.line("| --- | --- | --- | --- | --- |");
+    for g in rows {
+        doc.row(&format!(
+            "| {} | `{}` | {} (`{}`) | {} | {} |",
+            badge(g.severity),
+            g.rule_id,
+            cell(g.token_name.unwrap_or(g.token_id)),
+            g.token_id,
+            cell(&g.owner.label()),
+            rfc3339(g.first_seen)
+        ));
+    }
+    doc.end_table();
+    details_close(doc);
 }
 
 fn problems(doc: &mut Doc, report: &Report) {
@@ -462,28 +490,22 @@ fn absent(doc: &mut Doc, report: &Report) {
     if b.absent.is_empty() {
         return;
     }
-    details_open(
-        doc,
-        &format!(
-            "{} in the baseline no longer found",
-            plural(b.absent.len(), "finding", "findings")
-        ),
+    let title = format!(
+        "{} in the baseline no longer found",
+        plural(b.absent.len(), "finding", "findings")
     );
-    doc.line("| Severity | Rule | Token | Owner | First seen |");
-    doc.line("| --- | --- | --- | --- | --- |");
-    for e in &b.absent {
-        doc.row(&format!(
-            "| {} | `{}` | {} (`{}`) | {} | {} |",
-            badge(e.severity),
-            e.rule_id,
-            cell(e.token_name.as_deref().unwrap_or(&e.token_id)),
-            e.token_id,
-            cell(&e.owner.label()),
-            rfc3339(e.first_seen)
-        ));
-    }
-    doc.end_table();
-    details_close(doc);
+    gone_findings(
+        doc,
+        &title,
+        b.absent.iter().map(|e| Gone {
+            severity: e.severity,
+            rule_id: &e.rule_id,
+            token_name: e.token_name.as_deref(),
+            token_id: &e.token_id,
+            owner: &e.owner,
+            first_seen: e.first_seen,
+        }),
+    );
 }
 
 /// Terraform resources with values not known before apply (no rule fires because of them).
