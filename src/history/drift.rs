@@ -30,6 +30,17 @@ pub enum TokenEvent {
 }
 
 impl TokenEvent {
+    /// Every event, in the order reports list them.
+    pub const ALL: [TokenEvent; 7] = [
+        TokenEvent::Created,
+        TokenEvent::Deleted,
+        TokenEvent::Rolled,
+        TokenEvent::Enabled,
+        TokenEvent::Disabled,
+        TokenEvent::Renamed,
+        TokenEvent::Drifted,
+    ];
+
     pub fn as_str(self) -> &'static str {
         self.into()
     }

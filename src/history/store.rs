@@ -834,19 +834,7 @@ impl Store {
             let changes: Vec<String> = serde_json::from_str(&r[6].string()).map_err(corrupt)?;
             let events = events
                 .iter()
-                .filter_map(|e| {
-                    [
-                        TokenEvent::Created,
-                        TokenEvent::Deleted,
-                        TokenEvent::Rolled,
-                        TokenEvent::Enabled,
-                        TokenEvent::Disabled,
-                        TokenEvent::Renamed,
-                        TokenEvent::Drifted,
-                    ]
-                    .into_iter()
-                    .find(|k| k.as_str() == e)
-                })
+                .filter_map(|e| TokenEvent::ALL.into_iter().find(|k| k.as_str() == e))
                 .collect();
             out.push(RecordedChange {
                 scan_id: r[0].int(),

@@ -235,18 +235,12 @@ fn changes(doc: &mut Doc, report: &Report) {
         h.resolved.len(),
         plural(h.drifted(), "token", "tokens"),
         h.overdue(),
-        [
-            TokenEvent::Created,
-            TokenEvent::Deleted,
-            TokenEvent::Rolled,
-            TokenEvent::Enabled,
-            TokenEvent::Disabled,
-            TokenEvent::Renamed,
-        ]
-        .iter()
-        .map(|e| format!("{} {}", h.count(*e), e.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
+        TokenEvent::ALL
+            .iter()
+            .filter(|e| **e != TokenEvent::Drifted)
+            .map(|e| format!("{} {}", h.count(*e), e.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     if !h.tokens.is_empty() {
         doc.line("");
