@@ -76,12 +76,13 @@ pub fn run(args: &HistoryArgs, session: &Session) -> Result<Exit, Error> {
             let mut store = open(args.db.as_deref())?;
             let before = now - chrono::Duration::days(i64::from(*keep));
             let n = store.prune(before)?;
-            session.ui.info(&format!(
-                "pruned {n} scan{} recorded before {} from {}",
+            // A command that deletes says what it deleted, without -v.
+            print(&format!(
+                "pruned {n} scan{} recorded before {} from {} (the latest scan of each scope is kept)\n",
                 if n == 1 { "" } else { "s" },
                 history::show_time(before),
                 store.name()
-            ));
+            ))?;
         }
         Some(HistoryCommand::Report { output, policy }) => {
             let sla = policy_sla(policy.as_deref())?;

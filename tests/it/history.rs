@@ -547,18 +547,27 @@ fn history_lists_diffs_prunes_and_reports() {
         )
         .run();
         assert!(out.stdout.contains("<html"));
-        // Prune keeps the latest scan of the scope.
-        tw().args([
-            "history",
-            "--history",
-            db,
-            "--now",
-            "2027-06-01T00:00:00Z",
-            "prune",
-            "--keep",
-            "30",
-        ])
-        .run();
+        // Prune keeps the latest scan of the scope, and says what it removed.
+        let pruned = tw()
+            .args([
+                "history",
+                "--history",
+                db,
+                "--now",
+                "2027-06-01T00:00:00Z",
+                "prune",
+                "--keep",
+                "30",
+            ])
+            .run();
+        assert!(
+            pruned
+                .stdout
+                .starts_with("pruned 2 scans recorded before 2027-05-02T00:00:00Z from "),
+            "{}",
+            pruned.stdout
+        );
+        no_password(&pruned);
         let scans = tw()
             .args(["history", "--history", db, "--format", "json"])
             .run()
