@@ -159,4 +159,21 @@ mod tests {
             });
         }
     }
+
+    /// A recorded change whose event this binary does not know is a corrupt row, named
+    /// as such, never dropped from the change.
+    #[test]
+    fn an_unknown_recorded_event_is_corrupt_not_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let mut store = crate::history::Store::open(&path.display().to_string()).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "INSERT INTO scans (at, scope, source, policy_digest, tool_version, covered, not_evaluated, tokens, critical, high, medium, low, new_findings, resolved, drifted, overdue) VALUES (0, 'all', 'snapshot', 'd', 'v', '[]', '[]', 1, 0, 0, 0, 0, 0, 0, 1, 0);
+             INSERT INTO scan_changes (scan_id, seq, owner, token_id, token_name, events, changes) VALUES (1, 0, '{\"kind\":\"user\"}', 'abc', NULL, '[\"drifted\",\"teleported\"]', '[]');",
+        )
+        .unwrap();
+        let err = store.recent_changes(None, 10).unwrap_err().to_string();
+        assert!(err.contains("unknown event \"teleported\""), "{err}");
+    }
 }

@@ -832,10 +832,22 @@ impl Store {
             let owner: Owner = serde_json::from_str(&r[2].string()).map_err(corrupt)?;
             let events: Vec<String> = serde_json::from_str(&r[5].string()).map_err(corrupt)?;
             let changes: Vec<String> = serde_json::from_str(&r[6].string()).map_err(corrupt)?;
+            // An event this binary does not know is a corrupt row, never silently dropped.
             let events = events
                 .iter()
-                .filter_map(|e| TokenEvent::ALL.into_iter().find(|k| k.as_str() == e))
-                .collect();
+                .map(|e| {
+                    TokenEvent::ALL
+                        .into_iter()
+                        .find(|k| k.as_str() == e)
+                        .ok_or_else(|| HistoryError::Corrupt {
+                            db: self.name.clone(),
+                            message: format!(
+                                "scan {}: recorded change: unknown event {e:?}",
+                                r[0].int()
+                            ),
+                        })
+                })
+                .collect::<Result<_, _>>()?;
             out.push(RecordedChange {
                 scan_id: r[0].int(),
                 at: time(r[1].int()),
